@@ -1,0 +1,216 @@
+/**
+ * The pipeline file as the rest of pgferry sees it: parsed, validated, defaults applied.
+ * Keys stay snake_case exactly as in the YAML (SPEC 3), so a file and its parsed form read alike.
+ */
+
+/** How `connection_id` is resolved (SPEC 4). */
+export const CONNECTION_TYPES = ['secretsmanager', 'env', 'url'] as const;
+export type ConnectionType = (typeof CONNECTION_TYPES)[number];
+
+/** TLS modes accepted in `connection_params.sslmode`; `allow`/`prefer` are left out because they fall back to plain text. */
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+export const INCREMENTAL_STRATEGIES = ['none', 'column', 'xmin'] as const;
+export type IncrementalStrategy = (typeof INCREMENTAL_STRATEGIES)[number];
+
+export const NULL_CURSOR_POLICIES = ['fail', 'include', 'exclude'] as const;
+export type NullCursorPolicy = (typeof NULL_CURSOR_POLICIES)[number];
+
+export const STRATEGY_MODES = ['full_refresh', 'incremental_append', 'incremental_merge', 'replace', 'partition_replace'] as const;
+export type StrategyMode = (typeof STRATEGY_MODES)[number];
+
+export const OVERWRITE_TYPES = ['truncate_insert', 'exchange'] as const;
+export type OverwriteType = (typeof OVERWRITE_TYPES)[number];
+
+export const MERGE_POLICIES = ['delete_insert', 'upsert', 'shadow_swap'] as const;
+export type MergePolicy = (typeof MERGE_POLICIES)[number];
+
+export const DUPLICATE_POLICIES = ['fail', 'keep_last'] as const;
+export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
+
+export const NATIVE_MODES = ['auto', 'required', 'fallback'] as const;
+export type NativeMode = (typeof NATIVE_MODES)[number];
+
+/** Keys each strategy mode accepts besides `mode`; a key of another mode is refused naming the mode. */
+export const STRATEGY_KEYS = {
+  full_refresh: ['overwrite_type'],
+  incremental_append: ['only_new_rows', 'unique_key', 'duplicate_policy'],
+  incremental_merge: ['unique_key', 'merge_policy', 'duplicate_policy'],
+  replace: ['custom_predicate'],
+  partition_replace: ['partition'],
+} as const satisfies Record<StrategyMode, readonly string[]>;
+
+/** PostgreSQL truncates longer names (NAMEDATALEN - 1), which would silently point at another object. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** Pipeline names become AWS resource names and state keys, hence the narrow alphabet. */
+export const PIPELINE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** Every default the parser applies, in one place so docs and code agree. */
+export const CONFIG_DEFAULTS = {
+  timezone: 'UTC',
+  scheduleEnabled: true,
+  connectionType: 'secretsmanager',
+  tableSchema: 'public',
+  incrementalStrategy: 'none',
+  nullCursor: 'fail',
+  chunkRows: 1_000_000,
+  maxParallelChunks: 4,
+  createTable: true,
+  stagingSchema: 'pgferry_staging',
+  stateSchema: 'pgferry',
+  overwriteType: 'truncate_insert',
+  onlyNewRows: false,
+  mergePolicy: 'delete_insert',
+  duplicatePolicy: 'fail',
+  nativeMode: 'auto',
+  maxPartitionsPerRun: 64,
+} as const;
+
+/** Fields a pipeline file may give next to a connection; they fill what the resolved connection leaves out. */
+export interface ConnectionParams {
+  host?: string;
+  /** Given as a number or a string of digits. */
+  port?: number;
+  /** `dbname` is accepted as an alias; `database` wins when both are given. */
+  database?: string;
+  /** `user` is accepted as an alias; `username` wins when both are given. */
+  username?: string;
+  sslmode?: SslMode;
+  /** Path of a PEM file of certificate authorities. */
+  sslrootcert?: string;
+  application_name?: string;
+  /** Seconds. */
+  connect_timeout?: number;
+  /** Milliseconds, normalised from a number or a PostgreSQL duration such as `30s` or `2 minutes`. */
+  statement_timeout?: number;
+}
+
+/** A connection as the pipeline file names it. */
+export interface ConnectionConfig {
+  connection_id: string;
+  /** @default 'secretsmanager' */
+  connection_type: ConnectionType;
+  /** @default {} */
+  connection_params: ConnectionParams;
+}
+
+export interface TableRef {
+  /** @default 'public' */
+  schema: string;
+  name: string;
+}
+
+export interface ScheduleConfig {
+  /** EventBridge Scheduler expression: `rate(...)`, `cron(...)` or `at(...)`. */
+  expression: string;
+  /** IANA time zone. @default 'UTC' */
+  timezone: string;
+  /** @default true */
+  enabled: boolean;
+}
+
+export interface SourceOptions {
+  /** @default 'none' */
+  incremental_strategy: IncrementalStrategy;
+  /** Present exactly when `incremental_strategy` is `column`. */
+  incremental_column?: string;
+  /** Interval text such as `5 minutes` (spacing normalised) or a number for numeric cursors; absent when zero. */
+  lookback?: string | number;
+  /** @default 'fail' */
+  null_cursor: NullCursorPolicy;
+  /** Raw SQL AND-ed onto the extraction. */
+  custom_predicate?: string;
+  /** @default the single-column primary key, resolved at plan time */
+  chunk_column?: string;
+  /** @default 1_000_000 */
+  chunk_rows: number;
+  /** @default 4 */
+  max_parallel_chunks: number;
+}
+
+export interface SourceConfig extends ConnectionConfig {
+  type: 'postgres';
+  /** Exactly one of `table` and `query` is present. */
+  table?: TableRef;
+  query?: string;
+  /** Projection; absent means every column. */
+  columns?: string[];
+  options: SourceOptions;
+}
+
+export interface FullRefreshStrategy {
+  mode: 'full_refresh';
+  /** @default 'truncate_insert' */
+  overwrite_type: OverwriteType;
+}
+
+export interface IncrementalAppendStrategy {
+  mode: 'incremental_append';
+  /** @default false */
+  only_new_rows: boolean;
+  unique_key?: string[];
+  /** @default 'fail' */
+  duplicate_policy: DuplicatePolicy;
+}
+
+export interface IncrementalMergeStrategy {
+  mode: 'incremental_merge';
+  unique_key: string[];
+  /** @default 'delete_insert' */
+  merge_policy: MergePolicy;
+  /** @default 'fail' */
+  duplicate_policy: DuplicatePolicy;
+}
+
+export interface ReplaceStrategy {
+  mode: 'replace';
+  /** Raw SQL selecting the target rows to replace. */
+  custom_predicate: string;
+}
+
+export interface PartitionConfig {
+  column: string;
+  /** @default 'auto' */
+  native_mode: NativeMode;
+  /** @default 64 */
+  max_partitions_per_run: number;
+}
+
+export interface PartitionReplaceStrategy {
+  mode: 'partition_replace';
+  partition: PartitionConfig;
+}
+
+export type StrategyConfig =
+  | FullRefreshStrategy
+  | IncrementalAppendStrategy
+  | IncrementalMergeStrategy
+  | ReplaceStrategy
+  | PartitionReplaceStrategy;
+
+export interface SinkConfig extends ConnectionConfig {
+  type: 'postgres';
+  table: TableRef;
+  /** @default true */
+  create_table: boolean;
+  /** @default { schema: 'pgferry_staging' } */
+  staging: { schema: string };
+  strategy: StrategyConfig;
+}
+
+/** Always present after parsing: an omitted state (or state connection) takes the sink's connection. */
+export interface StateConfig extends ConnectionConfig {
+  /** @default 'pgferry' */
+  schema: string;
+}
+
+export interface PipelineConfig {
+  name: string;
+  /** Absent: manual runs only. */
+  schedule?: ScheduleConfig;
+  source: SourceConfig;
+  sink: SinkConfig;
+  state: StateConfig;
+}

@@ -1,0 +1,101 @@
+/** Staging tables: per-run names, creation, cleanup, and the per-chunk load that never duplicates rows. */
+import { createHash } from 'node:crypto';
+import { copyBetween, execute, query, transaction, type CopyResult, type Db } from '../db/index.ts';
+import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
+import { copyFromSql, copyToSql } from '../sql/extract.ts';
+import { ident, qualified, type TableName } from '../sql/quote.ts';
+import type { RunPlan } from '../state/types.ts';
+
+const MAX_IDENT_BYTES = 63;
+
+/** Cuts a string to at most `bytes` UTF-8 bytes without splitting a character. */
+export function truncateBytes(text: string, bytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (used + size > bytes) break;
+    out += char;
+    used += size;
+  }
+  return out;
+}
+
+/**
+ * Names of a run's staging table and its done table: a readable prefix of the target's name plus a hash of
+ * pipeline and run, so two runs never share a name even when target names are 63 bytes long.
+ */
+export function stagingNames(pipeline: string, runId: string, target: TableName): { name: string; doneName: string } {
+  const hash = createHash('sha256').update(`${pipeline}\u0000${runId}`).digest('hex').slice(0, 12);
+  const suffix = `_${hash}`;
+  const prefix = truncateBytes(target.name, MAX_IDENT_BYTES - suffix.length - '_done'.length);
+  const name = `${prefix}${suffix}`;
+  return { name, doneName: `${name}_done` };
+}
+
+/** The staging and done tables of a plan as table names. */
+export function stagingTables(plan: RunPlan): { staging: TableName; done: TableName } {
+  return {
+    staging: { schema: plan.staging.schema, name: plan.staging.name },
+    done: { schema: plan.staging.schema, name: plan.staging.doneName },
+  };
+}
+
+/** Creates the staging tables of a run (replacing those of an earlier attempt of the same plan). */
+export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: string; runId: string; logged: boolean }): Promise<void> {
+  const { staging, done } = stagingTables(plan);
+  await transaction(db, () => execute(db, createStagingSql(staging, done, plan.columns, options), 'creating the staging table'));
+}
+
+/** Drops the staging tables of a run; a no-op when they are already gone (e.g. exchanged into the target). */
+export async function dropStaging(db: Db, plan: RunPlan): Promise<void> {
+  const { staging, done } = stagingTables(plan);
+  await execute(db, dropStagingSql(staging, done), 'dropping the staging table');
+}
+
+/** Drops staging tables left by earlier runs of the pipeline (a crashed run); call while holding the lease. */
+export async function dropLeftoverStaging(db: Db, schema: string, pipeline: string, keepRunId: string): Promise<string[]> {
+  const result = await query<{ name: string }>(db, {
+    text: `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND starts_with(obj_description(c.oid, 'pg_class'), $2)
+  AND obj_description(c.oid, 'pg_class') <> $3`,
+    values: [schema, stagingCommentPrefix(pipeline), stagingCommentPrefix(pipeline) + keepRunId],
+  }, 'looking for leftover staging tables');
+  for (const row of result.rows) {
+    await query(db, `DROP TABLE IF EXISTS ${ident(schema)}.${ident(row.name)}`, 'dropping a leftover staging table');
+  }
+  return result.rows.map((r) => r.name);
+}
+
+/**
+ * Loads one chunk into staging in one target transaction that also records the chunk in the done table:
+ * a retry after a commit finds the record and copies nothing, a retry after a failure finds neither rows
+ * nor record, and two concurrent attempts collide on the done table's primary key. Never duplicates.
+ */
+export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: number, select: string): Promise<CopyResult & { skipped: boolean }> {
+  const { staging, done } = stagingTables(plan);
+  return transaction(target, async () => {
+    const seen = await query<{ rows: string; bytes: string }>(target, {
+      text: `SELECT rows, bytes FROM ${qualified(done)} WHERE chunk = $1`,
+      values: [chunk],
+    }, 'reading the chunk record');
+    const previous = seen.rows[0];
+    if (previous) return { rows: Number(previous.rows), bytes: Number(previous.bytes), skipped: true };
+    const copied = await copyBetween(source, target, copyToSql(select), copyFromSql(staging, plan.columns.map((c) => c.name)));
+    await query(target, {
+      text: `INSERT INTO ${qualified(done)} (chunk, rows, bytes) VALUES ($1, $2, $3)`,
+      values: [chunk, copied.rows, copied.bytes],
+    }, 'recording the chunk');
+    return { ...copied, skipped: false };
+  }, 'loading the chunk');
+}
+
+/** Totals of the chunks loaded into staging. */
+export async function stagedTotals(db: Db, plan: RunPlan): Promise<{ chunks: number; rows: number; bytes: number }> {
+  const { done } = stagingTables(plan);
+  const result = await query<{ chunks: string; rows: string; bytes: string }>(db,
+    `SELECT count(*) AS chunks, coalesce(sum(rows), 0) AS rows, coalesce(sum(bytes), 0) AS bytes FROM ${qualified(done)}`,
+    'counting staged chunks');
+  const row = result.rows[0];
+  return { chunks: Number(row?.chunks ?? 0), rows: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0) };
+}

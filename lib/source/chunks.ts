@@ -1,0 +1,70 @@
+/**
+ * Splits the extraction into balanced ranges of the chunk column. Bounds are quantiles of a sample, so
+ * chunks are balanced by rows, not by value range; the ranges are open at both ends, so every row
+ * lands in exactly one chunk whatever the estimate got wrong.
+ */
+import { query, type Db } from '../db/index.ts';
+import { ident } from '../sql/quote.ts';
+import { sourceFrom, type ChunkBounds, type SourceRef } from '../sql/extract.ts';
+import type { ColumnSpec } from '../state/types.ts';
+
+/** Rows sampled per chunk boundary; enough that chunk sizes vary by a few percent. */
+const SAMPLE_ROWS_PER_CHUNK = 200;
+/** Fewest rows to sample before trusting a sample at all. */
+const MIN_SAMPLE_ROWS = 20_000;
+
+/** Inputs of {@link planChunks}. */
+export interface ChunkPlanInput {
+  readonly source: SourceRef;
+  /** Extraction predicates (custom_predicate, window) already as SQL. */
+  readonly predicates: readonly string[];
+  readonly chunkColumn: ColumnSpec | undefined;
+  readonly chunkRows: number;
+  /** Planner estimate of the table's rows (table sources only). */
+  readonly estimatedRows: number | undefined;
+}
+
+/** Chooses chunk bounds; one open chunk when there is no chunk column or too few rows to split. */
+export async function planChunks(db: Db, input: ChunkPlanInput): Promise<ChunkBounds[]> {
+  const single: ChunkBounds[] = [{ lower: null, upper: null }];
+  if (!input.chunkColumn) return single;
+  const where = input.predicates.length > 0 ? ` WHERE ${input.predicates.map((p) => `(${p})`).join(' AND ')}` : '';
+  const col = ident(input.chunkColumn.name);
+
+  let rows: number;
+  let sampleFrom: string;
+  if (input.source.table && input.estimatedRows !== undefined && input.estimatedRows > MIN_SAMPLE_ROWS) {
+    const percent = Math.min(100, (100 * Math.max(MIN_SAMPLE_ROWS, (input.estimatedRows / input.chunkRows) * SAMPLE_ROWS_PER_CHUNK)) / input.estimatedRows);
+    sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)${where}) AS s`;
+    const sampled = await countRows(db, sampleFrom);
+    rows = (sampled * 100) / percent;
+    if (sampled < MIN_SAMPLE_ROWS / 4) {
+      // Too few rows survived the sample (a selective predicate): use every row instead.
+      sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)}${where}) AS s`;
+      rows = await countRows(db, sampleFrom);
+    }
+  } else {
+    sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)}${where}) AS s`;
+    rows = await countRows(db, sampleFrom);
+  }
+  const count = Math.ceil(rows / input.chunkRows);
+  if (count <= 1) return single;
+
+  const fractions = Array.from({ length: count - 1 }, (_, i) => (i + 1) / count);
+  const result = await query<{ bounds: string[] | null }>(db, {
+    text: `SELECT (percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY s.${col}))::text[] AS bounds FROM ${sampleFrom}`,
+    values: [fractions],
+  }, 'choosing chunk bounds');
+  const bounds = [...new Set((result.rows[0]?.bounds ?? []).filter((b): b is string => b !== null))];
+  if (bounds.length === 0) return single;
+  const chunks: ChunkBounds[] = [{ lower: null, upper: bounds[0] ?? null }];
+  for (let i = 0; i < bounds.length; i += 1) {
+    chunks.push({ lower: bounds[i] ?? null, upper: bounds[i + 1] ?? null });
+  }
+  return chunks;
+}
+
+async function countRows(db: Db, from: string): Promise<number> {
+  const result = await query<{ n: string }>(db, `SELECT count(*) AS n FROM ${from}`, 'counting source rows');
+  return Number(result.rows[0]?.n ?? 0);
+}

@@ -1,0 +1,89 @@
+/** Reads what the source will produce: columns with their types, the chunk column, a row estimate. */
+import { query, transaction, type Db } from '../db/index.ts';
+import { DatabaseError } from '../errors.ts';
+import { literal, qualified, type TableName } from '../sql/quote.ts';
+import { sourceSelect, type SourceRef } from '../sql/extract.ts';
+import type { ColumnSpec } from '../state/types.ts';
+
+/** What {@link describeSource} found. */
+export interface SourceDescription {
+  readonly columns: readonly ColumnSpec[];
+  /** The single-column primary key of a table source, if any. */
+  readonly primaryKey?: ColumnSpec;
+  /** Planner's row estimate of a table source (`reltuples`), or undefined when unknown. */
+  readonly estimatedRows?: number;
+}
+
+/**
+ * Describes the source's output columns. Type names are printed with `search_path = pg_catalog`, so every
+ * non-built-in type comes out schema-qualified and means the same type on the target.
+ */
+export async function describeSource(db: Db, source: SourceRef, columns: readonly string[] | undefined): Promise<SourceDescription> {
+  let relation: { oid: number; reltuples: number } | undefined;
+  if (source.table) relation = await findTable(db, source.table);
+  const probe = await query(db, `${sourceSelect(source, columns ?? '*')} LIMIT 0`, 'describing the source');
+  const names = probe.fields.map((f) => f.name);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) {
+    throw new DatabaseError(`source returns column ${JSON.stringify(repeated)} more than once; give each column a distinct name`);
+  }
+  const types = await formatTypes(db, probe.fields.map((f) => [f.dataTypeID, f.dataTypeModifier]));
+  const described = probe.fields.map((f, i) => ({ name: f.name, type: types[i] ?? 'text' }));
+  if (!relation) return { columns: described };
+  const primaryKey = await singleColumnPrimaryKey(db, relation.oid);
+  return { columns: described, primaryKey, estimatedRows: relation.reltuples >= 0 ? relation.reltuples : undefined };
+}
+
+/** Type of a column of a table source (which may not be among the extracted columns). */
+export async function tableColumnType(db: Db, table: TableName, column: string): Promise<ColumnSpec | undefined> {
+  return transaction(db, async () => {
+    await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
+    const result = await query<{ type: string }>(db, {
+      text: `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
+      values: [qualified(table), column],
+    }, 'describing the source');
+    const row = result.rows[0];
+    return row ? { name: column, type: row.type } : undefined;
+  });
+}
+
+async function findTable(db: Db, table: TableName): Promise<{ oid: number; reltuples: number }> {
+  const result = await query<{ oid: number; reltuples: number }>(db, {
+    text: `SELECT c.oid::int8 AS oid, c.reltuples::float8 AS reltuples FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    values: [qualified(table)],
+  }, 'looking up the source table');
+  const row = result.rows[0];
+  if (!row) throw new DatabaseError(`source table ${qualified(table)} does not exist`, '42P01');
+  return { oid: Number(row.oid), reltuples: Number(row.reltuples) };
+}
+
+async function formatTypes(db: Db, types: readonly (readonly [number, number])[]): Promise<string[]> {
+  if (types.length === 0) return [];
+  return transaction(db, async () => {
+    await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
+    const result = await query<{ type: string }>(db, {
+      text: `SELECT format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
+      values: [types.map((t) => t[0]), types.map((t) => t[1])],
+    }, 'describing the source');
+    return result.rows.map((r) => r.type);
+  });
+}
+
+async function singleColumnPrimaryKey(db: Db, oid: number): Promise<ColumnSpec | undefined> {
+  return transaction(db, async () => {
+    await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
+    const result = await query<{ name: string; type: string }>(db, {
+      text: `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = $1::oid AND i.indisprimary AND i.indnkeyatts = 1`,
+      values: [oid],
+    }, 'describing the source');
+    return result.rows[0];
+  });
+}
+
+/** Exported for `plan` output: the literal form of a table name as passed to `to_regclass`. */
+export function regclassLiteral(table: TableName): string {
+  return literal(qualified(table));
+}

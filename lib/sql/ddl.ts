@@ -1,0 +1,41 @@
+/** DDL text for staging and target tables. Pure functions. */
+import type { ColumnSpec } from '../state/types.ts';
+import { ident, literal, qualified, type TableName } from './quote.ts';
+
+/** `CREATE [UNLOGGED] TABLE t ("a" type, ...)`. */
+export function createTableSql(table: TableName, columns: readonly ColumnSpec[], options: { unlogged?: boolean } = {}): string {
+  const cols = columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
+  return `CREATE ${options.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(table)} (${cols})`;
+}
+
+/** Prefix of the comment that marks a staging table, so a later run of the pipeline can find leftovers. */
+export function stagingCommentPrefix(pipeline: string): string {
+  return `pgferry staging: pipeline=${pipeline} run=`;
+}
+
+/**
+ * Staging DDL of one run: the staging table and its table of extracted chunks, both with the same
+ * persistence, so a server crash empties both together and apply notices the missing chunks.
+ */
+export function createStagingSql(
+  staging: TableName,
+  done: TableName,
+  columns: readonly ColumnSpec[],
+  options: { pipeline: string; runId: string; logged: boolean },
+): string[] {
+  const unlogged = !options.logged;
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`,
+    `DROP TABLE IF EXISTS ${qualified(staging)}`,
+    `DROP TABLE IF EXISTS ${qualified(done)}`,
+    createTableSql(staging, columns, { unlogged }),
+    `CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(done)} (chunk integer PRIMARY KEY, rows bigint NOT NULL, bytes bigint NOT NULL)`,
+    `COMMENT ON TABLE ${qualified(staging)} IS ${literal(stagingCommentPrefix(options.pipeline) + options.runId)}`,
+    `COMMENT ON TABLE ${qualified(done)} IS ${literal(stagingCommentPrefix(options.pipeline) + options.runId)}`,
+  ];
+}
+
+/** Drops a run's staging tables. */
+export function dropStagingSql(staging: TableName, done: TableName): string[] {
+  return [`DROP TABLE IF EXISTS ${qualified(staging)}`, `DROP TABLE IF EXISTS ${qualified(done)}`];
+}

@@ -1,0 +1,98 @@
+/** SQL text of the state schema: pure functions, so `plan` can print them and tests can read them. */
+import type { Statement } from '../db/index.ts';
+import { ident, literal } from '../sql/quote.ts';
+
+/** How long a lease lasts without renewal; every task renews it, so only a dead run loses it. */
+export const LEASE_TTL = '15 minutes';
+
+/** `"schema".table` of a state table. */
+export function stateTable(schema: string, table: 'pipeline_state' | 'runs' | 'run_chunks'): string {
+  return `${ident(schema)}.${ident(table)}`;
+}
+
+/**
+ * DDL of the state tables, idempotent. An advisory lock serialises concurrent first runs, which would
+ * otherwise race on `CREATE TABLE IF NOT EXISTS`.
+ */
+export function stateSchemaSql(schema: string): string[] {
+  const ps = stateTable(schema, 'pipeline_state');
+  const runs = stateTable(schema, 'runs');
+  const chunks = stateTable(schema, 'run_chunks');
+  return [
+    `SELECT pg_advisory_xact_lock(hashtext(${literal(`pgferry state ${schema}`)}))`,
+    `CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`,
+    `CREATE TABLE IF NOT EXISTS ${ps} (
+  pipeline text PRIMARY KEY,
+  cursor jsonb,
+  lease_run_id text,
+  lease_until timestamptz,
+  last_success_run_id text,
+  last_success_at timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+)`,
+    `CREATE TABLE IF NOT EXISTS ${runs} (
+  run_id text PRIMARY KEY,
+  pipeline text NOT NULL,
+  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+  mode text,
+  strategy text,
+  full_refresh boolean NOT NULL DEFAULT false,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  window_bounds jsonb,
+  plan jsonb,
+  chunk_count integer,
+  rows_extracted bigint,
+  rows_inserted bigint,
+  rows_deleted bigint,
+  bytes bigint,
+  cursor_before jsonb,
+  cursor_after jsonb,
+  error jsonb
+)`,
+    `CREATE INDEX IF NOT EXISTS runs_pipeline_started_at ON ${runs} (pipeline, started_at DESC)`,
+    `CREATE TABLE IF NOT EXISTS ${chunks} (
+  run_id text NOT NULL REFERENCES ${runs} (run_id) ON DELETE CASCADE,
+  chunk_no integer NOT NULL,
+  lower_bound text,
+  upper_bound text,
+  rows bigint,
+  bytes bigint,
+  attempts integer NOT NULL DEFAULT 0,
+  finished_at timestamptz,
+  error jsonb,
+  PRIMARY KEY (run_id, chunk_no)
+)`,
+  ];
+}
+
+/** Takes the lease when it is free, expired, or already ours (a retried plan); returns the row only when taken. */
+export function acquireLeaseSql(schema: string, pipeline: string, runId: string): Statement {
+  const ps = stateTable(schema, 'pipeline_state');
+  return {
+    text: `INSERT INTO ${ps} AS s (pipeline, lease_run_id, lease_until)
+VALUES ($1, $2, now() + $3::interval)
+ON CONFLICT (pipeline) DO UPDATE
+  SET lease_run_id = EXCLUDED.lease_run_id, lease_until = EXCLUDED.lease_until, updated_at = now()
+  WHERE s.lease_run_id IS NULL OR s.lease_until < now() OR s.lease_run_id = EXCLUDED.lease_run_id
+RETURNING s.cursor`,
+    values: [pipeline, runId, LEASE_TTL],
+  };
+}
+
+/** Extends the lease of a run that still holds it; no row means it was lost. */
+export function renewLeaseSql(schema: string, pipeline: string, runId: string): Statement {
+  return {
+    text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET lease_until = now() + $3::interval
+WHERE pipeline = $1 AND lease_run_id = $2 RETURNING pipeline`,
+    values: [pipeline, runId, LEASE_TTL],
+  };
+}
+
+/** The fencing check: locks the pipeline's row while this run holds the lease, until the transaction ends. */
+export function fenceSql(schema: string, pipeline: string, runId: string): Statement {
+  return {
+    text: `SELECT cursor FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1 AND lease_run_id = $2 FOR UPDATE`,
+    values: [pipeline, runId],
+  };
+}

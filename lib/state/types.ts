@@ -1,0 +1,68 @@
+/** Shapes of what the state database holds, and of the run summary built from it. */
+
+/** One column of the extraction, with its type as `format_type()` prints it (schema-qualified where needed). */
+export interface ColumnSpec {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** What the plan fixed for a run; stored in `runs.plan` so every later task reads the same decisions. */
+export interface RunPlan {
+  /** Columns extracted, in source order. */
+  readonly columns: readonly ColumnSpec[];
+  /** Column the chunks split on, when there is more than one chunk. */
+  readonly chunkColumn?: ColumnSpec;
+  /** Staging table of this run and its table of extracted chunks. */
+  readonly staging: { readonly schema: string; readonly name: string; readonly doneName: string };
+  /** Whether the target existed at plan time (create_table creates it in apply otherwise). */
+  readonly targetExists: boolean;
+}
+
+/** Status of a run in `runs.status` (`skipped` runs are never recorded: they changed nothing). */
+export const RunStatus = {
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  skipped: 'skipped',
+} as const;
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+
+/** A row of `runs`. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly status: RunStatus;
+  readonly mode: string | null;
+  readonly strategy: string | null;
+  readonly fullRefresh: boolean;
+  readonly startedAt: Date;
+  readonly finishedAt: Date | null;
+  readonly windowBounds: unknown;
+  readonly plan: RunPlan | null;
+  readonly chunkCount: number | null;
+  readonly rowsExtracted: number | null;
+  readonly rowsInserted: number | null;
+  readonly rowsDeleted: number | null;
+  readonly bytes: number | null;
+  readonly cursorBefore: unknown;
+  readonly cursorAfter: unknown;
+  readonly error: { name: string; message: string } | null;
+}
+
+/** The run summary of SPEC 8: what `run --json` prints as its last line and the state machine returns. */
+export interface RunSummary {
+  pipeline: string;
+  runId: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  mode: string | null;
+  strategy: string | null;
+  rowsExtracted: number;
+  rowsInserted: number;
+  rowsDeleted: number;
+  chunks: number;
+  bytes: number;
+  cursorBefore: unknown;
+  cursorAfter: unknown;
+  durationMs: number;
+  error?: { name: string; message: string };
+}

@@ -1,0 +1,111 @@
+/**
+ * THE state machine definition (Amazon States Language, JSONPath). The CDK stack deploys it with Lambda
+ * ARNs as resources and the local runner executes it with in-process task functions, so what is tested
+ * locally is what is deployed.
+ */
+import type { PipelineConfig } from '../config/index.ts';
+import { ErrorNames, RETRYABLE_ERRORS } from '../errors.ts';
+
+/** Names of the Task states; the local runner maps each to its task function. */
+export const TaskStates = {
+  plan: 'Plan',
+  extractChunk: 'ExtractChunk',
+  apply: 'Apply',
+  finalize: 'Finalize',
+  recordFailure: 'RecordFailure',
+} as const;
+export type TaskKey = keyof typeof TaskStates;
+
+/** The resource (Lambda ARN) of each task. */
+export type TaskResources = Readonly<Record<TaskKey, string>>;
+
+/** Longest a task may run: Lambda's own limit. */
+export const TASK_TIMEOUT_SECONDS = 900;
+
+/** Errors of the Lambda service itself that are worth a retry, as AWS recommends. */
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+/** Transient database and Lambda errors are retried with jittered exponential backoff; data errors are not. */
+export const RETRY_POLICY = [
+  {
+    ErrorEquals: [...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS],
+    IntervalSeconds: 2,
+    MaxAttempts: 5,
+    BackoffRate: 2,
+    MaxDelaySeconds: 60,
+    JitterStrategy: 'FULL',
+  },
+] as const;
+
+/** A state machine definition, as JSON. */
+export type StateMachineDefinition = Record<string, unknown> & { StartAt: string; States: Record<string, unknown> };
+
+function task(resource: string, parameters: Record<string, unknown>, rest: Record<string, unknown>): Record<string, unknown> {
+  return { Type: 'Task', Resource: resource, Parameters: parameters, TimeoutSeconds: TASK_TIMEOUT_SECONDS, Retry: RETRY_POLICY, ...rest };
+}
+
+const toFailure = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: TaskStates.recordFailure };
+
+/**
+ * Builds the definition of one pipeline's state machine: Plan, a Distributed Map of ExtractChunk over
+ * chunk numbers, Apply, Finalize; every failure goes to RecordFailure and then a Fail state. Only chunk
+ * numbers travel through the execution (bounds stay in the state database) and each chunk's output is
+ * its number, so 10,000 chunks stay far below the 256 KB payload limit; a Distributed Map keeps each
+ * chunk's events in its own child execution, away from the 25,000-event history limit.
+ */
+export function buildDefinition(pipeline: PipelineConfig, resources: TaskResources): StateMachineDefinition {
+  const run = { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId' };
+  return {
+    Comment: `pgferry pipeline ${pipeline.name}`,
+    StartAt: TaskStates.plan,
+    States: {
+      [TaskStates.plan]: task(
+        resources.plan,
+        { pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'request.$': '$' },
+        {
+          Catch: [{ ErrorEquals: [ErrorNames.leaseHeld], ResultPath: '$.error', Next: 'AlreadyRunning' }, toFailure],
+          Next: 'ExtractChunks',
+        },
+      ),
+      ExtractChunks: {
+        Type: 'Map',
+        ItemsPath: '$.chunks',
+        ItemSelector: { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId', 'chunk.$': '$$.Map.Item.Value' },
+        MaxConcurrency: pipeline.source.options.max_parallel_chunks,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+          StartAt: TaskStates.extractChunk,
+          States: {
+            [TaskStates.extractChunk]: task(
+              resources.extractChunk,
+              { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId', 'chunk.$': '$.chunk' },
+              { ResultPath: null, OutputPath: '$.chunk', End: true },
+            ),
+          },
+        },
+        ResultPath: null,
+        Catch: [toFailure],
+        Next: TaskStates.apply,
+      },
+      [TaskStates.apply]: task(resources.apply, run, { ResultPath: null, Catch: [toFailure], Next: TaskStates.finalize }),
+      [TaskStates.finalize]: task(resources.finalize, run, { Catch: [toFailure], End: true }),
+      AlreadyRunning: {
+        Type: 'Pass',
+        Comment: 'Another run holds the lease: nothing was changed.',
+        Parameters: { status: 'skipped', pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
+        End: true,
+      },
+      [TaskStates.recordFailure]: task(
+        resources.recordFailure,
+        { pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
+        { ResultPath: '$.summary', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: 'Failed' }], Next: 'Failed' },
+      ),
+      Failed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/** The execution input a run accepts: `{}` or `{"full_refresh": true}`; anything else is refused. */
+import { z } from 'zod';
+import type { PipelineConfig } from '../config/index.ts';
+import { ConfigError, NotSupportedError } from '../errors.ts';
+
+const RunRequestSchema = z.strictObject({
+  /** Ignore the stored cursor for this one run. @default false */
+  full_refresh: z.boolean().optional(),
+});
+
+/** A validated execution input. */
+export interface RunRequest {
+  readonly fullRefresh: boolean;
+}
+
+/** Validates an execution input; ConfigError naming what is allowed. */
+export function parseRunRequest(input: unknown): RunRequest {
+  const parsed = RunRequestSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.'))).join(', ');
+    throw new ConfigError([{ file: 'execution input', path: keys, message: 'not allowed; the input must be {} or {"full_refresh": true}' }]);
+  }
+  return { fullRefresh: parsed.data.full_refresh ?? false };
+}
+
+/** Refuses, before anything connects, a configuration whose behaviour is not built yet. */
+export function assertSupported(config: PipelineConfig): void {
+  const strategy = config.sink.strategy;
+  if (strategy.mode !== 'full_refresh') {
+    throw new NotSupportedError(`${config.name}: sink.strategy.mode ${strategy.mode} is not supported yet; supported: full_refresh`);
+  }
+  const incremental = config.source.options.incremental_strategy;
+  if (incremental !== 'none') {
+    throw new NotSupportedError(`${config.name}: source.options.incremental_strategy ${incremental} is not supported yet; supported: none`);
+  }
+}
+
+/** `mode` and `strategy` as the run summary names them. */
+export function strategyLabel(config: PipelineConfig): { mode: string; strategy: string } {
+  const s = config.sink.strategy;
+  switch (s.mode) {
+    case 'full_refresh':
+      return { mode: s.mode, strategy: s.overwrite_type };
+    case 'incremental_merge':
+      return { mode: s.mode, strategy: s.merge_policy };
+    case 'incremental_append':
+      return { mode: s.mode, strategy: s.only_new_rows ? 'only_new_rows' : 'append' };
+    case 'partition_replace':
+      return { mode: s.mode, strategy: s.partition.native_mode };
+    default:
+      return { mode: s.mode, strategy: s.mode };
+  }
+}

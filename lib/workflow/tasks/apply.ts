@@ -1,0 +1,51 @@
+/** Task Apply: the strategy SQL and the cursor move, in one target transaction guarded by the lease. */
+import type { PipelineConfig } from '../../config/index.ts';
+import { transaction, type Db } from '../../db/index.ts';
+import { IncompleteRunError, LeaseLostError } from '../../errors.ts';
+import { applyStrategy } from '../../sink/apply.ts';
+import { stagedTotals } from '../../sink/staging.ts';
+import { completeRun, fence } from '../../state/store.ts';
+import type { RunPlan, RunRecord } from '../../state/types.ts';
+import { withSessions } from '../sessions.ts';
+import { requirePlan } from './run-record.ts';
+import type { ApplyOutput, RunInput, TaskDeps } from '../types.ts';
+
+/**
+ * Applies the run. When the state lives in the sink database (the default) the cursor moves in the same
+ * transaction as the rows; otherwise the state transaction holds the fencing lock around the target's
+ * commit and commits right after it (see README: a crash between the two commits re-loads the window).
+ */
+export async function applyRun(input: RunInput, deps: TaskDeps): Promise<ApplyOutput> {
+  const config = deps.pipeline(input.pipeline);
+  const schema = config.state.schema;
+  return withSessions(config, deps, { target: true }, async ({ state, target, shared }) => {
+    if (!target) throw new Error('apply needs a target connection');
+    const { run, plan } = await requirePlan(state, schema, input.runId);
+    // A retry after a commit whose acknowledgement was lost: the work is done, do not do it again.
+    if (run.status === 'succeeded') return { rowsInserted: run.rowsInserted ?? 0, rowsDeleted: run.rowsDeleted ?? 0 };
+    if (run.status !== 'running') throw new LeaseLostError(config.name, input.runId);
+    if (shared) {
+      return transaction(target, () => applyInTransaction(target, target, config, run, plan, input.runId), 'applying the run');
+    }
+    return transaction(state, () =>
+      transaction(target, () => applyInTransaction(target, state, config, run, plan, input.runId), 'applying the run'), 'applying the run');
+  });
+}
+
+async function applyInTransaction(target: Db, state: Db, config: PipelineConfig, run: RunRecord, plan: RunPlan, runId: string): Promise<ApplyOutput> {
+  const schema = config.state.schema;
+  const { cursor } = await fence(state, schema, config.name, runId);
+  const staged = await stagedTotals(target, plan);
+  if (staged.chunks !== run.chunkCount) {
+    throw new IncompleteRunError(`run ${runId}: ${staged.chunks} of ${run.chunkCount ?? 0} chunks are in staging; nothing was applied`);
+  }
+  const result = await applyStrategy(target, config, plan, staged.rows);
+  await completeRun(state, schema, config.name, runId, {
+    rowsExtracted: staged.rows,
+    rowsInserted: result.rowsInserted,
+    rowsDeleted: result.rowsDeleted,
+    bytes: staged.bytes,
+    cursorAfter: cursor ?? null,
+  });
+  return result;
+}

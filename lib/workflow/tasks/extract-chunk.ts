@@ -1,0 +1,34 @@
+/** Task ExtractChunk: streams one chunk from the source into the run's staging table. */
+import { loadChunk } from '../../sink/staging.ts';
+import { chunkPredicate, sourceSelect } from '../../sql/extract.ts';
+import { getChunk, recordChunk, recordChunkError, renewLease } from '../../state/store.ts';
+import { withSessions } from '../sessions.ts';
+import { requirePlan } from './run-record.ts';
+import type { ChunkInput, ChunkOutput, TaskDeps } from '../types.ts';
+
+/** Extracts one chunk; retrying it never duplicates rows in staging (see loadChunk). */
+export async function extractChunk(input: ChunkInput, deps: TaskDeps): Promise<ChunkOutput> {
+  const config = deps.pipeline(input.pipeline);
+  const schema = config.state.schema;
+  return withSessions(config, deps, { source: true, target: true }, async ({ state, source, target }) => {
+    if (!source || !target) throw new Error('extract needs source and target connections');
+    try {
+      await renewLease(state, schema, config.name, input.runId);
+      const { plan } = await requirePlan(state, schema, input.runId);
+      const bounds = await getChunk(state, schema, input.runId, input.chunk);
+      const predicates: string[] = [];
+      if (config.source.options.custom_predicate) predicates.push(config.source.options.custom_predicate);
+      const range = plan.chunkColumn ? chunkPredicate(plan.chunkColumn, bounds) : undefined;
+      if (range) predicates.push(range);
+      const select = sourceSelect(config.source, plan.columns.map((c) => c.name), predicates);
+      const loaded = await loadChunk(source, target, plan, input.chunk, select);
+      await recordChunk(state, schema, input.runId, input.chunk, loaded.rows, loaded.bytes);
+      if (loaded.skipped) deps.log.info('chunk was already loaded by an earlier attempt', { runId: input.runId, chunk: input.chunk });
+      return { chunk: input.chunk, rows: loaded.rows, bytes: loaded.bytes };
+    } catch (error) {
+      // A Distributed Map reports only "threshold exceeded"; keep the real cause where RecordFailure finds it.
+      await recordChunkError(state, schema, input.runId, input.chunk, error).catch(() => undefined);
+      throw error;
+    }
+  });
+}

@@ -1,0 +1,73 @@
+/** Inputs, outputs and dependencies of the task functions: what Lambdas and the local runner both call. */
+import type { PipelineConfig } from '../config/index.ts';
+import type { ConnectionRef } from '../connections/index.ts';
+import type { Db } from '../db/index.ts';
+
+/** Structured log sink; Powertools' Logger and the local runner's stderr logger both fit. */
+export interface TaskLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What a task function needs from outside: config lookup, connections, logging. */
+export interface TaskDeps {
+  /** The pipeline's configuration by name (throws ConfigError for an unknown name). */
+  readonly pipeline: (name: string) => PipelineConfig;
+  /** Opens a connection; `readOnly` for the source. */
+  readonly connect: (ref: ConnectionRef, options: { readOnly?: boolean }) => Promise<Db>;
+  readonly log: TaskLogger;
+}
+
+/** Input of Plan: the execution's name is the run id; `request` is the execution input. */
+export interface PlanInput {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly request: unknown;
+}
+
+/** Output of Plan: only chunk numbers travel through the state machine; bounds stay in the state database. */
+export interface PlanOutput {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly chunks: number[];
+}
+
+/** Input of ExtractChunk. */
+export interface ChunkInput {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly chunk: number;
+}
+
+/** Output of ExtractChunk. */
+export interface ChunkOutput {
+  readonly chunk: number;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** Input of Apply and Finalize. */
+export interface RunInput {
+  readonly pipeline: string;
+  readonly runId: string;
+}
+
+/** Output of Apply. */
+export interface ApplyOutput {
+  readonly rowsInserted: number;
+  readonly rowsDeleted: number;
+}
+
+/** The `{Error, Cause}` object a Catch puts at `$.error`. */
+export interface StepError {
+  readonly Error?: string;
+  readonly Cause?: string;
+}
+
+/** Input of RecordFailure. */
+export interface FailureInput {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly error: StepError;
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../lib/local/embedded.ts';
+
+/** A PostgreSQL server for one test file: embedded by default, or `PGFERRY_TEST_PG_URL`'s server. */
+export interface TestPostgres {
+  /** Creates a database with a unique name and returns its URL. */
+  createDatabase(prefix?: string): Promise<string>;
+  /** A connected client on the given database URL; closed by stop(). */
+  client(url: string): Promise<pg.Client>;
+  /** Drops what was created (databases on an external server) and stops an embedded server. */
+  stop(): Promise<void>;
+}
+
+/** Starts (or attaches to) a PostgreSQL server for a test file. */
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const external = process.env.PGFERRY_TEST_PG_URL;
+  let embedded: EmbeddedServer | undefined;
+  let adminUrl: string;
+  if (external) {
+    adminUrl = external;
+  } else {
+    embedded = await startEmbeddedPostgres();
+    adminUrl = embedded.url('postgres');
+  }
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  const created: string[] = [];
+  const clients: pg.Client[] = [];
+  return {
+    async createDatabase(prefix = 'db') {
+      const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+      await admin.query(`CREATE DATABASE "${name}"`);
+      created.push(name);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    async client(url) {
+      const client = new pg.Client({ connectionString: url });
+      client.on('error', () => undefined);
+      await client.connect();
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      if (external) {
+        for (const name of created) {
+          await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
+        }
+      }
+      await admin.end().catch(() => undefined);
+      await embedded?.stop();
+    },
+  };
+}
