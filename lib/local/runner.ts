@@ -99,7 +99,7 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
       ? undefined
       : Object.fromEntries(Object.values(TaskStates).map((name) => [name, options.retryIntervalMs as number]));
   const execution = machine.run(request as never, {
-    overrides: { taskResourceLocalHandlers: handlers, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
+    overrides: { taskResourceLocalHandlers: handlers as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
     context: {
       Execution: { Id: `arn:aws:states:local:000000000000:execution:pgferry-${config.name}:${runId}`, Name: runId, Input: request, StartTime: new Date(started).toISOString() },
       StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:pgferry-${config.name}`, Name: `pgferry-${config.name}` },

@@ -96,3 +96,19 @@ export function fenceSql(schema: string, pipeline: string, runId: string): State
     values: [pipeline, runId],
   };
 }
+
+/** Apply's last statements: move the cursor and release the lease, then mark the run succeeded ($1 pipeline, $2 run). */
+export function completeRunSql(schema: string): Statement[] {
+  return [
+    {
+      text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET cursor = $3, lease_run_id = NULL, lease_until = NULL,
+  last_success_run_id = $2, last_success_at = now(), updated_at = now()
+WHERE pipeline = $1 AND lease_run_id = $2`,
+    },
+    {
+      text: `UPDATE ${stateTable(schema, 'runs')} SET status = 'succeeded', finished_at = clock_timestamp(), rows_extracted = $3,
+  rows_inserted = $4, rows_deleted = $5, bytes = $6, cursor_after = $7, error = NULL
+WHERE run_id = $2 AND pipeline = $1`,
+    },
+  ];
+}

@@ -2,7 +2,7 @@
 import { query, transaction, execute, type Db } from '../db/index.ts';
 import { redact } from '../connections/index.ts';
 import { LeaseHeldError, LeaseLostError } from '../errors.ts';
-import { acquireLeaseSql, fenceSql, renewLeaseSql, stateSchemaSql, stateTable } from './sql.ts';
+import { acquireLeaseSql, completeRunSql, fenceSql, renewLeaseSql, stateSchemaSql, stateTable } from './sql.ts';
 import type { RunPlan, RunRecord, RunSummary } from './types.ts';
 
 /** Creates the state schema and tables if missing. */
@@ -150,17 +150,12 @@ export interface RunOutcome {
  * after {@link fence}, so the cursor moves exactly when the target's rows do.
  */
 export async function completeRun(db: Db, schema: string, pipeline: string, runId: string, outcome: RunOutcome): Promise<void> {
+  const [moveCursor, markRun] = completeRunSql(schema);
+  const cursorAfter = JSON.stringify(outcome.cursorAfter ?? null);
+  await query(db, { text: moveCursor?.text ?? '', values: [pipeline, runId, cursorAfter] }, 'moving the cursor');
   await query(db, {
-    text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET cursor = $3, lease_run_id = NULL, lease_until = NULL,
-  last_success_run_id = $2, last_success_at = now(), updated_at = now()
-WHERE pipeline = $1 AND lease_run_id = $2`,
-    values: [pipeline, runId, JSON.stringify(outcome.cursorAfter ?? null)],
-  }, 'moving the cursor');
-  await query(db, {
-    text: `UPDATE ${stateTable(schema, 'runs')} SET status = 'succeeded', finished_at = clock_timestamp(), rows_extracted = $2,
-  rows_inserted = $3, rows_deleted = $4, bytes = $5, cursor_after = $6, error = NULL
-WHERE run_id = $1`,
-    values: [runId, outcome.rowsExtracted, outcome.rowsInserted, outcome.rowsDeleted, outcome.bytes, JSON.stringify(outcome.cursorAfter ?? null)],
+    text: markRun?.text ?? '',
+    values: [pipeline, runId, outcome.rowsExtracted, outcome.rowsInserted, outcome.rowsDeleted, outcome.bytes, cursorAfter],
   }, 'recording the run');
 }
 

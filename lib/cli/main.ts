@@ -1,0 +1,60 @@
+/** The `pgferry` command line (SPEC 8). Exit codes: 0 ok, 1 run failed, 2 invalid configuration or usage, 3 already running. */
+import '../local/polyfills.ts';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { demoCommand } from './commands/demo.ts';
+import { planCommand } from './commands/plan.ts';
+import { runCommand } from './commands/run.ts';
+import { stateResetCommand, stateShowCommand } from './commands/state.ts';
+import { validateCommand } from './commands/validate.ts';
+import { describeError, ExitCode, processIo, type Io } from './output.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
+  return n;
+}
+
+/** Builds the program; each action stores its exit code in `result.code`. */
+function program(io: Io, result: { code: number }): Command {
+  const cli = new Command('pgferry')
+    .description('Exact, fast PostgreSQL-to-PostgreSQL table pipelines (locally, or on AWS Step Functions)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+  const set = (code: number): void => {
+    result.code = code;
+  };
+  cli.command('validate').argument('<file...>', 'pipeline files').description('validate pipeline files; no connections')
+    .action(async (files: string[]) => set(await validateCommand(files, io)));
+  cli.command('plan').argument('<file>', 'pipeline file').description('connect read-only and print the chunks and every SQL statement a run would execute')
+    .action(async (file: string) => set(await planCommand(file, io)));
+  cli.command('run').argument('<file>', 'pipeline file').description('run the pipeline locally through the state machine definition')
+    .option('--full-refresh', 'ignore the stored cursor for this run')
+    .option('--json', 'print the run summary as JSON, as the last line of stdout')
+    .option('--verbose', 'log every task on stderr')
+    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean }) => set(await runCommand(file, o, io)));
+  const state = cli.command('state').description('inspect and manage cursor state');
+  state.command('show').argument('<file>', 'pipeline file').description("print the pipeline's state and last runs")
+    .action(async (file: string) => set(await stateShowCommand(file, io)));
+  state.command('reset').argument('<file>', 'pipeline file').description('forget the cursor: the next run extracts everything')
+    .action(async (file: string) => set(await stateResetCommand(file, io)));
+  cli.command('demo').description('round trip on an embedded PostgreSQL: seed, run, change, run, verify')
+    .option('--rows <n>', 'rows to seed', positiveInt, 1_000_000)
+    .action(async (o: { rows: number }) => set(await demoCommand({ rows: o.rows }, io)));
+  return cli;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const result = { code: ExitCode.ok as number };
+  try {
+    await program(io, result).parseAsync([...argv]);
+    return result.code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const { code, message } = describeError(error);
+    for (const line of message.split('\n')) io.err(line);
+    return code;
+  }
+}

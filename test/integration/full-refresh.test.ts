@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { runLocal } from '../../lib/local/runner.ts';
+import { copyBetween } from '../../lib/db/index.ts';
+import { TransientDatabaseError } from '../../lib/errors.ts';
+import type { ChunkInput } from '../../lib/workflow/types.ts';
+import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { pipelineConfig } from '../helpers/pipelines.ts';
+import { exceptAllBothWays, rowHashes } from '../helpers/compare.ts';
+
+const ALL_TYPES_DDL = `
+CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE public.all_types (
+  id integer PRIMARY KEY,
+  n38 numeric(38,18), n numeric, f8 float8, i2 int2, i4 int4, i8 int8,
+  t text, jb jsonb, js json, ta text[], ia int[], b bytea, u uuid,
+  tz timestamptz, ts timestamp, d date, iv interval, tm time, bo boolean, ip inet, m public.mood
+)`;
+
+const ALL_TYPES_ROWS = `
+INSERT INTO public.all_types VALUES
+ (1, 12345678901234567890.123456789012345678, 'NaN', 'NaN', -32768, -2147483648, -9223372036854775808,
+  E'tab\\there\\nnewline \\\\ backslash \\\\. quote'' dq"', '{"a": [1, 2, {"b": null}]}', '{"x":  1,  "x": 2}',
+  ARRAY['a', NULL, 'with "quotes"', 'comma,brace}'], ARRAY[1, 2, 3], '\\x00ff00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+  '2026-06-03 12:34:56.123456+00', '2026-06-03 12:34:56.654321', '2026-06-03', '1 year 2 mons 3 days 04:05:06.789', '23:59:59.999999', true, '192.168.0.1/24', 'happy'),
+ (2, -0.000000000000000001, 123456789012345678901234567890.12345678901234567890, 'Infinity', 32767, 2147483647, 9223372036854775807,
+  '\\.', '[]', '[]', ARRAY[]::text[], ARRAY[]::int[], '\\x', '00000000-0000-0000-0000-000000000000',
+  'infinity', 'infinity', 'infinity', '-178000000 years', '00:00:00', false, '::1', 'sad'),
+ (3, 0, -1e-30, '-Infinity', 0, 0, 0, '', 'null', 'null', ARRAY[NULL]::text[], ARRAY[NULL]::int[], '\\x5c2e', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+  '-infinity', '-infinity', '-infinity', '-1 days -00:00:01', '12:00:00', NULL, '2001:db8::/32', 'ok'),
+ (4, NULL, NULL, '-0', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (5, 1, 1, 1.5e300, 1, 1, 1, repeat('0123456789', 1048576), '{"big": true}', '{"unicode": "\\u00e9 ü 日本"}', ARRAY['ü', '日本'], ARRAY[-1], decode(repeat('00', 100), 'hex'),
+  'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', '1970-01-01 00:00:00+00', '0001-01-01 00:00:00', '0001-01-01', '0 seconds', '00:00:00.000001', true, '10.0.0.1', 'sad');
+INSERT INTO public.all_types (id, t) SELECT g, 'filler ' || g FROM generate_series(6, 2000) g;
+ANALYZE public.all_types;
+`;
+
+const COLUMNS = ['id', 'n38', 'n', 'f8', 'i2', 'i4', 'i8', 't', 'jb', 'js', 'ta', 'ia', 'b', 'u', 'tz', 'ts', 'd', 'iv', 'tm', 'bo', 'ip', 'm'];
+
+describe('Feature: full_refresh through the local state machine', () => {
+  let server: TestPostgres;
+  let sourceUrl: string;
+  let targetUrl: string;
+  let source: pg.Client;
+  let target: pg.Client;
+
+  beforeAll(async () => {
+    server = await startTestPostgres();
+    sourceUrl = await server.createDatabase('src');
+    targetUrl = await server.createDatabase('dst');
+    source = await server.client(sourceUrl);
+    target = await server.client(targetUrl);
+    await source.query(ALL_TYPES_DDL);
+    await source.query(ALL_TYPES_ROWS);
+    await target.query(`CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy')`);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /** Copies the target table back into the source database, so EXCEPT ALL can compare both in one query. */
+  async function pullBack(table: string): Promise<string> {
+    await source.query(`DROP TABLE IF EXISTS public.pulled; CREATE TABLE public.pulled (LIKE public.all_types)`);
+    await copyBetween(target, source, `COPY (SELECT ${COLUMNS.map((c) => `"${c}"`).join(', ')} FROM ${table}) TO STDOUT (FORMAT binary)`, 'COPY public.pulled FROM STDIN (FORMAT binary)');
+    return 'public.pulled';
+  }
+
+  for (const overwrite of ['truncate_insert', 'exchange'] as const) {
+    it(`loads every type exactly with ${overwrite}, in several chunks`, async () => {
+      const config = pipelineConfig(sourceUrl, targetUrl, {
+        name: `types_${overwrite}`,
+        source: { table: { schema: 'public', name: 'all_types' } },
+        options: { chunk_rows: 400, max_parallel_chunks: 3 },
+        sink: { table: { schema: 'public', name: `all_types_${overwrite}` } },
+        strategy: { overwrite_type: overwrite },
+      });
+      const summary = await runLocal(config);
+      expect(summary.error).toBeUndefined();
+      expect(summary.status).toBe('succeeded');
+      expect(summary.rowsExtracted).toBe(2000);
+      expect(summary.rowsInserted).toBe(2000);
+      expect(summary.chunks).toBeGreaterThan(2);
+
+      const targetTable = `public.all_types_${overwrite}`;
+      expect(await rowHashes(target, targetTable)).toEqual(await rowHashes(source, 'public.all_types'));
+      const pulled = await pullBack(targetTable);
+      expect(await exceptAllBothWays(source, 'public.all_types', pulled, COLUMNS, ['js'])).toEqual({ missing: 0, extra: 0 });
+      const nanAndZero = await target.query(`SELECT f8::text AS f8 FROM ${targetTable} WHERE id IN (1, 4) ORDER BY id`);
+      expect(nanAndZero.rows.map((r) => r.f8)).toEqual(['NaN', '-0']);
+      const staged = await target.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgferry_staging'`);
+      expect(staged.rows[0].n).toBe(0);
+
+      // A second run replaces the rows rather than adding to them.
+      await source.query(`UPDATE public.all_types SET t = 'changed' WHERE id = 6`);
+      const again = await runLocal(config);
+      expect(again.status).toBe('succeeded');
+      expect(again.rowsDeleted).toBe(2000);
+      expect(await rowHashes(target, targetTable)).toEqual(await rowHashes(source, 'public.all_types'));
+      await source.query(`UPDATE public.all_types SET t = 'filler 6' WHERE id = 6`);
+    });
+  }
+
+  it('quotes every identifier: a hostile table name neither breaks the run nor drops the canary', async () => {
+    const weird = 'Weird "T"; DROP TABLE canary;--';
+    for (const db of [source, target]) {
+      await db.query(`CREATE TABLE public.canary (x int); CREATE SCHEMA "My Schema"`);
+    }
+    await source.query(`CREATE TABLE "My Schema"."Weird ""T""; DROP TABLE canary;--" ("Order" bigint PRIMARY KEY, "updatedAt" timestamptz, "select" text)`);
+    await source.query(`INSERT INTO "My Schema"."Weird ""T""; DROP TABLE canary;--" SELECT g, now(), 'v' || g FROM generate_series(1, 3000) g`);
+    await source.query(`ANALYZE "My Schema"."Weird ""T""; DROP TABLE canary;--"`);
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'weird',
+      source: { table: { schema: 'My Schema', name: weird } },
+      options: { chunk_rows: 1000, custom_predicate: '"Order" > 0' },
+      sink: { table: { schema: 'My Schema', name: weird }, staging: { schema: 'Staging "S"' } },
+    });
+    const summary = await runLocal(config);
+    expect(summary.error).toBeUndefined();
+    expect(summary.rowsInserted).toBe(3000);
+    expect(summary.chunks).toBeGreaterThan(1);
+    const copied = await target.query(`SELECT count(*)::int AS n, count(DISTINCT "Order")::int AS d FROM "My Schema"."Weird ""T""; DROP TABLE canary;--"`);
+    expect(copied.rows[0]).toEqual({ n: 3000, d: 3000 });
+    for (const db of [source, target]) {
+      const canary = await db.query(`SELECT to_regclass('public.canary') IS NOT NULL AS present`);
+      expect(canary.rows[0].present).toBe(true);
+    }
+  });
+
+  it('retries a chunk that failed after its COPY committed and leaves no duplicate', async () => {
+    await source.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, v text); INSERT INTO public.orders SELECT g, 'row ' || g FROM generate_series(1, 5000) g; ANALYZE public.orders`);
+    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'retry', options: { chunk_rows: 1000 }, sink: { table: { schema: 'public', name: 'orders_retry' } } });
+    const failed = new Set<number>();
+    const summary = await runLocal(config, {
+      retryIntervalMs: 1,
+      wrapTask: (key, fn) =>
+        key !== 'extractChunk'
+          ? fn
+          : async (input, deps) => {
+              const chunk = (input as ChunkInput).chunk;
+              const output = await fn(input, deps);
+              if (chunk === 1 && !failed.has(chunk)) {
+                failed.add(chunk);
+                throw new TransientDatabaseError('injected: connection lost after the chunk committed');
+              }
+              return output;
+            },
+    });
+    expect(failed.has(1)).toBe(true);
+    expect(summary.status).toBe('succeeded');
+    expect(summary.rowsExtracted).toBe(5000);
+    const loaded = await target.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM public.orders_retry`);
+    expect(loaded.rows[0]).toEqual({ n: 5000, d: 5000 });
+  });
+
+  it('a failure in apply leaves target rows, cursor and staging schema as they were, and records the failed run', async () => {
+    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'apply_fails', options: { chunk_rows: 2000 }, sink: { table: { schema: 'public', name: 'orders_guarded' } } });
+    const first = await runLocal(config);
+    expect(first.status).toBe('succeeded');
+    // A constraint the next load violates makes Apply fail after its TRUNCATE ran inside the transaction.
+    await target.query(`ALTER TABLE public.orders_guarded ADD CONSTRAINT v_short CHECK (length(v) < 12)`);
+    await source.query(`INSERT INTO public.orders VALUES (100001, 'a value that is far too long')`);
+    const before = await rowHashes(target, 'public.orders_guarded');
+    const stateBefore = await target.query(`SELECT cursor, last_success_run_id FROM pgferry.pipeline_state WHERE pipeline = 'apply_fails'`);
+    const stagingBefore = await target.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'pgferry_staging' ORDER BY 1`);
+
+    const summary = await runLocal(config);
+    expect(summary.status).toBe('failed');
+    expect(summary.error?.name).toBe('DatabaseError');
+    expect(summary.error?.message).toContain('23514');
+    expect(await rowHashes(target, 'public.orders_guarded')).toEqual(before);
+    const stateAfter = await target.query(`SELECT cursor, last_success_run_id, lease_run_id FROM pgferry.pipeline_state WHERE pipeline = 'apply_fails'`);
+    expect(stateAfter.rows[0]).toEqual({ ...stateBefore.rows[0], lease_run_id: null });
+    const stagingAfter = await target.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'pgferry_staging' ORDER BY 1`);
+    expect(stagingAfter.rows).toEqual(stagingBefore.rows);
+    const run = await target.query(`SELECT status, error FROM pgferry.runs WHERE run_id = $1`, [summary.runId]);
+    expect(run.rows[0].status).toBe('failed');
+    expect(run.rows[0].error.name).toBe('DatabaseError');
+    await source.query(`DELETE FROM public.orders WHERE id = 100001`);
+  });
+
+  it('a second run while one holds the lease is skipped and changes nothing', async () => {
+    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'overlap', options: { chunk_rows: 1000 }, sink: { table: { schema: 'public', name: 'orders_overlap' } } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered!: () => void;
+    const inChunk = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const slow = runLocal(config, {
+      runId: 'slow-run',
+      wrapTask: (key, fn) =>
+        key !== 'extractChunk'
+          ? fn
+          : async (input, deps) => {
+              entered();
+              await gate;
+              return fn(input, deps);
+            },
+    });
+    await inChunk;
+    const runsBefore = await target.query(`SELECT run_id, status FROM pgferry.runs WHERE pipeline = 'overlap' ORDER BY run_id`);
+    const second = await runLocal(config, { runId: 'second-run' });
+    expect(second.status).toBe('skipped');
+    expect(second.error?.name).toBe('LeaseHeldError');
+    expect(second.error?.message).toContain('slow-run');
+    const runsDuring = await target.query(`SELECT run_id, status FROM pgferry.runs WHERE pipeline = 'overlap' ORDER BY run_id`);
+    expect(runsDuring.rows).toEqual(runsBefore.rows);
+    expect((await target.query(`SELECT to_regclass('public.orders_overlap') IS NULL AS absent`)).rows[0].absent).toBe(true);
+    release();
+    const first = await slow;
+    expect(first.status).toBe('succeeded');
+    expect(first.rowsInserted).toBe(5000);
+  });
+});
