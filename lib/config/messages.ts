@@ -3,6 +3,7 @@
  * so that every problem reads the same way and no password ever reaches one (SPEC 4).
  */
 import type * as z from 'zod';
+import { redactUrl } from '../connections/redact.ts';
 import { STRATEGY_KEYS } from './types.ts';
 
 const MASK = '***';
@@ -16,14 +17,16 @@ export interface RawProblem {
 
 /** Masks URL passwords (`postgres://user:***@host`, `?password=***`) anywhere in a text. */
 export function redactSecrets(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*:)[^\s@]*@/gi, `$1${MASK}@`)
-    .replace(/([?&\s]password=)[^&\s"]*/gi, `$1${MASK}`);
+  return redactUrl(text);
 }
 
-/** Masks the password of a URL-like value. Greedy up to the last `@`, because users do leave `@` unencoded in passwords. */
+/**
+ * Masks the password of a URL-like value, with or without a scheme (`user:password@host`).
+ * Greedy up to the last `@`, because users do leave `@` unencoded in passwords.
+ */
 function redactValue(text: string): string {
-  return redactSecrets(text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[\s\S]*@/i, `$1${MASK}@`));
+  const userinfo = text.includes('://') ? /^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[\s\S]*@/i : /^(\s*[^:@/\s]+:)[\s\S]*@/;
+  return redactSecrets(text.replace(userinfo, `$1${MASK}@`));
 }
 
 /** How a value found in the file is shown in a message: strings quoted, containers named, long text cut. */
@@ -37,11 +40,6 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
   if (typeof value === 'object') return 'a mapping';
   return String(value);
-}
-
-/** `a, b or c`, for lists of allowed values. */
-export function listOf(values: readonly string[]): string {
-  return values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
 }
 
 type ErrorParam = { error: (issue: z.core.$ZodRawIssue) => string | undefined };
@@ -117,7 +115,7 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], document: 
 }
 
 /** The value at a key path of a plain document, or undefined when any step is missing. */
-export function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
+function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
   let current = document;
   for (const segment of path) {
     if (current === null || typeof current !== 'object') return undefined;

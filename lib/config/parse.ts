@@ -82,12 +82,13 @@ function readFailure(error: unknown, kind: 'file' | 'directory'): string {
   return `${kind} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
 }
 
+/** Every problem of one file's text, and the config when there are none. */
 function checkPipeline(text: string, file: string): Checked {
   const tie = (raw: readonly RawProblem[]): ConfigProblem[] =>
     raw.map((problem) => ({ file, path: formatPath(problem.path), message: redactSecrets(problem.message) }));
 
   const lines = new LineCounter();
-  const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: true, merge: true });
   if (yaml.errors.length > 0) return { problems: tie(yaml.errors.map((error) => ({ path: [], message: syntaxMessage(error) }))) };
 
   let data: unknown;

@@ -11,24 +11,31 @@ export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
+/** How the source picks the rows of a run (SPEC 5). */
 export const INCREMENTAL_STRATEGIES = ['none', 'column', 'xmin'] as const;
 export type IncrementalStrategy = (typeof INCREMENTAL_STRATEGIES)[number];
 
+/** What `column` extraction does with rows whose cursor is NULL. */
 export const NULL_CURSOR_POLICIES = ['fail', 'include', 'exclude'] as const;
 export type NullCursorPolicy = (typeof NULL_CURSOR_POLICIES)[number];
 
+/** Load strategies of the sink (SPEC 6). */
 export const STRATEGY_MODES = ['full_refresh', 'incremental_append', 'incremental_merge', 'replace', 'partition_replace'] as const;
 export type StrategyMode = (typeof STRATEGY_MODES)[number];
 
+/** How `full_refresh` replaces the target. */
 export const OVERWRITE_TYPES = ['truncate_insert', 'exchange'] as const;
 export type OverwriteType = (typeof OVERWRITE_TYPES)[number];
 
+/** How `incremental_merge` merges staged rows into the target. */
 export const MERGE_POLICIES = ['delete_insert', 'upsert', 'shadow_swap'] as const;
 export type MergePolicy = (typeof MERGE_POLICIES)[number];
 
+/** What a key staged more than once does: fail the run, or keep the latest row. */
 export const DUPLICATE_POLICIES = ['fail', 'keep_last'] as const;
 export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
 
+/** Whether `partition_replace` uses declarative partitioning: when it can, always, or never. */
 export const NATIVE_MODES = ['auto', 'required', 'fallback'] as const;
 export type NativeMode = (typeof NATIVE_MODES)[number];
 
@@ -70,6 +77,7 @@ export const CONFIG_DEFAULTS = {
 
 /** Fields a pipeline file may give next to a connection; they fill what the resolved connection leaves out. */
 export interface ConnectionParams {
+  /** Host name or address. */
   host?: string;
   /** Given as a number or a string of digits. */
   port?: number;
@@ -77,9 +85,11 @@ export interface ConnectionParams {
   database?: string;
   /** `user` is accepted as an alias; `username` wins when both are given. */
   username?: string;
+  /** TLS mode; the connection's own default applies when unset. */
   sslmode?: SslMode;
   /** Path of a PEM file of certificate authorities. */
   sslrootcert?: string;
+  /** Shown in pg_stat_activity. */
   application_name?: string;
   /** Seconds. */
   connect_timeout?: number;
@@ -89,6 +99,7 @@ export interface ConnectionParams {
 
 /** A connection as the pipeline file names it. */
 export interface ConnectionConfig {
+  /** Secret name or ARN, env connection id, or postgres URL, after `connection_type`. */
   connection_id: string;
   /** @default 'secretsmanager' */
   connection_type: ConnectionType;
@@ -96,12 +107,15 @@ export interface ConnectionConfig {
   connection_params: ConnectionParams;
 }
 
+/** A table, always quoted in SQL. */
 export interface TableRef {
   /** @default 'public' */
   schema: string;
+  /** At most 63 bytes. */
   name: string;
 }
 
+/** EventBridge Scheduler schedule of the pipeline. */
 export interface ScheduleConfig {
   /** EventBridge Scheduler expression: `rate(...)`, `cron(...)` or `at(...)`. */
   expression: string;
@@ -111,6 +125,7 @@ export interface ScheduleConfig {
   enabled: boolean;
 }
 
+/** How rows are picked and split into chunks. */
 export interface SourceOptions {
   /** @default 'none' */
   incremental_strategy: IncrementalStrategy;
@@ -130,33 +145,42 @@ export interface SourceOptions {
   max_parallel_chunks: number;
 }
 
+/** Where rows come from. */
 export interface SourceConfig extends ConnectionConfig {
+  /** The only source type. */
   type: 'postgres';
   /** Exactly one of `table` and `query` is present. */
   table?: TableRef;
+  /** Raw SQL SELECT, used as written. */
   query?: string;
   /** Projection; absent means every column. */
   columns?: string[];
+  /** @default every option at its default */
   options: SourceOptions;
 }
 
+/** Replaces every row of the target. */
 export interface FullRefreshStrategy {
   mode: 'full_refresh';
   /** @default 'truncate_insert' */
   overwrite_type: OverwriteType;
 }
 
+/** Inserts the staged rows. */
 export interface IncrementalAppendStrategy {
   mode: 'incremental_append';
   /** @default false */
   only_new_rows: boolean;
+  /** Columns that identify a row; required by `only_new_rows` and by a lookback. */
   unique_key?: string[];
   /** @default 'fail' */
   duplicate_policy: DuplicatePolicy;
 }
 
+/** Replaces target rows by key with the staged ones. */
 export interface IncrementalMergeStrategy {
   mode: 'incremental_merge';
+  /** Columns that identify a row; non-empty, no repeats. */
   unique_key: string[];
   /** @default 'delete_insert' */
   merge_policy: MergePolicy;
@@ -164,13 +188,16 @@ export interface IncrementalMergeStrategy {
   duplicate_policy: DuplicatePolicy;
 }
 
+/** Replaces the target rows a predicate selects. */
 export interface ReplaceStrategy {
   mode: 'replace';
   /** Raw SQL selecting the target rows to replace. */
   custom_predicate: string;
 }
 
+/** Which partitions `partition_replace` swaps, and how. */
 export interface PartitionConfig {
+  /** Column whose values name the partitions to replace. */
   column: string;
   /** @default 'auto' */
   native_mode: NativeMode;
@@ -178,11 +205,13 @@ export interface PartitionConfig {
   max_partitions_per_run: number;
 }
 
+/** Replaces whole partitions of the target. */
 export interface PartitionReplaceStrategy {
   mode: 'partition_replace';
   partition: PartitionConfig;
 }
 
+/** The load strategy, by `mode`. */
 export type StrategyConfig =
   | FullRefreshStrategy
   | IncrementalAppendStrategy
@@ -190,13 +219,17 @@ export type StrategyConfig =
   | ReplaceStrategy
   | PartitionReplaceStrategy;
 
+/** Where rows go. */
 export interface SinkConfig extends ConnectionConfig {
+  /** The only sink type. */
   type: 'postgres';
+  /** The target table. */
   table: TableRef;
   /** @default true */
   create_table: boolean;
   /** @default { schema: 'pgferry_staging' } */
   staging: { schema: string };
+  /** How staged rows are applied to the target. */
   strategy: StrategyConfig;
 }
 
@@ -206,11 +239,14 @@ export interface StateConfig extends ConnectionConfig {
   schema: string;
 }
 
+/** One pipeline file, parsed, validated and with every default applied. */
 export interface PipelineConfig {
+  /** Unique per deployment; matches `PIPELINE_NAME_PATTERN`. */
   name: string;
   /** Absent: manual runs only. */
   schedule?: ScheduleConfig;
   source: SourceConfig;
   sink: SinkConfig;
+  /** Where cursor state and run records live. */
   state: StateConfig;
 }

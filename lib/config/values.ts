@@ -43,7 +43,7 @@ export function readPort(input: unknown): Read<number> {
   return readWholeNumber(input, 1, 65_535, 'a port number from 1 to 65535');
 }
 
-/** `connect_timeout`: whole seconds; 0 waits forever, as in libpq. */
+/** `connect_timeout`: whole seconds; 0 waits forever, as in libpq. The bound keeps it within a Node timer once in milliseconds. */
 export function readSeconds(input: unknown): Read<number> {
   return readWholeNumber(input, 0, 2_147_483, 'a whole number of seconds (0 or more)');
 }

@@ -8,8 +8,11 @@ const MASK = '***';
 /** Registered secrets, longest first so that a secret containing another is masked whole. */
 let secrets: string[] = [];
 
-/** `scheme://user:password@` and `password=...` in URLs and connection strings. */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*:)[^@\s]*@/gi;
+/**
+ * `scheme://user:password@` and `password=...` in URLs and connection strings. The password part runs
+ * to the LAST `@` of the authority, because users do leave `@` unencoded in passwords.
+ */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*:)[^\s/?#]*@/gi;
 const PARAM_PASSWORD = /([?&\s]password=)[^&\s]*/gi;
 
 /** Remembers a secret (a password) so that `redact` masks it from now on. Empty values are ignored. */

@@ -96,6 +96,23 @@ describe('Function: parsePipeline', () => {
     expect(parsePipeline(text, 'orders.yaml').source.connection_params).toEqual({});
   });
 
+  it('accepts YAML anchors, aliases and merge keys', () => {
+    const text = [
+      'name: orders',
+      'source: {type: postgres, connection_id: oltp, connection_params: &common {sslmode: require, connect_timeout: 5}, table: {name: orders}}',
+      'sink:',
+      '  type: postgres',
+      '  connection_id: dwh',
+      '  connection_params: {<<: *common, application_name: loader}',
+      '  table: {name: orders}',
+      '  strategy: {mode: full_refresh}',
+      '',
+    ].join('\n');
+    const config = parsePipeline(text, 'orders.yaml');
+    expect(config.source.connection_params).toEqual({ sslmode: 'require', connect_timeout: 5 });
+    expect(config.sink.connection_params).toEqual({ sslmode: 'require', connect_timeout: 5, application_name: 'loader' });
+  });
+
   describe('connection_params', () => {
     const paramsOf = (params: Doc) => parsePipeline(pipelineYaml({ 'source.connection_params': params }), 'orders.yaml').source.connection_params;
 

@@ -1,0 +1,117 @@
+/**
+ * `exchange`: a loaded staging table becomes the target by rename, inside the caller's transaction, with
+ * what a DBA attached to the old target carried over. Refused before any change when something depends on
+ * the target that a rename would break or that exchange cannot carry (views, foreign keys, partitioning...).
+ */
+import { execute, query, type Db } from '../db/index.ts';
+import { DatabaseError, UnsafeTargetError } from '../errors.ts';
+import { exchangeStatements, exchangeTempPrefix, guardLockSql, type ObjectName, type TargetCatalog } from '../sql/exchange.ts';
+import { ident, qualified, type TableName } from '../sql/quote.ts';
+import { readTargetCatalog } from './target-catalog.ts';
+
+export { readTargetCatalog } from './target-catalog.ts';
+
+/** Options of {@link exchangeRefusal}, so `shadow_swap` can word its own refusal. */
+export interface RefusalOptions {
+  /** The strategy named in the message. @default 'exchange' */
+  readonly strategy?: string;
+  /** The setting that avoids the refusal. @default 'overwrite_type: truncate_insert' */
+  readonly alternative?: string;
+}
+
+const RELKINDS: Record<string, string> = { v: 'a view', m: 'a materialized view', f: 'a foreign table', S: 'a sequence', i: 'an index' };
+
+/** Why the target cannot be replaced by rename, or undefined when it can. */
+export function exchangeRefusal(catalog: TargetCatalog, options: RefusalOptions = {}): string | undefined {
+  const strategy = options.strategy ?? 'exchange';
+  const names = (list: readonly ObjectName[]): string => list.map(qualified).join(', ');
+  const reasons: string[] = [];
+  if (catalog.partitioned) reasons.push('it is a partitioned table');
+  else if (catalog.relkind !== 'r') reasons.push(`it is ${RELKINDS[catalog.relkind] ?? `a relation of kind ${catalog.relkind}`}, not a table`);
+  if (catalog.partitionOf) reasons.push(`it is a partition of ${qualified(catalog.partitionOf)}`);
+  if (catalog.inherits.length > 0) reasons.push(`it inherits from ${names(catalog.inherits)}`);
+  if (catalog.inheritedBy.length > 0) reasons.push(`${names(catalog.inheritedBy)} inherit from it or are its partitions`);
+  if (catalog.ofType !== undefined) reasons.push(`it is a typed table (OF ${catalog.ofType})`);
+  if (catalog.dependentViews.length > 0) {
+    const views = catalog.dependentViews.map((v) => `${v.materialized ? 'materialized view' : 'view'} ${qualified(v.view)}`);
+    reasons.push(`${views.join(', ')} depend${views.length === 1 ? 's' : ''} on it`);
+  }
+  for (const fk of catalog.referencingForeignKeys) reasons.push(`foreign key ${ident(fk.name)} of table ${qualified(fk.table)} references it`);
+  if (catalog.publications.length > 0) {
+    reasons.push(`it is published by ${catalog.publications.map(ident).join(', ')}, whose subscribers a rename would leave without the new rows`);
+  }
+  if (catalog.policies.length > 0) {
+    reasons.push(`it has row-level security policies ${catalog.policies.map(ident).join(', ')}, which ${strategy} does not carry over yet`);
+  }
+  if (catalog.rules.length > 0) reasons.push(`it has rules ${catalog.rules.map(ident).join(', ')}, which ${strategy} does not carry over`);
+  for (const column of catalog.columns.filter((c) => c.generated)) {
+    reasons.push(`column ${ident(column.name)} is a generated column, which a staged table cannot reproduce`);
+  }
+  if (catalog.otherDependents.length > 0) reasons.push(`other objects depend on it: ${catalog.otherDependents.join(', ')}`);
+  if (reasons.length === 0) return undefined;
+  const alternative = options.alternative ?? 'overwrite_type: truncate_insert';
+  return `${strategy} cannot replace ${qualified(catalog.table)}: ${reasons.join('; ')}. `
+    + `Drop or detach what is listed before the run and re-create it afterwards, or use ${alternative}, which keeps the table.`;
+}
+
+/** Throws UnsafeTargetError when exchange would refuse the target; a missing target is fine (it will be created). */
+export async function checkExchangeAllowed(db: Db, target: TableName, options: RefusalOptions = {}): Promise<void> {
+  const catalog = await readTargetCatalog(db, target);
+  const reason = catalog ? exchangeRefusal(catalog, options) : undefined;
+  if (reason !== undefined) throw new UnsafeTargetError(reason);
+}
+
+/** Options of {@link exchangeTable}. */
+export interface ExchangeOptions {
+  /** `lock_timeout` while exchange locks the target (and the tables its foreign keys reference). @default the session's */
+  readonly lockTimeoutMs?: number;
+  /** Prefix of temporary index, constraint and sequence names. @default exchangeTempPrefix(staging) */
+  readonly tempPrefix?: string;
+  /** How a refusal is worded. @default exchange's */
+  readonly refusal?: RefusalOptions;
+}
+
+/**
+ * Replaces `target` by `staging` (same column names and types, loaded, no constraints or indexes) inside the
+ * caller's open transaction: builds the target's indexes, constraints, triggers... on the staged table under
+ * temporary names, then locks the target, drops it and renames everything into place. The target stays
+ * readable and writable until that lock; DDL on it waits from the start, so the catalog read stays true.
+ */
+export async function exchangeTable(db: Db, target: TableName, staging: TableName, options: ExchangeOptions = {}): Promise<void> {
+  const what = `exchanging ${qualified(target)}`;
+  await requireTransaction(db, what);
+  const before = (await query<{ path: string; timeout: string }>(db,
+    "SELECT current_setting('search_path') AS path, current_setting('lock_timeout') AS timeout", what)).rows[0];
+  // Definitions were printed with search_path = pg_catalog; they mean the same objects only under it.
+  await setLocal(db, 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : `${Math.max(1, Math.trunc(options.lockTimeoutMs))}ms`, what);
+  const exists = await query(db, {
+    text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+    values: [target.schema, target.name],
+  }, what);
+  if ((exists.rowCount ?? 0) > 0) await query(db, guardLockSql(target), what);
+  const catalog = await readTargetCatalog(db, target);
+  const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
+  if (reason !== undefined) throw new UnsafeTargetError(reason);
+  const { prepare, swap } = exchangeStatements(catalog, target, staging, options.tempPrefix ?? exchangeTempPrefix(staging));
+  await execute(db, prepare, `${what}: building on the staged table`);
+  await execute(db, swap, `${what}: swapping the staged table in`);
+  await setLocal(db, before?.path ?? 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : before?.timeout, what);
+}
+
+/** Fails unless a transaction is open: outside one, a failure between DROP and RENAME would lose the target. */
+async function requireTransaction(db: Db, what: string): Promise<void> {
+  try {
+    await query(db, 'SAVEPOINT pgferry_exchange', what);
+  } catch (error) {
+    if (error instanceof DatabaseError && error.code === '25P01') {
+      throw new Error(`${what}: exchangeTable must run inside the caller's transaction`, { cause: error });
+    }
+    throw error;
+  }
+  await query(db, 'RELEASE SAVEPOINT pgferry_exchange', what);
+}
+
+async function setLocal(db: Db, searchPath: string, lockTimeout: string | undefined, what: string): Promise<void> {
+  await query(db, { text: "SELECT pg_catalog.set_config('search_path', $1, true)", values: [searchPath] }, what);
+  if (lockTimeout !== undefined) await query(db, { text: "SELECT pg_catalog.set_config('lock_timeout', $1, true)", values: [lockTimeout] }, what);
+}

@@ -1,0 +1,302 @@
+/**
+ * SQL text of "replace table T by table S, keeping T's name and attachments": `exchange` (S is the staging
+ * table) and later `shadow_swap`. Pure functions, so `pgferry plan` prints the statements and tests read them.
+ * Everything is built on S under temporary names first; only the swap needs T's exclusive lock.
+ */
+import { createHash } from 'node:crypto';
+import { ident, literal, qualified, type TableName } from './quote.ts';
+import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, IndexCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
+
+export type {
+  ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, IdentityCatalog, IndexCatalog, ObjectName, RelOption,
+  StatisticsCatalog, TargetCatalog, TriggerCatalog,
+} from './target-catalog.ts';
+
+/** The statements of an exchange: `prepare` builds on the staged table, `swap` holds the target's exclusive lock. */
+export interface ExchangeStatements {
+  readonly prepare: string[];
+  readonly swap: string[];
+}
+
+const MAX_IDENT_BYTES = 63;
+
+/** Prefix of the temporary names one exchange uses: distinct per staged table, short enough for any suffix. */
+export function exchangeTempPrefix(staging: TableName): string {
+  return `pgx_${createHash('sha256').update(`${staging.schema}\u0000${staging.name}`).digest('hex').slice(0, 12)}`;
+}
+
+/** `LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE`: blocks DDL on the target (so its catalog stays as read) but not readers or writers. */
+export function guardLockSql(target: TableName): string {
+  return `LOCK TABLE ${qualified(target)} IN SHARE UPDATE EXCLUSIVE MODE`;
+}
+
+/**
+ * The statements that make `staging` become `target`. With no catalog (no target yet) the staged table is
+ * only moved into place. The caller guarantees staging is a plain table with the target's columns and types,
+ * loaded, without constraints or indexes, and that exchangeRefusal found nothing.
+ */
+export function exchangeStatements(
+  catalog: TargetCatalog | undefined,
+  target: TableName,
+  staging: TableName,
+  tempPrefix: string,
+): ExchangeStatements {
+  if (target.schema === staging.schema && target.name === staging.name) throw new Error('exchange: staging and target are the same table');
+  const temp = tempNamer(tempPrefix);
+  const moved: TableName = { schema: target.schema, name: staging.name };
+  const place: string[] = [];
+  if (staging.schema !== target.schema) place.push(`ALTER TABLE ${qualified(staging)} SET SCHEMA ${ident(target.schema)}`);
+  if (staging.name !== target.name) place.push(`ALTER TABLE ${qualified(moved)} RENAME TO ${ident(target.name)}`);
+  if (!catalog) return { prepare: [], swap: place };
+
+  const s = qualified(staging);
+  const t = qualified(target);
+  const indexTemp = new Map<string, string>();
+  const constraintTemp = new Map<string, string>();
+  for (const c of catalog.constraints) if (hasIndex(c.kind)) constraintTemp.set(c.name, temp('c', constraintTemp.size + 1));
+  for (const i of catalog.indexes) indexTemp.set(i.name, temp('i', indexTemp.size + 1));
+  const tempIndex = (name: string): string => constraintTemp.get(name) ?? indexTemp.get(name) ?? name;
+  const identities = catalog.columns.filter((c) => c.identity).map((c, n) => ({ column: c, temp: temp('s', n + 1) }));
+  const stats = catalog.statistics.map((st, n) => ({ st, temp: temp('x', n + 1) }));
+
+  const prepare: string[] = [guardLockSql(target), `ALTER TABLE ${s} SET ${catalog.unlogged ? 'UNLOGGED' : 'LOGGED'}`];
+  prepare.push(...alterTable(s, catalog.columns.filter((c) => c.collation).map((c) =>
+    `ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE ${qualified(c.collation as ObjectName)}`)));
+  const namedNotNull = catalog.constraints.filter((c) => c.kind === 'not null');
+  // PostgreSQL 18 refuses a second not-null constraint on a column, so a staged one goes before ours is added.
+  prepare.push(...alterTable(s, namedNotNull.map((c) => `ALTER COLUMN ${ident(c.column ?? '')} DROP NOT NULL`)));
+  // One ALTER TABLE, so every NOT NULL and CHECK is verified in a single scan of the staged rows.
+  const covered = new Set(namedNotNull.map((c) => c.column));
+  prepare.push(...alterTable(s, [
+    ...namedNotNull.map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
+    ...catalog.columns.filter((c) => c.notNull && !covered.has(c.name)).map((c) => `ALTER COLUMN ${ident(c.name)} SET NOT NULL`),
+    ...catalog.columns.filter((c) => c.default !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET DEFAULT ${c.default}`),
+    ...catalog.columns.filter((c) => c.statistics !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET STATISTICS ${int(c.statistics)}`),
+    ...catalog.constraints.filter((c) => c.kind === 'check').map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
+  ]));
+  prepare.push(...alterTable(s, identities.map(({ column, temp: seq }) => identitySql(column, { schema: staging.schema, name: seq }))));
+  for (const c of catalog.constraints.filter((k) => hasIndex(k.kind))) {
+    prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(tempIndex(c.name))} ${c.definition}`);
+  }
+  for (const i of catalog.indexes) prepare.push(indexSql(i, tempIndex(i.name), staging));
+  for (const c of catalog.constraints.filter((k) => k.kind === 'foreign key')) {
+    const definition = c.selfReference ? retarget(c.definition, 'REFERENCES ', staging) : c.definition;
+    prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(c.name)} ${definition}`);
+  }
+  for (const tr of catalog.triggers) {
+    prepare.push(retarget(tr.definition, ' ON ', staging));
+    const state = { O: undefined, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[tr.enabled];
+    if (state) prepare.push(`ALTER TABLE ${s} ${state} TRIGGER ${ident(tr.name)}`);
+  }
+  for (const { st, temp: name } of stats) {
+    const tempName = qualified({ schema: st.name.schema, name });
+    const kinds = st.kinds.length > 0 ? ` (${st.kinds.map(keyword).join(', ')})` : '';
+    prepare.push(`CREATE STATISTICS ${tempName}${kinds} ON ${st.columns} FROM ${s}`);
+    if (st.target !== undefined) prepare.push(`ALTER STATISTICS ${tempName} SET STATISTICS ${int(st.target)}`);
+    prepare.push(`ALTER STATISTICS ${tempName} OWNER TO ${ident(st.owner)}`);
+    if (st.comment !== undefined) prepare.push(`COMMENT ON STATISTICS ${tempName} IS ${literal(st.comment)}`);
+  }
+  prepare.push(...alterTable(s, tableSettings(catalog, tempIndex)));
+  prepare.push(...commentStatements(catalog, staging, tempIndex));
+
+  const swap: string[] = [`LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`];
+  for (const { column, temp: seq } of identities) {
+    // The new identity sequence continues where the old one stopped; read under the lock, before the drop.
+    const fresh = literal(qualified({ schema: staging.schema, name: seq }));
+    swap.push(`SELECT pg_catalog.setval(${fresh}::pg_catalog.regclass, last_value, is_called) FROM ${qualified(column.identity?.sequence as ObjectName)}`);
+  }
+  // A serial's sequence would be dropped with its table: detach it, and attach it to the new table below.
+  for (const o of catalog.ownedSequences) swap.push(`ALTER SEQUENCE ${qualified(o.sequence)} OWNED BY NONE`);
+  swap.push(`DROP TABLE ${t}`, ...place);
+  const inSchema = (name: string): string => qualified({ schema: target.schema, name });
+  for (const i of catalog.indexes) swap.push(`ALTER INDEX ${inSchema(tempIndex(i.name))} RENAME TO ${ident(i.name)}`);
+  // Renaming a constraint renames its index too.
+  for (const [name, tmp] of constraintTemp) swap.push(`ALTER TABLE ${t} RENAME CONSTRAINT ${ident(tmp)} TO ${ident(name)}`);
+  for (const { column, temp: seq } of identities) swap.push(`ALTER SEQUENCE ${inSchema(seq)} RENAME TO ${ident(column.identity?.sequence.name ?? '')}`);
+  for (const { st, temp: name } of stats) swap.push(`ALTER STATISTICS ${qualified({ schema: st.name.schema, name })} RENAME TO ${ident(st.name.name)}`);
+  // The owner before OWNED BY (sequence and table must share it) and before grants (so the owner is their grantor).
+  swap.push(`ALTER TABLE ${t} OWNER TO ${ident(catalog.owner)}`);
+  for (const o of catalog.ownedSequences) swap.push(`ALTER SEQUENCE ${qualified(o.sequence)} OWNED BY ${t}.${ident(o.column)}`);
+  swap.push(...grantStatements(catalog, t));
+  return { prepare, swap };
+}
+
+/** `ALTER TABLE t a, b, c`, or nothing when there are no subcommands. */
+function alterTable(table: string, subcommands: readonly string[]): string[] {
+  return subcommands.length === 0 ? [] : [`ALTER TABLE ${table}\n  ${subcommands.join(',\n  ')}`];
+}
+
+function hasIndex(kind: ConstraintKind): boolean {
+  return kind === 'primary key' || kind === 'unique' || kind === 'exclude';
+}
+
+function tempNamer(prefix: string): (kind: string, n: number) => string {
+  return (kind, n) => {
+    const name = `${prefix}_${kind}${n}`;
+    if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new Error(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
+    return name;
+  };
+}
+
+/** An integer that reaches SQL as text; refuses anything else. */
+function int(value: number | undefined): string {
+  if (value === undefined || !Number.isSafeInteger(value)) throw new Error(`exchange: expected an integer, got ${String(value)}`);
+  return String(value);
+}
+
+/** A catalog word pasted unquoted (privilege, statistics kind): letters and single spaces only. */
+function keyword(word: string): string {
+  if (!/^[A-Za-z]+( [A-Za-z]+)*$/.test(word)) throw new Error(`exchange: unexpected keyword ${JSON.stringify(word)}`);
+  return word;
+}
+
+function int8(value: string): string {
+  if (!/^-?\d+$/.test(value)) throw new Error(`exchange: expected an integer, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function identitySql(column: ColumnCatalog, sequence: ObjectName): string {
+  const id = column.identity as IdentityCatalog;
+  const options = [
+    `SEQUENCE NAME ${qualified(sequence)}`,
+    `INCREMENT BY ${int8(id.increment)}`,
+    `MINVALUE ${int8(id.min)}`,
+    `MAXVALUE ${int8(id.max)}`,
+    `START WITH ${int8(id.start)}`,
+    `CACHE ${int8(id.cache)}`,
+    id.cycle ? 'CYCLE' : 'NO CYCLE',
+  ];
+  return `ALTER COLUMN ${ident(column.name)} ADD GENERATED ${id.generation === 'ALWAYS' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${options.join(' ')})`;
+}
+
+/** `CREATE [UNIQUE] INDEX <temp> ON <staging> USING ...`, from pg_get_indexdef's text after the table name. */
+function indexSql(index: IndexCatalog, tempName: string, staging: TableName): string {
+  const using = findOutsideQuotes(index.definition, ' USING ');
+  if (!index.definition.startsWith('CREATE ') || using < 0) throw new Error(`exchange: cannot read the definition of index ${index.name}: ${index.definition}`);
+  let tail = index.definition.slice(using + 1);
+  if (index.tablespace !== undefined) {
+    const where = findOutsideQuotes(tail, ' WHERE ');
+    const at = where < 0 ? tail.length : where;
+    tail = `${tail.slice(0, at)} TABLESPACE ${ident(index.tablespace)}${tail.slice(at)}`;
+  }
+  const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
+  return `CREATE ${unique}INDEX ${ident(tempName)} ON ${qualified(staging)} ${tail}`;
+}
+
+/** Table-level settings as ALTER TABLE subcommands: storage parameters, replica identity, CLUSTER ON, row security. */
+function tableSettings(catalog: TargetCatalog, tempIndex: (name: string) => string): string[] {
+  const out: string[] = [];
+  if (catalog.options.length > 0) {
+    out.push(`SET (${catalog.options.map((o) => `${o.name.split('.').map(ident).join('.')} = ${literal(o.value)}`).join(', ')})`);
+  }
+  if (catalog.replicaIdentity === 'index') out.push(`REPLICA IDENTITY USING INDEX ${ident(tempIndex(catalog.replicaIdentityIndex ?? ''))}`);
+  else if (catalog.replicaIdentity !== 'default') out.push(`REPLICA IDENTITY ${catalog.replicaIdentity.toUpperCase()}`);
+  if (catalog.clusterIndex !== undefined) out.push(`CLUSTER ON ${ident(tempIndex(catalog.clusterIndex))}`);
+  if (catalog.rowSecurity) out.push('ENABLE ROW LEVEL SECURITY');
+  if (catalog.forceRowSecurity) out.push('FORCE ROW LEVEL SECURITY');
+  return out;
+}
+
+/** Comments of the table (NULL clears the staging marker), its columns, indexes, constraints and triggers. */
+function commentStatements(catalog: TargetCatalog, staging: TableName, tempIndex: (name: string) => string): string[] {
+  const s = qualified(staging);
+  const text = (comment: string | undefined): string => (comment === undefined ? 'NULL' : literal(comment));
+  const inStaging = (name: string): string => qualified({ schema: staging.schema, name });
+  const out = [`COMMENT ON TABLE ${s} IS ${text(catalog.comment)}`];
+  for (const c of catalog.columns) if (c.comment !== undefined) out.push(`COMMENT ON COLUMN ${s}.${ident(c.name)} IS ${text(c.comment)}`);
+  for (const i of catalog.indexes) if (i.comment !== undefined) out.push(`COMMENT ON INDEX ${inStaging(tempIndex(i.name))} IS ${text(i.comment)}`);
+  for (const c of catalog.constraints) {
+    const name = hasIndex(c.kind) ? tempIndex(c.name) : c.name;
+    if (c.comment !== undefined) out.push(`COMMENT ON CONSTRAINT ${ident(name)} ON ${s} IS ${text(c.comment)}`);
+    if (c.indexComment !== undefined) out.push(`COMMENT ON INDEX ${inStaging(name)} IS ${text(c.indexComment)}`);
+  }
+  for (const tr of catalog.triggers) if (tr.comment !== undefined) out.push(`COMMENT ON TRIGGER ${ident(tr.name)} ON ${s} IS ${text(tr.comment)}`);
+  return out;
+}
+
+/**
+ * The target's privileges on the new table. Issued after OWNER TO, so the owner is the grantor (a chain
+ * through another grantor collapses onto the owner). The owner's own entry is rebuilt too: it may lack some.
+ */
+function grantStatements(catalog: TargetCatalog, table: string): string[] {
+  const out: string[] = [];
+  if (catalog.grants) {
+    out.push(`REVOKE ALL ON TABLE ${table} FROM ${ident(catalog.owner)}`);
+    const owner = catalog.grants.filter((g) => g.grantee === catalog.owner);
+    const others = catalog.grants.filter((g) => g.grantee !== catalog.owner);
+    for (const group of groupGrants([...owner, ...others])) {
+      out.push(`GRANT ${group.privileges.map(keyword).join(', ')} ON TABLE ${table} TO ${grantee(group.grantee)}${group.grantable ? ' WITH GRANT OPTION' : ''}`);
+    }
+  }
+  for (const column of catalog.columns) {
+    for (const group of groupGrants(column.grants)) {
+      const list = group.privileges.map((p) => `${keyword(p)} (${ident(column.name)})`).join(', ');
+      out.push(`GRANT ${list} ON TABLE ${table} TO ${grantee(group.grantee)}${group.grantable ? ' WITH GRANT OPTION' : ''}`);
+    }
+  }
+  return out;
+}
+
+function grantee(role: string | null): string {
+  return role === null ? 'PUBLIC' : ident(role);
+}
+
+/** Grants grouped by grantee and grant option, in order of first appearance. */
+function groupGrants(grants: readonly Grant[]): { grantee: string | null; grantable: boolean; privileges: string[] }[] {
+  const groups = new Map<string, { grantee: string | null; grantable: boolean; privileges: string[] }>();
+  for (const g of grants) {
+    const key = JSON.stringify([g.grantee, g.grantable]);
+    const group = groups.get(key) ?? { grantee: g.grantee, grantable: g.grantable, privileges: [] };
+    group.privileges.push(g.privilege);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Replaces the (possibly qualified) table name that follows the first `marker` outside quotes in a
+ * definition from pg_get_triggerdef / pg_get_constraintdef by `table`. Quote-aware so that a column or
+ * trigger named like the marker cannot mislead it.
+ */
+export function retarget(definition: string, marker: string, table: TableName): string {
+  const at = findOutsideQuotes(definition, marker);
+  if (at < 0) throw new Error(`exchange: cannot find ${marker.trim()} in ${definition}`);
+  const start = at + marker.length;
+  const end = skipQualifiedName(definition, start);
+  return `${definition.slice(0, start)}${qualified(table)}${definition.slice(end)}`;
+}
+
+/** Index of the first `needle` in `sql` that is outside "quoted identifiers" and 'string literals'; -1 if none. */
+export function findOutsideQuotes(sql: string, needle: string): number {
+  let quote: string | undefined;
+  for (let i = 0; i < sql.length; i += 1) {
+    const ch = sql[i];
+    // A doubled quote inside a quoted part closes and reopens it, which leaves the state right.
+    if (quote !== undefined) {
+      if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+    } else if (sql.startsWith(needle, i)) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** End of the identifier chain (`a`, `"A b".c`) starting at `start`, as PostgreSQL's quote_ident prints it. */
+function skipQualifiedName(sql: string, start: number): number {
+  let i = start;
+  for (;;) {
+    if (sql[i] === '"') {
+      i += 1;
+      while (i < sql.length && !(sql[i] === '"' && sql[i + 1] !== '"')) i += sql[i] === '"' ? 2 : 1;
+      i += 1;
+    } else {
+      const word = /^[a-z0-9_$]+/.exec(sql.slice(i));
+      if (!word) throw new Error(`exchange: expected a name at ${JSON.stringify(sql.slice(i, i + 20))}`);
+      i += word[0].length;
+    }
+    if (sql[i] !== '.') return i;
+    i += 1;
+  }
+}

@@ -1,0 +1,146 @@
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { main } from '../../lib/cli/main.ts';
+import type { Io } from '../../lib/cli/output.ts';
+import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+
+function capture(): Io & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  const io = capture();
+  const code = await main(['node', 'pgferry', ...args], io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+describe('Feature: the pgferry CLI', () => {
+  let server: TestPostgres;
+  let dir: string;
+  let source: pg.Client;
+  let target: pg.Client;
+  let sourceUrl: string;
+  let targetUrl: string;
+  let file: string;
+
+  beforeAll(async () => {
+    server = await startTestPostgres();
+    sourceUrl = await server.createDatabase('src');
+    targetUrl = await server.createDatabase('dst');
+    source = await server.client(sourceUrl);
+    target = await server.client(targetUrl);
+    await source.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, amount numeric(12,2), note text)`);
+    await source.query(`INSERT INTO public.orders SELECT g, g / 100.0, 'n' || g FROM generate_series(1, 3000) g; ANALYZE public.orders`);
+    dir = await mkdtemp(join(tmpdir(), 'pgferry-cli-'));
+    file = join(dir, 'orders.yaml');
+    await writeFile(file, `name: cli_orders
+source:
+  type: postgres
+  connection_type: url
+  connection_id: "${sourceUrl}"
+  table: {schema: public, name: orders}
+  options: {chunk_rows: 1000}
+sink:
+  type: postgres
+  connection_type: url
+  connection_id: "${targetUrl}"
+  table: {schema: public, name: orders_copy}
+  strategy: {mode: full_refresh}
+`);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('validate: exit 0 for a valid file, exit 2 naming file and key for an invalid one', async () => {
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'name: Bad Name\nsource: {type: postgres}\n');
+    expect((await cli('validate', file)).code).toBe(0);
+    const result = await cli('validate', bad);
+    expect(result.code).toBe(2);
+    expect(result.stderr.join('\n')).toContain(`${bad}: name:`);
+  });
+
+  it('run: refuses a strategy that is not built yet with exit 2 and "not supported yet"', async () => {
+    const merge = join(dir, 'merge.yaml');
+    await writeFile(merge, `name: cli_merge
+source: {type: postgres, connection_type: url, connection_id: "${sourceUrl}", table: {schema: public, name: orders}}
+sink:
+  type: postgres
+  connection_type: url
+  connection_id: "${targetUrl}"
+  table: {schema: public, name: orders_merge}
+  strategy: {mode: incremental_merge, unique_key: [id]}
+`);
+    const result = await cli('run', merge);
+    expect(result.code).toBe(2);
+    expect(result.stderr.join('\n')).toMatch(/not supported yet/);
+    expect((await target.query(`SELECT to_regclass('public.orders_merge') IS NULL AS absent`)).rows[0].absent).toBe(true);
+  });
+
+  it('plan: prints chunks and SQL and changes nothing', async () => {
+    const result = await cli('plan', file);
+    expect(result.code).toBe(0);
+    const text = result.stdout.join('\n');
+    expect(text).toContain('-- chunks: 3 on id (bigint)');
+    expect(text).toContain('COPY (SELECT "id", "amount", "note" FROM "public"."orders"');
+    expect(text).toContain('TRUNCATE "public"."orders_copy"');
+    const touched = await target.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('pgferry', 'pgferry_staging')`);
+    expect(touched.rows[0].n).toBe(0);
+    expect((await target.query(`SELECT to_regclass('public.orders_copy') IS NULL AS absent`)).rows[0].absent).toBe(true);
+  });
+
+  it('run --json: exit 0 and the run summary as the last stdout line', async () => {
+    const result = await cli('run', file, '--json');
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout.at(-1) ?? '{}');
+    expect(summary).toMatchObject({ pipeline: 'cli_orders', status: 'succeeded', mode: 'full_refresh', strategy: 'truncate_insert', rowsExtracted: 3000, rowsInserted: 3000, rowsDeleted: 0, chunks: 3 });
+    expect(summary.bytes).toBeGreaterThan(0);
+    expect(Object.keys(summary).sort()).toEqual(['bytes', 'chunks', 'cursorAfter', 'cursorBefore', 'durationMs', 'mode', 'pipeline', 'rowsDeleted', 'rowsExtracted', 'rowsInserted', 'runId', 'status', 'strategy']);
+    expect(result.stderr.some((l) => l.includes('chunks 3/3'))).toBe(true);
+  });
+
+  it('run: exit 3 while another run holds the lease, nothing changed', async () => {
+    await target.query(`UPDATE pgferry.pipeline_state SET lease_run_id = 'someone-else', lease_until = now() + interval '1 hour' WHERE pipeline = 'cli_orders'`);
+    const runsBefore = await target.query(`SELECT count(*)::int AS n FROM pgferry.runs`);
+    const result = await cli('run', file, '--json');
+    expect(result.code).toBe(3);
+    expect(JSON.parse(result.stdout.at(-1) ?? '{}')).toMatchObject({ status: 'skipped', error: { name: 'LeaseHeldError' } });
+    expect((await target.query(`SELECT count(*)::int AS n FROM pgferry.runs`)).rows[0].n).toBe(runsBefore.rows[0].n);
+    await target.query(`UPDATE pgferry.pipeline_state SET lease_run_id = NULL, lease_until = NULL WHERE pipeline = 'cli_orders'`);
+  });
+
+  it('run: exit 1 with a named error and no password when the source refuses the login', async () => {
+    const wrong = join(dir, 'wrong.yaml');
+    const badUrl = sourceUrl.replace(/:([^:@/]+)@/, ':not-the-password-xyzzy@');
+    await writeFile(wrong, `name: cli_wrong
+source: {type: postgres, connection_type: url, connection_id: "${badUrl}", table: {schema: public, name: orders}}
+sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", table: {schema: public, name: orders_wrong}, strategy: {mode: full_refresh}}
+`);
+    const result = await cli('run', wrong, '--json');
+    expect(result.code).toBe(1);
+    const all = [...result.stdout, ...result.stderr].join('\n');
+    expect(all).toContain('ConnectionError');
+    expect(all).not.toContain('not-the-password-xyzzy');
+    const run = await target.query(`SELECT status, error FROM pgferry.runs WHERE pipeline = 'cli_wrong'`);
+    expect(run.rows).toHaveLength(1);
+    expect(run.rows[0].status).toBe('failed');
+    expect(JSON.stringify(run.rows[0].error)).not.toContain('not-the-password-xyzzy');
+  });
+
+  it('state show / reset', async () => {
+    const shown = await cli('state', 'show', file);
+    expect(shown.code).toBe(0);
+    const state = JSON.parse(shown.stdout.join('\n'));
+    expect(state.state.lastSuccessRunId).toBeTruthy();
+    expect(state.runs.length).toBeGreaterThan(0);
+    expect((await cli('state', 'reset', file)).code).toBe(0);
+  });
+});
