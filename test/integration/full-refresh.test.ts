@@ -179,6 +179,35 @@ describe('Feature: full_refresh through the local state machine', () => {
     await source.query(`DELETE FROM public.orders WHERE id = 100001`);
   });
 
+  it('extracts a query source, chunked on a chunk_column of the query, with a custom_predicate', async () => {
+    await source.query(`CREATE TABLE public.customers (id bigint PRIMARY KEY, segment text); INSERT INTO public.customers SELECT g, 'seg' || (g % 3) FROM generate_series(1, 100) g`);
+    const query = 'SELECT o.id AS order_id, o.v, c.segment FROM public.orders o JOIN public.customers c ON c.id = o.id % 100 + 1';
+    const chunked = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'query_chunked',
+      source: { table: undefined, query },
+      options: { chunk_column: 'order_id', chunk_rows: 1500, custom_predicate: "segment <> 'seg0'" },
+      sink: { table: { schema: 'public', name: 'orders_by_query' } },
+    });
+    const summary = await runLocal(chunked);
+    expect(summary.error).toBeUndefined();
+    expect(summary.chunks).toBeGreaterThan(1);
+    const expected = await source.query(`SELECT count(*)::int AS n FROM (${query}) q WHERE segment <> 'seg0'`);
+    expect(summary.rowsInserted).toBe(expected.rows[0].n);
+    await source.query(`CREATE VIEW public.expected_by_query AS SELECT * FROM (${query}) q WHERE segment <> 'seg0'`);
+    expect(await rowHashes(target, 'public.orders_by_query')).toEqual(await rowHashes(source, 'public.expected_by_query'));
+
+    const single = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'query_single',
+      source: { table: undefined, query },
+      options: { chunk_rows: 1500 },
+      sink: { table: { schema: 'public', name: 'orders_by_query_single' } },
+    });
+    const one = await runLocal(single);
+    expect(one.status).toBe('succeeded');
+    expect(one.chunks).toBe(1);
+    expect(one.rowsInserted).toBe(5000);
+  });
+
   it('a second run while one holds the lease is skipped and changes nothing', async () => {
     const config = pipelineConfig(sourceUrl, targetUrl, { name: 'overlap', options: { chunk_rows: 1000 }, sink: { table: { schema: 'public', name: 'orders_overlap' } } });
     let release!: () => void;

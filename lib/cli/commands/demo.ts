@@ -38,7 +38,7 @@ SELECT g, (g * 7919) % 100000, (ARRAY['new','paid','shipped','cancelled'])[1 + g
   jsonb_build_object('channel', (ARRAY['web','app','store'])[1 + g % 3], 'items', 1 + g % 5),
   timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g * 1.000123),
   timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g * 1.000123)
-FROM generate_series(1, ${Math.max(0, Math.floor(rows))}) AS g`,
+FROM generate_series(1::bigint, ${Math.max(0, Math.floor(rows))}) AS g`,
     'ANALYZE public.orders',
   ];
 }
