@@ -16,6 +16,8 @@ export interface RunPlan {
   readonly staging: { readonly schema: string; readonly name: string; readonly doneName: string };
   /** Whether the target existed at plan time (create_table creates it in apply otherwise). */
   readonly targetExists: boolean;
+  /** The target's columns at plan time, when it existed. */
+  readonly targetColumns?: readonly (ColumnSpec & { readonly notNull: boolean })[];
 }
 
 /** Status of a run in `runs.status` (`skipped` runs are never recorded: they changed nothing). */

@@ -1,0 +1,35 @@
+/** The contract every load strategy implements. */
+import type { PipelineConfig } from '../../config/index.ts';
+import type { Db } from '../../db/index.ts';
+import type { TableName } from '../../sql/quote.ts';
+import type { RunPlan } from '../../state/types.ts';
+import type { TaskLogger } from '../../workflow/types.ts';
+
+/** What a strategy gets inside the apply transaction. */
+export interface StrategyContext {
+  /** The target connection, inside the open apply transaction: never BEGIN/COMMIT here. */
+  readonly db: Db;
+  readonly config: PipelineConfig;
+  readonly plan: RunPlan;
+  /** The run's staging table (all chunks loaded; duplicates already resolved per duplicate_policy). */
+  readonly staging: TableName;
+  /** Rows in staging. */
+  readonly stagedRows: number;
+  readonly log: TaskLogger;
+}
+
+/** Rows the strategy changed in the target. */
+export interface StrategyResult {
+  readonly rowsInserted: number;
+  readonly rowsDeleted: number;
+}
+
+/** A load strategy: `check` runs at plan time (read-only, before extraction), `apply` in the apply transaction. */
+export interface Strategy {
+  /** Refuses, before anything is extracted, a target this strategy cannot load (UnsafeTargetError, ConfigError...). */
+  check?(db: Db, config: PipelineConfig, plan: RunPlan): Promise<void>;
+  /** Applies staging to the target; throws to roll everything back. */
+  apply(ctx: StrategyContext): Promise<StrategyResult>;
+  /** The SQL `pgferry plan` prints for this strategy (may read the catalog, must not write). */
+  describe?(db: Db, config: PipelineConfig, plan: RunPlan, staging: TableName): Promise<string[]>;
+}
