@@ -62,6 +62,19 @@ const incrementalKeys: Rule = (document) => {
   return problems;
 };
 
+/**
+ * xmin windows can re-read rows frozen more than 2^32 transactions ago (their raw 32-bit xmin may fall in a
+ * later window) and a first run reads rows committed while it runs; only a key filter keeps append exact.
+ */
+const xminAppendNeedsNewRows: Rule = (document) => {
+  const strategy = section(section(document, 'sink'), 'strategy');
+  if (strategy.mode !== 'incremental_append' || incrementalStrategy(document) !== 'xmin' || strategy.only_new_rows === true) return [];
+  return [{
+    path: ['sink', 'strategy', 'only_new_rows'],
+    message: 'must be true with incremental_strategy xmin (an xmin window can re-read a row already loaded; only_new_rows with unique_key filters it out); or use incremental_merge',
+  }];
+};
+
 const appendNeedsKey: Rule = (document) => {
   const strategy = section(section(document, 'sink'), 'strategy');
   if (strategy.mode !== 'incremental_append' || strategy.unique_key !== undefined) return [];
@@ -126,7 +139,7 @@ const connectionIds: Rule = (document) => {
   return problems;
 };
 
-const RULES: readonly Rule[] = [tableOrQuery, incrementalKeys, appendNeedsKey, columnsProjected, connectionIds];
+const RULES: readonly Rule[] = [tableOrQuery, incrementalKeys, appendNeedsKey, xminAppendNeedsNewRows, columnsProjected, connectionIds];
 
 /** Every cross-field problem of a document (already free of YAML nulls). */
 export function crossFieldProblems(document: Mapping): RawProblem[] {

@@ -51,6 +51,8 @@ export interface LocalRunOptions {
   readonly wrapTask?: (key: TaskKey, fn: TaskFunction) => TaskFunction;
   /** Overrides the definition's retry intervals (ms), to keep tests fast. @default the definition's backoff */
   readonly retryIntervalMs?: number;
+  /** Fault-injection points (tests). @default none */
+  readonly hooks?: TaskDeps['hooks'];
   /** Runs this definition instead of the one built from the config (parity tests run the synthesized one). */
   readonly definition?: Record<string, unknown>;
 }
@@ -68,6 +70,7 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
     },
     connect,
     log: options.log ?? silent,
+    ...(options.hooks ? { hooks: options.hooks } : {}),
   };
   const started = Date.now();
   const progress = { chunks: 0, chunksDone: 0, rows: 0, bytes: 0 };

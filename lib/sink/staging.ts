@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { copyBetween, execute, query, transaction, type CopyResult, type Db } from '../db/index.ts';
 import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
+import { XMIN_COLUMN } from '../sql/merge.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
-import type { RunPlan } from '../state/types.ts';
+import type { ColumnSpec, RunPlan } from '../state/types.ts';
 
 const MAX_IDENT_BYTES = 63;
 
@@ -41,10 +42,15 @@ export function stagingTables(plan: RunPlan): { staging: TableName; done: TableN
   };
 }
 
+/** Columns of the staging table: the extracted ones, plus the xmin tie-breaker when keep_last needs it. */
+export function stagedColumns(plan: RunPlan): ColumnSpec[] {
+  return plan.xminReference === undefined ? [...plan.columns] : [...plan.columns, { name: XMIN_COLUMN, type: 'bigint' }];
+}
+
 /** Creates the staging tables of a run (replacing those of an earlier attempt of the same plan). */
 export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: string; runId: string; logged: boolean }): Promise<void> {
   const { staging, done } = stagingTables(plan);
-  await transaction(db, () => execute(db, createStagingSql(staging, done, plan.columns, options), 'creating the staging table'));
+  await transaction(db, () => execute(db, createStagingSql(staging, done, stagedColumns(plan), options), 'creating the staging table'));
 }
 
 /** Drops the staging tables of a run; a no-op when they are already gone (e.g. exchanged into the target). */
@@ -81,7 +87,7 @@ export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: nu
     }, 'reading the chunk record');
     const previous = seen.rows[0];
     if (previous) return { rows: Number(previous.rows), bytes: Number(previous.bytes), skipped: true };
-    const copied = await copyBetween(source, target, copyToSql(select), copyFromSql(staging, plan.columns.map((c) => c.name)));
+    const copied = await copyBetween(source, target, copyToSql(select), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
     await query(target, {
       text: `INSERT INTO ${qualified(done)} (chunk, rows, bytes) VALUES ($1, $2, $3)`,
       values: [chunk, copied.rows, copied.bytes],

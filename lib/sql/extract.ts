@@ -18,9 +18,9 @@ export function sourceFrom(source: SourceRef): string {
   throw new Error('source has neither table nor query');
 }
 
-/** `SELECT <columns> FROM <source> WHERE <predicates AND-ed>`; every predicate is parenthesised. */
-export function sourceSelect(source: SourceRef, columns: readonly string[] | '*', predicates: readonly string[] = []): string {
-  const list = columns === '*' ? '*' : identList(columns);
+/** `SELECT <columns>[, <extra expressions>] FROM <source> WHERE <predicates AND-ed>`; every predicate is parenthesised. */
+export function sourceSelect(source: SourceRef, columns: readonly string[] | '*', predicates: readonly string[] = [], extra: readonly string[] = []): string {
+  const list = [columns === '*' ? '*' : identList(columns), ...extra].join(', ');
   const where = predicates.length > 0 ? ` WHERE ${predicates.map((p) => `(${p})`).join(' AND ')}` : '';
   return `SELECT ${list} FROM ${sourceFrom(source)}${where}`;
 }

@@ -238,6 +238,8 @@ export function summarize(run: RunRecord): RunSummary {
     cursorAfter: run.cursorAfter ?? null,
     durationMs: Math.max(0, finished.getTime() - run.startedAt.getTime()),
   };
+  const w = run.windowBounds as { strategy?: string; lower?: string | null; upper?: string | null; full?: boolean } | null;
+  if (w?.strategy && w.strategy !== 'none') summary.window = { strategy: w.strategy, lower: w.lower ?? null, upper: w.upper ?? null, full: w.full ?? false };
   if (run.error) summary.error = run.error;
   return summary;
 }

@@ -1,4 +1,5 @@
 /** Shapes of what the state database holds, and of the run summary built from it. */
+import type { ExtractionWindow } from '../source/window.ts';
 
 /** One column of the extraction, with its type as `format_type()` prints it (schema-qualified where needed). */
 export interface ColumnSpec {
@@ -16,6 +17,13 @@ export interface RunPlan {
   readonly staging: { readonly schema: string; readonly name: string; readonly doneName: string };
   /** Whether the target existed at plan time (create_table creates it in apply otherwise). */
   readonly targetExists: boolean;
+  /** The run's extraction window (bounds fixed at plan time). */
+  readonly window: ExtractionWindow;
+  /**
+   * Extra staged column `pgferry_xmin` (the source row's xmin as a 64-bit number relative to the plan's
+   * snapshot), present when keep_last needs "the latest xmin" to break ties.
+   */
+  readonly xminReference?: string;
   /** The target's columns at plan time, when it existed. */
   readonly targetColumns?: readonly (ColumnSpec & { readonly notNull: boolean })[];
 }
@@ -66,5 +74,7 @@ export interface RunSummary {
   cursorBefore: unknown;
   cursorAfter: unknown;
   durationMs: number;
+  /** The window (bounds as stored), for incremental runs. */
+  window?: { strategy: string; lower: string | null; upper: string | null; full: boolean };
   error?: { name: string; message: string };
 }

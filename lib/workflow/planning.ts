@@ -3,47 +3,98 @@
  * read-only and only prints them): columns, chunk column, chunk bounds, staging names, target checks.
  */
 import type { PipelineConfig } from '../config/index.ts';
-import type { Db } from '../db/index.ts';
+import { query, type Db } from '../db/index.ts';
 import { DatabaseError, UnsafeTargetError } from '../errors.ts';
-import { checkExchangeAllowed } from '../sink/exchange.ts';
+import { strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
+import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
-import { describeTable } from '../sink/target.ts';
+import { describeTable, type TargetColumn } from '../sink/target.ts';
 import { planChunks } from '../source/chunks.ts';
 import { describeSource, tableColumnType } from '../source/describe.ts';
-import type { ChunkBounds } from '../sql/extract.ts';
-import { qualified } from '../sql/quote.ts';
+import { planWindow } from '../source/window.ts';
+import { chunkPredicate, sourceSelect, type ChunkBounds } from '../sql/extract.ts';
+import { ident, qualified } from '../sql/quote.ts';
 import type { ColumnSpec, RunPlan } from '../state/types.ts';
+import type { TaskLogger } from './types.ts';
 
 /** Whether the pipeline's strategy replaces the target by its staging table. */
 export function isExchange(config: PipelineConfig): boolean {
   return config.sink.strategy.mode === 'full_refresh' && config.sink.strategy.overwrite_type === 'exchange';
 }
 
-/** The raw predicates of the extraction, AND-ed onto every chunk. */
-export function extractionPredicates(config: PipelineConfig): string[] {
-  return config.source.options.custom_predicate ? [config.source.options.custom_predicate] : [];
+/** The predicates of the extraction, AND-ed onto every chunk: custom_predicate (raw SQL) and the window. */
+export function extractionPredicates(config: PipelineConfig, plan?: RunPlan): string[] {
+  const predicates = config.source.options.custom_predicate ? [config.source.options.custom_predicate] : [];
+  if (plan?.window.predicate) predicates.push(plan.window.predicate);
+  return predicates;
+}
+
+/** The SELECT one chunk extracts: the planned columns (plus the xmin tie-breaker), inside the window and the chunk's range. */
+export function chunkSelect(config: PipelineConfig, plan: RunPlan, bounds: ChunkBounds): string {
+  const predicates = extractionPredicates(config, plan);
+  const range = plan.chunkColumn ? chunkPredicate(plan.chunkColumn, bounds) : undefined;
+  if (range) predicates.push(range);
+  const extra = plan.xminReference === undefined ? [] : [xminExpression(plan.xminReference)];
+  return sourceSelect(config.source, plan.columns.map((c) => c.name), predicates, extra);
+}
+
+/** The row's 32-bit xmin as a 64-bit number, assuming it is at most 2^32 transactions before the plan's snapshot. */
+function xminExpression(reference: string): string {
+  const n = BigInt(reference);
+  const n32 = n % 2n ** 32n;
+  return `(${n} - ((${n32} - xmin::text::bigint + 4294967296) % 4294967296)) AS ${ident(XMIN_COLUMN)}`;
+}
+
+/** Options of {@link computePlan}. */
+export interface PlanOptions {
+  /** The stored cursor, read under the lease. */
+  readonly stored: unknown;
+  /** Ignore the stored cursor for this run. */
+  readonly fullRefresh: boolean;
+  readonly log: TaskLogger;
 }
 
 /** Computes a run's plan and chunk bounds; reads source and target, writes nothing. */
-export async function computePlan(source: Db, target: Db, config: PipelineConfig, runId: string): Promise<{ plan: RunPlan; chunks: ChunkBounds[] }> {
+export async function computePlan(source: Db, target: Db, config: PipelineConfig, runId: string, options: PlanOptions): Promise<{ plan: RunPlan; chunks: ChunkBounds[] }> {
   const described = await describeSource(source, config.source, config.source.columns);
+  const find = (name: string | undefined): ColumnSpec | undefined => described.columns.find((c) => c.name === name);
+  for (const key of uniqueKey(config) ?? []) {
+    if (!find(key)) throw new DatabaseError(`sink.strategy.unique_key: the source returns no column ${JSON.stringify(key)}`, '42703');
+  }
   const chunkColumn = await resolveChunkColumn(source, config, described.columns, described.primaryKey);
-  const { columns, exists } = await checkTarget(target, config, described.columns);
+  const { columns, exists, targetColumns } = await checkTarget(target, config, described.columns);
+  const cursorColumn = config.source.options.incremental_strategy === 'column' ? find(config.source.options.incremental_column) : undefined;
+  const window = await planWindow(source, { config, cursorColumn, stored: options.stored, fullRefresh: options.fullRefresh, log: options.log });
   const names = stagingNames(config.name, runId, config.sink.table);
   const plan: RunPlan = {
     columns,
     chunkColumn,
     staging: { schema: config.sink.staging.schema, name: names.name, doneName: names.doneName },
     targetExists: exists,
+    window,
+    xminReference: await xminReference(source, config),
+    ...(targetColumns ? { targetColumns } : {}),
   };
+  await strategyFor(config).check?.(target, config, plan);
   const chunks = await planChunks(source, {
     source: config.source,
-    predicates: extractionPredicates(config),
+    predicates: extractionPredicates(config, plan),
     chunkColumn,
     chunkRows: config.source.options.chunk_rows,
     estimatedRows: described.estimatedRows,
   });
   return { plan, chunks };
+}
+
+/** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */
+async function xminReference(source: Db, config: PipelineConfig): Promise<string | undefined> {
+  const s = config.sink.strategy;
+  const keepLast = (s.mode === 'incremental_merge' || s.mode === 'incremental_append') && s.duplicate_policy === 'keep_last';
+  if (!keepLast || !config.source.table) return undefined;
+  const version = await query<{ v: number }>(source, `SELECT current_setting('server_version_num')::int AS v`);
+  const sql = (version.rows[0]?.v ?? 0) >= 130000 ? 'pg_snapshot_xmax(pg_current_snapshot())::text' : 'txid_snapshot_xmax(txid_current_snapshot())::text';
+  const result = await query<{ x: string }>(source, `SELECT ${sql} AS x`, 'reading the snapshot');
+  return result.rows[0]?.x;
 }
 
 async function resolveChunkColumn(source: Db, config: PipelineConfig, columns: readonly ColumnSpec[], primaryKey: ColumnSpec | undefined): Promise<ColumnSpec | undefined> {
@@ -64,7 +115,7 @@ async function checkTarget(
   target: Db,
   config: PipelineConfig,
   columns: readonly ColumnSpec[],
-): Promise<{ columns: readonly ColumnSpec[]; exists: boolean }> {
+): Promise<{ columns: readonly ColumnSpec[]; exists: boolean; targetColumns?: TargetColumn[] }> {
   const table = config.sink.table;
   const existing = await describeTable(target, table);
   if (!existing) {
@@ -78,13 +129,12 @@ async function checkTarget(
   if (missing.length > 0) {
     throw new DatabaseError(`target table ${qualified(table)} has no column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')} that the source returns`, '42703');
   }
-  if (!isExchange(config)) return { columns, exists: true };
-  await checkExchangeAllowed(target, table);
+  if (!isExchange(config)) return { columns, exists: true, targetColumns: existing };
   const sourceTypes = new Map(columns.map((c) => [c.name, c.type]));
   const mismatched = existing.filter((c) => sourceTypes.get(c.name) !== c.type);
   if (mismatched.length > 0) {
     const detail = mismatched.map((c) => `${JSON.stringify(c.name)} is ${c.type} in the target and ${sourceTypes.get(c.name) ?? 'missing'} in the source`).join('; ');
     throw new UnsafeTargetError(`exchange replaces ${qualified(table)} by a table of the source's columns, but ${detail}; use overwrite_type: truncate_insert or align the columns`);
   }
-  return { columns: existing, exists: true };
+  return { columns: existing.map((c) => ({ name: c.name, type: c.type })), exists: true, targetColumns: existing };
 }

@@ -26,12 +26,11 @@ export function parseRunRequest(input: unknown): RunRequest {
 /** Refuses, before anything connects, a configuration whose behaviour is not built yet. */
 export function assertSupported(config: PipelineConfig): void {
   const strategy = config.sink.strategy;
-  if (strategy.mode !== 'full_refresh') {
-    throw new NotSupportedError(`${config.name}: sink.strategy.mode ${strategy.mode} is not supported yet; supported: full_refresh`);
+  if (strategy.mode === 'partition_replace') {
+    throw new NotSupportedError(`${config.name}: sink.strategy.mode partition_replace is not supported yet`);
   }
-  const incremental = config.source.options.incremental_strategy;
-  if (incremental !== 'none') {
-    throw new NotSupportedError(`${config.name}: source.options.incremental_strategy ${incremental} is not supported yet; supported: none`);
+  if (strategy.mode === 'incremental_merge' && strategy.merge_policy === 'shadow_swap') {
+    throw new NotSupportedError(`${config.name}: sink.strategy.merge_policy shadow_swap is not supported yet`);
   }
 }
 

@@ -17,6 +17,14 @@ export interface TaskDeps {
   /** Opens a connection; `readOnly` for the source. */
   readonly connect: (ref: ConnectionRef, options: { readOnly?: boolean }) => Promise<Db>;
   readonly log: TaskLogger;
+  /** Fault-injection points for tests (a crash between the strategy SQL and the commit). @default none */
+  readonly hooks?: TaskHooks;
+}
+
+/** Places where a test can make a task fail, to prove a failure there changes nothing. */
+export interface TaskHooks {
+  /** Runs inside the apply transaction after the strategy SQL and the cursor update, before COMMIT. */
+  readonly beforeApplyCommit?: (run: { pipeline: string; runId: string }) => Promise<void>;
 }
 
 /** Input of Plan: the execution's name is the run id; `request` is the execution input. */

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,33 +68,20 @@ sink:
     expect(result.stderr.join('\n')).toContain(`${bad}: name:`);
   });
 
-  it('run: refuses a strategy that is not built yet with exit 2 and "not supported yet"', async () => {
-    const merge = join(dir, 'merge.yaml');
-    await writeFile(merge, `name: cli_merge
-source: {type: postgres, connection_type: url, connection_id: "${sourceUrl}", table: {schema: public, name: orders}}
-sink:
-  type: postgres
-  connection_type: url
-  connection_id: "${targetUrl}"
-  table: {schema: public, name: orders_merge}
-  strategy: {mode: incremental_merge, unique_key: [id]}
-`);
-    const result = await cli('run', merge);
-    expect(result.code).toBe(2);
-    expect(result.stderr.join('\n')).toMatch(/not supported yet/);
-    expect((await target.query(`SELECT to_regclass('public.orders_merge') IS NULL AS absent`)).rows[0].absent).toBe(true);
-  });
-
   it('plan: prints chunks and SQL and changes nothing', async () => {
-    const result = await cli('plan', file);
+    const freshUrl = await server.createDatabase('plan');
+    const fresh = await server.client(freshUrl);
+    const planFile = join(dir, 'plan.yaml');
+    await writeFile(planFile, (await readFile(file, 'utf8')).replace(targetUrl, freshUrl));
+    const result = await cli('plan', planFile);
     expect(result.code).toBe(0);
     const text = result.stdout.join('\n');
     expect(text).toContain('-- chunks: 3 on id (bigint)');
     expect(text).toContain('COPY (SELECT "id", "amount", "note" FROM "public"."orders"');
     expect(text).toContain('TRUNCATE "public"."orders_copy"');
-    const touched = await target.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('pgferry', 'pgferry_staging')`);
+    const touched = await fresh.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('pgferry', 'pgferry_staging')`);
     expect(touched.rows[0].n).toBe(0);
-    expect((await target.query(`SELECT to_regclass('public.orders_copy') IS NULL AS absent`)).rows[0].absent).toBe(true);
+    expect((await fresh.query(`SELECT to_regclass('public.orders_copy') IS NULL AS absent`)).rows[0].absent).toBe(true);
   });
 
   it('run --json: exit 0 and the run summary as the last stdout line', async () => {

@@ -1,17 +1,16 @@
 /** `pgferry plan <file>`: connects read-only and prints the window, the chunks and the SQL a run would execute. */
 import { loadPipelineFile, type PipelineConfig } from '../../config/index.ts';
 import { openConnection } from '../../connections/index.ts';
-import { close, type Db } from '../../db/index.ts';
-import { readTargetCatalog } from '../../sink/exchange.ts';
-import { stagingTables } from '../../sink/staging.ts';
-import { createStagingSql, createTableSql, dropStagingSql } from '../../sql/ddl.ts';
-import { exchangeStatements } from '../../sql/exchange.ts';
-import { chunkPredicate, copyFromSql, copyToSql, sourceSelect, type ChunkBounds } from '../../sql/extract.ts';
-import { truncateInsertSql } from '../../sql/load.ts';
+import { close, query, type Db } from '../../db/index.ts';
+import { strategyFor } from '../../sink/strategies/index.ts';
+import { stagedColumns, stagingTables } from '../../sink/staging.ts';
+import { createStagingSql, dropStagingSql } from '../../sql/ddl.ts';
+import { copyFromSql, copyToSql, type ChunkBounds } from '../../sql/extract.ts';
 import { qualified } from '../../sql/quote.ts';
 import { acquireLeaseSql, completeRunSql, fenceSql, stateSchemaSql } from '../../state/sql.ts';
+import { getPipelineState } from '../../state/store.ts';
 import type { RunPlan } from '../../state/types.ts';
-import { computePlan, extractionPredicates, isExchange } from '../../workflow/planning.ts';
+import { chunkSelect, computePlan, isExchange } from '../../workflow/planning.ts';
 import { assertSupported, strategyLabel } from '../../workflow/request.ts';
 import { ExitCode, type Io } from '../output.ts';
 
@@ -23,44 +22,48 @@ export async function planCommand(file: string, io: Io): Promise<number> {
   assertSupported(config);
   let source: Db | undefined;
   let target: Db | undefined;
+  let state: Db | undefined;
   try {
     source = await openConnection(config.source, { readOnly: true });
     target = await openConnection(config.sink, { readOnly: true });
-    const { plan, chunks } = await computePlan(source, target, config, PREVIEW_RUN_ID);
+    state = await openConnection(config.state, { readOnly: true });
+    const stored = await readStoredCursor(state, config);
+    const log = { info: () => undefined, warn: (m: string) => io.err(`warn  ${m}`), error: () => undefined };
+    const { plan, chunks } = await computePlan(source, target, config, PREVIEW_RUN_ID, { stored, fullRefresh: false, log });
     const label = strategyLabel(config);
+    const w = plan.window;
     io.out(`-- pipeline ${config.name}: ${label.mode} / ${label.strategy}`);
-    io.out(`-- window: none (incremental_strategy ${config.source.options.incremental_strategy}: every row)`);
+    io.out(`-- stored cursor: ${JSON.stringify(stored ?? null)}`);
+    io.out(`-- window: ${w.strategy}${w.full ? ' (full extraction)' : ''}; lower ${JSON.stringify(w.lower)} (inclusive), upper ${JSON.stringify(w.upper)} (${w.strategy === 'xmin' ? 'exclusive' : 'inclusive'})${w.note ? `; ${w.note}` : ''}`);
+    io.out(`-- cursor after a successful run: ${JSON.stringify(w.cursorAfter)}`);
     io.out(`-- columns: ${plan.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`);
     io.out(`-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}`);
     for (const statement of await runStatements(target, config, plan, chunks)) io.out(statement.endsWith('\n') ? statement : `${statement};`);
     return ExitCode.ok;
   } finally {
-    await close(source);
-    await close(target);
+    await Promise.all([close(source), close(target), close(state)]);
   }
+}
+
+/** The stored cursor, or null when the state schema or the pipeline's row does not exist yet. */
+async function readStoredCursor(state: Db, config: PipelineConfig): Promise<unknown> {
+  const exists = await query<{ ok: boolean }>(state, { text: `SELECT to_regclass(format('%I.pipeline_state', $1::text)) IS NOT NULL AS ok`, values: [config.state.schema] });
+  if (!exists.rows[0]?.ok) return null;
+  return (await getPipelineState(state, config.state.schema, config.name))?.cursor ?? null;
 }
 
 /** Every statement of a run, in order, with `--` comments naming the task that runs it. */
 async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, chunks: readonly ChunkBounds[]): Promise<string[]> {
   const schema = config.state.schema;
   const { staging, done } = stagingTables(plan);
-  const columns = plan.columns.map((c) => c.name);
   const out: string[] = ['\n-- Plan (state database)\n', ...stateSchemaSql(schema), acquireLeaseSql(schema, config.name, PREVIEW_RUN_ID).text];
-  out.push('\n-- Plan (target): staging\n', ...createStagingSql(staging, done, plan.columns, { pipeline: config.name, runId: PREVIEW_RUN_ID, logged: isExchange(config) }));
+  out.push('\n-- Plan (target): staging\n', ...createStagingSql(staging, done, stagedColumns(plan), { pipeline: config.name, runId: PREVIEW_RUN_ID, logged: isExchange(config) }));
   chunks.forEach((bounds, i) => {
-    const range = plan.chunkColumn ? chunkPredicate(plan.chunkColumn, bounds) : undefined;
-    const select = sourceSelect(config.source, columns, [...extractionPredicates(config), ...(range ? [range] : [])]);
-    out.push(`\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`, copyToSql(select), copyFromSql(staging, columns));
+    out.push(`\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`, copyToSql(chunkSelect(config, plan, bounds)), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
   });
   out.push('\n-- Apply (one target transaction)\n', 'BEGIN', fenceSql(schema, config.name, PREVIEW_RUN_ID).text);
-  if (isExchange(config)) {
-    const catalog = await readTargetCatalog(target, config.sink.table);
-    const exchange = exchangeStatements(catalog, config.sink.table, staging, 'pgf_preview');
-    out.push(...exchange.prepare, ...exchange.swap);
-  } else {
-    if (!plan.targetExists) out.push(createTableSql(config.sink.table, plan.columns));
-    out.push(...truncateInsertSql(config.sink.table, staging, plan.columns));
-  }
+  const strategy = strategyFor(config);
+  out.push(...((await strategy.describe?.(target, config, plan, staging)) ?? []));
   out.push(...completeRunSql(schema).map((s) => s.text), 'COMMIT');
   out.push('\n-- Finalize (target)\n', ...dropStagingSql(staging, done));
   out.push(`\n-- target: ${qualified(config.sink.table)}${plan.targetExists ? '' : ' (created by the run)'}\n`);

@@ -15,6 +15,8 @@ export interface StrategyContext {
   readonly staging: TableName;
   /** Rows in staging. */
   readonly stagedRows: number;
+  /** The cursor stored before this run (what the previous run loaded up to). */
+  readonly cursorBefore: unknown;
   readonly log: TaskLogger;
 }
 

@@ -2,8 +2,8 @@
 import type { PipelineConfig } from '../../config/index.ts';
 import { transaction, type Db } from '../../db/index.ts';
 import { IncompleteRunError, LeaseLostError } from '../../errors.ts';
-import { applyStrategy } from '../../sink/apply.ts';
-import { stagedTotals } from '../../sink/staging.ts';
+import { applyStrategy } from '../../sink/strategies/index.ts';
+import { stagedTotals, stagingTables } from '../../sink/staging.ts';
 import { completeRun, fence } from '../../state/store.ts';
 import type { RunPlan, RunRecord } from '../../state/types.ts';
 import { withSessions } from '../sessions.ts';
@@ -25,27 +25,45 @@ export async function applyRun(input: RunInput, deps: TaskDeps): Promise<ApplyOu
     if (run.status === 'succeeded') return { rowsInserted: run.rowsInserted ?? 0, rowsDeleted: run.rowsDeleted ?? 0 };
     if (run.status !== 'running') throw new LeaseLostError(config.name, input.runId);
     if (shared) {
-      return transaction(target, () => applyInTransaction(target, target, config, run, plan, input.runId), 'applying the run');
+      return transaction(target, () => applyInTransaction(target, target, config, run, plan, input.runId, deps), 'applying the run');
     }
     return transaction(state, () =>
-      transaction(target, () => applyInTransaction(target, state, config, run, plan, input.runId), 'applying the run'), 'applying the run');
+      transaction(target, () => applyInTransaction(target, state, config, run, plan, input.runId, deps), 'applying the run'), 'applying the run');
   });
 }
 
-async function applyInTransaction(target: Db, state: Db, config: PipelineConfig, run: RunRecord, plan: RunPlan, runId: string): Promise<ApplyOutput> {
+async function applyInTransaction(
+  target: Db,
+  state: Db,
+  config: PipelineConfig,
+  run: RunRecord,
+  plan: RunPlan,
+  runId: string,
+  deps: TaskDeps,
+): Promise<ApplyOutput> {
   const schema = config.state.schema;
   const { cursor } = await fence(state, schema, config.name, runId);
   const staged = await stagedTotals(target, plan);
   if (staged.chunks !== run.chunkCount) {
     throw new IncompleteRunError(`run ${runId}: ${staged.chunks} of ${run.chunkCount ?? 0} chunks are in staging; nothing was applied`);
   }
-  const result = await applyStrategy(target, config, plan, staged.rows);
+  const result = await applyStrategy({
+    db: target,
+    config,
+    plan,
+    staging: stagingTables(plan).staging,
+    stagedRows: staged.rows,
+    cursorBefore: cursor ?? null,
+    log: deps.log,
+  });
+  // The cursor moves to the window's upper bound only now, in the transaction that loads the rows.
   await completeRun(state, schema, config.name, runId, {
     rowsExtracted: staged.rows,
     rowsInserted: result.rowsInserted,
     rowsDeleted: result.rowsDeleted,
     bytes: staged.bytes,
-    cursorAfter: cursor ?? null,
+    cursorAfter: plan.window.cursorAfter ?? cursor ?? null,
   });
+  await deps.hooks?.beforeApplyCommit?.({ pipeline: config.name, runId });
   return result;
 }

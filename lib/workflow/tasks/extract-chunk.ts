@@ -1,7 +1,6 @@
 /** Task ExtractChunk: streams one chunk from the source into the run's staging table. */
 import { loadChunk } from '../../sink/staging.ts';
-import { chunkPredicate, sourceSelect } from '../../sql/extract.ts';
-import { extractionPredicates } from '../planning.ts';
+import { chunkSelect } from '../planning.ts';
 import { getChunk, recordChunk, recordChunkError, renewLease } from '../../state/store.ts';
 import { withSessions } from '../sessions.ts';
 import { requirePlan } from './run-record.ts';
@@ -17,10 +16,7 @@ export async function extractChunk(input: ChunkInput, deps: TaskDeps): Promise<C
       await renewLease(state, schema, config.name, input.runId);
       const { plan } = await requirePlan(state, schema, input.runId);
       const bounds = await getChunk(state, schema, input.runId, input.chunk);
-      const predicates = extractionPredicates(config);
-      const range = plan.chunkColumn ? chunkPredicate(plan.chunkColumn, bounds) : undefined;
-      if (range) predicates.push(range);
-      const select = sourceSelect(config.source, plan.columns.map((c) => c.name), predicates);
+      const select = chunkSelect(config, plan, bounds);
       const loaded = await loadChunk(source, target, plan, input.chunk, select);
       await recordChunk(state, schema, input.runId, input.chunk, loaded.rows, loaded.bytes);
       if (loaded.skipped) deps.log.info('chunk was already loaded by an earlier attempt', { runId: input.runId, chunk: input.chunk });

@@ -15,7 +15,8 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
     if (!source || !target) throw new Error('plan needs source and target connections');
     await ensureStateSchema(state, config.state.schema);
     const { cursor } = await acquireLease(state, config.state.schema, config.name, input.runId);
-    const { plan, chunks } = await computePlan(source, target, config, input.runId);
+    const { plan, chunks } = await computePlan(source, target, config, input.runId, { stored: cursor, fullRefresh: request.fullRefresh, log: deps.log });
+    if (plan.window.note) deps.log.info(plan.window.note, { pipeline: config.name, runId: input.runId, lower: plan.window.lower, upper: plan.window.upper });
     // Recorded before staging exists, so a failure from here on can always find and drop it.
     await createRun(state, config.state.schema, {
       runId: input.runId,
@@ -23,7 +24,7 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
       ...strategyLabel(config),
       fullRefresh: request.fullRefresh,
       plan,
-      windowBounds: null,
+      windowBounds: { strategy: plan.window.strategy, lower: plan.window.lower, upper: plan.window.upper, full: plan.window.full },
       cursorBefore: cursor ?? null,
       chunks,
     });

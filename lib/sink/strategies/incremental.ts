@@ -1,0 +1,135 @@
+/** `incremental_append`, `incremental_merge` (delete_insert, upsert) and `replace`. */
+import type { PipelineConfig } from '../../config/index.ts';
+import { query, type Db } from '../../db/index.ts';
+import { UnsafeTargetError } from '../../errors.ts';
+import { createTableSql } from '../../sql/ddl.ts';
+import { appendSql, deleteInsertSql, insertNewKeysSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
+import { identList, qualified } from '../../sql/quote.ts';
+import type { RunPlan } from '../../state/types.ts';
+import { tableExists } from '../target.ts';
+import type { Strategy, StrategyContext } from './types.ts';
+
+/** The strategy's unique_key, if it has one. */
+export function uniqueKey(config: PipelineConfig): readonly string[] | undefined {
+  const s = config.sink.strategy;
+  if (s.mode === 'incremental_merge') return s.unique_key;
+  if (s.mode === 'incremental_append') return s.unique_key;
+  return undefined;
+}
+
+/** Key columns with NOT NULL as the target declares them (a target created by the run: as staged, nullable). */
+function keyColumns(plan: RunPlan, keys: readonly string[]): KeyColumn[] {
+  const target = new Map((plan.targetColumns ?? []).map((c) => [c.name, c.notNull]));
+  return keys.map((name) => ({ name, notNull: target.get(name) ?? false }));
+}
+
+/** Creates a missing target (create_table), with a unique index on the key when there is one. */
+async function ensureTarget(ctx: StrategyContext, keys: readonly string[] | undefined): Promise<void> {
+  const target = ctx.config.sink.table;
+  if (await tableExists(ctx.db, target)) return;
+  await query(ctx.db, createTableSql(target, ctx.plan.columns), 'creating the target');
+  if (keys && keys.length > 0) {
+    const version = await query<{ v: number }>(ctx.db, `SELECT current_setting('server_version_num')::int AS v`);
+    await query(ctx.db, uniqueKeyIndexSql(target, keys, (version.rows[0]?.v ?? 0) >= 150000), 'creating the target key index');
+  }
+}
+
+/** Refuses upsert into an existing target without a unique index on exactly the key columns. */
+async function checkUpsertIndex(db: Db, config: PipelineConfig, plan: RunPlan): Promise<void> {
+  const keys = uniqueKey(config) ?? [];
+  if (!plan.targetExists) return;
+  const result = await query<{ ok: boolean }>(db, {
+    text: `SELECT EXISTS (
+  SELECT 1 FROM pg_index i
+  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+    AND i.indnkeyatts = cardinality($2::text[])
+    AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]))
+      = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k)
+) AS ok`,
+    values: [qualified(config.sink.table), keys],
+  }, 'looking for the unique index upsert needs');
+  if (!result.rows[0]?.ok) {
+    throw new UnsafeTargetError(
+      `merge_policy upsert needs a unique index on (${identList(keys)}) of ${qualified(config.sink.table)}; create one (CREATE UNIQUE INDEX ON ${qualified(config.sink.table)} (${identList(keys)})) or use merge_policy: delete_insert`,
+    );
+  }
+}
+
+/** `incremental_merge` / `delete_insert`. */
+export const deleteInsert: Strategy = {
+  async apply(ctx) {
+    const keys = uniqueKey(ctx.config) ?? [];
+    await ensureTarget(ctx, keys);
+    const [del, ins] = deleteInsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys));
+    const deleted = await query(ctx.db, del ?? '', 'deleting replaced rows');
+    const inserted = await query(ctx.db, ins ?? '', 'inserting staged rows');
+    return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: deleted.rowCount ?? 0 };
+  },
+  async describe(_db, config, plan, staging) {
+    return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, uniqueKey(config) ?? []));
+  },
+};
+
+/** `incremental_merge` / `upsert`: rowsInserted counts inserted and updated rows. */
+export const upsert: Strategy = {
+  check: checkUpsertIndex,
+  async apply(ctx) {
+    const keys = uniqueKey(ctx.config) ?? [];
+    await ensureTarget(ctx, keys);
+    const result = await query(ctx.db, upsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keys), 'upserting staged rows');
+    return { rowsInserted: result.rowCount ?? 0, rowsDeleted: 0 };
+  },
+  async describe(_db, config, plan, staging) {
+    return [upsertSql(config.sink.table, staging, plan.columns, uniqueKey(config) ?? [])];
+  },
+};
+
+/** The overlap of this window with the previous one: rows an earlier run may have loaded. */
+function appendOverlap(plan: RunPlan, cursorBefore: unknown): AppendOverlap | undefined {
+  const w = plan.window;
+  if (w.strategy !== 'column' || w.full || !w.column || w.lower === null) return undefined;
+  const before = cursorBefore as { value?: unknown } | null;
+  if (!before || typeof before.value !== 'string') return undefined;
+  return { cursor: w.column, before: before.value, lower: w.lower };
+}
+
+/** Builds the SQL of `incremental_append` for a run. */
+function appendStatement(config: PipelineConfig, plan: RunPlan, staging: StrategyContext['staging'], cursorBefore: unknown): string {
+  const s = config.sink.strategy;
+  const keys = uniqueKey(config);
+  if (s.mode === 'incremental_append' && s.only_new_rows) {
+    return insertNewKeysSql(config.sink.table, staging, plan.columns, keyColumns(plan, keys ?? []));
+  }
+  const types = new Map((plan.targetColumns ?? plan.columns).map((c) => [c.name, c.type]));
+  return appendSql(config.sink.table, staging, plan.columns, types, appendOverlap(plan, cursorBefore), keys ? keyColumns(plan, keys) : undefined);
+}
+
+/** `incremental_append` (plain, or `only_new_rows`). */
+export const append: Strategy = {
+  async apply(ctx) {
+    const s = ctx.config.sink.strategy;
+    await ensureTarget(ctx, s.mode === 'incremental_append' && s.only_new_rows ? uniqueKey(ctx.config) : undefined);
+    const inserted = await query(ctx.db, appendStatement(ctx.config, ctx.plan, ctx.staging, ctx.cursorBefore), 'appending staged rows');
+    return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
+  },
+  async describe(_db, config, plan, staging) {
+    return [appendStatement(config, plan, staging, plan.window.lower === null ? null : { value: '<stored cursor>' })];
+  },
+};
+
+/** `replace`: the strategy's custom_predicate runs inside the apply transaction, so an empty extract empties the slice. */
+export const replace: Strategy = {
+  async apply(ctx) {
+    const s = ctx.config.sink.strategy;
+    if (s.mode !== 'replace') throw new Error('replace strategy called for another mode');
+    await ensureTarget(ctx, undefined);
+    const [del, ins] = replaceSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, s.custom_predicate);
+    const deleted = await query(ctx.db, del ?? '', 'deleting the replaced slice');
+    const inserted = await query(ctx.db, ins ?? '', 'inserting staged rows');
+    return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: deleted.rowCount ?? 0 };
+  },
+  async describe(_db, config, plan, staging) {
+    const s = config.sink.strategy;
+    return s.mode === 'replace' ? replaceSql(config.sink.table, staging, plan.columns, s.custom_predicate) : [];
+  },
+};

@@ -1,0 +1,73 @@
+/** Picks the load strategy of a pipeline and resolves duplicate keys in staging before it runs. */
+import type { PipelineConfig } from '../../config/index.ts';
+import { query } from '../../db/index.ts';
+import { DuplicateKeyError, NotSupportedError } from '../../errors.ts';
+import { findDuplicateKeySql, keepLastSql, XMIN_COLUMN } from '../../sql/merge.ts';
+import { identList, qualified } from '../../sql/quote.ts';
+import { exchange, truncateInsert } from './full-refresh.ts';
+import { append, deleteInsert, replace, uniqueKey, upsert } from './incremental.ts';
+import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
+
+/** The strategy a pipeline's sink.strategy names. */
+export function strategyFor(config: PipelineConfig): Strategy {
+  const s = config.sink.strategy;
+  switch (s.mode) {
+    case 'full_refresh':
+      return s.overwrite_type === 'exchange' ? exchange : truncateInsert;
+    case 'incremental_append':
+      return append;
+    case 'incremental_merge':
+      if (s.merge_policy === 'upsert') return upsert;
+      if (s.merge_policy === 'delete_insert') return deleteInsert;
+      throw new NotSupportedError(`sink.strategy.merge_policy ${s.merge_policy} is not supported yet`);
+    case 'replace':
+      return replace;
+    default:
+      throw new NotSupportedError(`sink.strategy.mode ${s.mode} is not supported yet`);
+  }
+}
+
+/** Whether the strategy needs unique keys in staging (merge, and append with only_new_rows). */
+export function dedupesKeys(config: PipelineConfig): boolean {
+  const s = config.sink.strategy;
+  return s.mode === 'incremental_merge' || (s.mode === 'incremental_append' && s.only_new_rows);
+}
+
+/**
+ * Applies duplicate_policy to staging: `fail` names one duplicated key before the target is touched;
+ * `keep_last` keeps, per key, the row with the greatest cursor value, then the latest xmin.
+ */
+export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
+  const s = ctx.config.sink.strategy;
+  const keys = uniqueKey(ctx.config);
+  if (!keys || keys.length === 0 || !dedupesKeys(ctx.config)) return 0;
+  const policy = s.mode === 'incremental_merge' || s.mode === 'incremental_append' ? s.duplicate_policy : 'fail';
+  if (policy === 'keep_last') {
+    const options = ctx.config.source.options;
+    const removed = await query(ctx.db, keepLastSql(ctx.staging, keys, {
+      cursor: options.incremental_strategy === 'column' ? options.incremental_column : undefined,
+      xmin: ctx.plan.xminReference !== undefined,
+    }), 'keeping the last row per key');
+    return removed.rowCount ?? 0;
+  }
+  const found = await query<Record<string, string | null>>(ctx.db, findDuplicateKeySql(ctx.staging, keys), 'looking for duplicate keys');
+  const row = found.rows[0];
+  if (row) {
+    const key = Object.fromEntries(keys.map((k) => [k, row[k] ?? null]));
+    throw new DuplicateKeyError(
+      `staged rows hold the key (${identList(keys)}) = (${keys.map((k) => (row[k] === null ? 'NULL' : JSON.stringify(row[k]))).join(', ')}) ${row.n} times; nothing was applied to ${qualified(ctx.config.sink.table)}. Set sink.strategy.duplicate_policy: keep_last to keep the newest row per key`,
+      key,
+    );
+  }
+  return 0;
+}
+
+/** Resolves duplicates, then runs the strategy; inside the apply transaction. */
+export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResult> {
+  const removed = await resolveDuplicates(ctx);
+  if (removed > 0) ctx.log.info('duplicate keys resolved with keep_last', { removed });
+  return strategyFor(ctx.config).apply({ ...ctx, stagedRows: ctx.stagedRows - removed });
+}
+
+export { XMIN_COLUMN };
+export type { Strategy, StrategyContext, StrategyResult } from './types.ts';

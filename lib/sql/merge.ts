@@ -1,0 +1,127 @@
+/**
+ * SQL text of the incremental strategies: merge (delete_insert, upsert), append, replace, and the
+ * duplicate checks. Pure functions. Keys are compared in their own types (no ::text casts), with `=`
+ * where the target column cannot be NULL (index-friendly) and a NULL-safe form where it can.
+ */
+import type { ColumnSpec } from '../state/types.ts';
+import { ident, identList, qualified, typedLiteral, type TableName } from './quote.ts';
+
+/** A key column and whether the target declares it NOT NULL. */
+export interface KeyColumn {
+  readonly name: string;
+  readonly notNull: boolean;
+}
+
+/** `t.k = s.k AND ...`, NULL-safe for nullable target columns. */
+export function keyMatch(keys: readonly KeyColumn[], t: string, s: string): string {
+  return keys
+    .map((k) => {
+      const a = `${t}.${ident(k.name)}`;
+      const b = `${s}.${ident(k.name)}`;
+      return k.notNull ? `${a} = ${b}` : `(${a} = ${b} OR (${a} IS NULL AND ${b} IS NULL))`;
+    })
+    .join(' AND ');
+}
+
+/** One duplicated key of staging, if any (NULLs group together, matching the NULL-safe key match). */
+export function findDuplicateKeySql(staging: TableName, keys: readonly string[]): string {
+  const list = identList(keys);
+  return `SELECT ${keys.map((k) => `${ident(k)}::text AS ${ident(k)}`).join(', ')}, count(*) AS n FROM ${qualified(staging)} GROUP BY ${list} HAVING count(*) > 1 LIMIT 1`;
+}
+
+/**
+ * Deletes from staging every row but one per key: the greatest cursor value, then the latest xmin, then
+ * the greatest row text, so the same row survives on every rerun.
+ */
+export function keepLastSql(staging: TableName, keys: readonly string[], order: { cursor?: string; xmin?: boolean }): string {
+  const by = [
+    ...(order.cursor ? [`s.${ident(order.cursor)} DESC NULLS LAST`] : []),
+    ...(order.xmin ? [`s.${ident(XMIN_COLUMN)} DESC`] : []),
+    's::text DESC',
+  ].join(', ');
+  return `DELETE FROM ${qualified(staging)} WHERE ctid IN (SELECT ctid FROM (SELECT s.ctid, row_number() OVER (PARTITION BY ${identList(keys, 's')} ORDER BY ${by}) AS rn FROM ${qualified(staging)} AS s) d WHERE d.rn > 1)`;
+}
+
+/** Name of the staged column holding the source row's xmin (keep_last tie-break). */
+export const XMIN_COLUMN = 'pgferry_xmin';
+
+/** `incremental_merge` / `delete_insert`: delete target rows whose key is staged, insert the staged rows. */
+export function deleteInsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly KeyColumn[]): string[] {
+  const list = identList(columns.map((c) => c.name));
+  const keyList = identList(keys.map((k) => k.name));
+  return [
+    `DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)}) AS s WHERE ${keyMatch(keys, 't', 's')}`,
+    `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`,
+  ];
+}
+
+/** `incremental_merge` / `upsert`: INSERT ... ON CONFLICT (key) DO UPDATE of every other column. */
+export function upsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly string[]): string {
+  const list = identList(columns.map((c) => c.name));
+  const others = columns.filter((c) => !keys.includes(c.name));
+  const action = others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((c) => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`).join(', ')}`;
+  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)} ON CONFLICT (${identList(keys)}) ${action}`;
+}
+
+/** `incremental_append` with `only_new_rows`: insert staged rows whose key is not in the target. */
+export function insertNewKeysSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly KeyColumn[]): string {
+  const list = identList(columns.map((c) => c.name));
+  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${qualified(staging)} AS s WHERE NOT EXISTS (SELECT 1 FROM ${qualified(target)} AS t WHERE ${keyMatch(keys, 't', 's')})`;
+}
+
+/** The part of an append window that an earlier run may already have loaded: cursor at or below the old cursor, or NULL. */
+export interface AppendOverlap {
+  readonly cursor: ColumnSpec;
+  /** Old cursor value (the previous run's upper bound). */
+  readonly before: string;
+  /** This run's lower bound (old cursor minus lookback). */
+  readonly lower: string;
+}
+
+/**
+ * Plain `incremental_append`: every staged row, except that rows in the overlap with the previous window
+ * are inserted only if not already loaded: by key when there is a unique_key, else as whole rows
+ * (a multiset difference on the rows' text in the target's types, so duplicates in the source survive).
+ */
+export function appendSql(
+  target: TableName,
+  staging: TableName,
+  columns: readonly ColumnSpec[],
+  targetTypes: ReadonlyMap<string, string>,
+  overlap: AppendOverlap | undefined,
+  keys: readonly KeyColumn[] | undefined,
+): string {
+  const list = identList(columns.map((c) => c.name));
+  const insert = `INSERT INTO ${qualified(target)} (${list})`;
+  if (!overlap) return `${insert} SELECT ${list} FROM ${qualified(staging)}`;
+  const col = ident(overlap.cursor.name);
+  const inOverlap = (alias: string): string => `(${alias}.${col} IS NULL OR ${alias}.${col} <= ${typedLiteral(overlap.before, overlap.cursor.type)})`;
+  const sCols = identList(columns.map((c) => c.name), 's');
+  if (keys && keys.length > 0) {
+    return `${insert} SELECT ${sCols} FROM ${qualified(staging)} AS s WHERE NOT (${inOverlap('s')} AND EXISTS (SELECT 1 FROM ${qualified(target)} AS t WHERE ${keyMatch(keys, 't', 's')}))`;
+  }
+  const rowText = (alias: string, cast: boolean): string =>
+    `ROW(${columns.map((c) => `${alias}.${ident(c.name)}${cast ? `::${targetTypes.get(c.name) ?? c.type}` : ''}`).join(', ')})::text`;
+  const targetZone = `(t.${col} IS NULL OR (t.${col} >= ${typedLiteral(overlap.lower, overlap.cursor.type)} AND t.${col} <= ${typedLiteral(overlap.before, overlap.cursor.type)}))`;
+  return `${insert}
+SELECT ${sCols} FROM ${qualified(staging)} AS s WHERE NOT ${inOverlap('s')}
+UNION ALL
+SELECT ${identList(columns.map((c) => c.name), 'o')} FROM (
+  SELECT ${sCols}, ${rowText('s', true)} AS pgferry_row, row_number() OVER (PARTITION BY ${rowText('s', true)}) AS pgferry_n
+  FROM ${qualified(staging)} AS s WHERE ${inOverlap('s')}
+) AS o LEFT JOIN (
+  SELECT ${rowText('t', false)} AS pgferry_row, count(*) AS pgferry_n FROM ${qualified(target)} AS t WHERE ${targetZone} GROUP BY 1
+) AS e ON e.pgferry_row = o.pgferry_row
+WHERE o.pgferry_n > coalesce(e.pgferry_n, 0)`;
+}
+
+/** `replace`: delete the slice named by the strategy's raw predicate, insert the staged rows. */
+export function replaceSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], predicate: string): string[] {
+  const list = identList(columns.map((c) => c.name));
+  return [`DELETE FROM ${qualified(target)} WHERE (${predicate})`, `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`];
+}
+
+/** A unique index on the key, so merges are index lookups and upsert has its conflict target. */
+export function uniqueKeyIndexSql(target: TableName, keys: readonly string[], nullsNotDistinct: boolean): string {
+  return `CREATE UNIQUE INDEX ON ${qualified(target)} (${identList(keys)})${nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''}`;
+}
