@@ -3,7 +3,7 @@
  * lib/ (the one the local runner executes), its EventBridge Scheduler schedule, its alarms and its
  * dashboard row.
  */
-import { Aws, CfnOutput, Duration, Fn, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Duration, Fn, Stack, TimeZone } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -163,9 +163,9 @@ export class Pipeline extends Construct {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: Object.values(resources) }));
     // The Distributed Map starts child executions of this state machine and manages them. The ARNs are
     // built from the name, not the resource's attribute, which would make the role depend on the state machine it serves.
-    const machineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.stateMachineName, arnFormat: 0 as never });
+    const machineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const executionArn = (rest: string): string =>
-      stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stateMachineName}${rest}`, arnFormat: 0 as never });
+      stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stateMachineName}${rest}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machineArn] }));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executionArn(':*'), executionArn('/*')] }),
@@ -187,7 +187,7 @@ export class Pipeline extends Construct {
     if (config.schedule && props.deadLetterQueue) {
       this.schedule = new scheduler.Schedule(this, 'Schedule', {
         description: `pgferry pipeline ${config.name}: starts ${this.stateMachineName}`,
-        schedule: scheduler.ScheduleExpression.expression(config.schedule.expression, TimeZoneOf(config.schedule.timezone)),
+        schedule: scheduler.ScheduleExpression.expression(config.schedule.expression, TimeZone.of(config.schedule.timezone)),
         enabled: config.schedule.enabled,
         target: new targets.StepFunctionsStartExecution(this.stateMachine, {
           // The one input a scheduled run accepts: a normal (non-full-refresh) run.
@@ -223,9 +223,3 @@ export class Pipeline extends Construct {
     new CfnOutput(this, 'TaskLogGroup', { value: taskLogs.logGroupName, description: `Logs of the task Lambdas of pipeline ${config.name}` });
   }
 }
-
-function TimeZoneOf(name: string) {
-  // Imported lazily to keep the top of the file about the pipeline.
-  return TimeZone.of(name);
-}
-import { TimeZone } from 'aws-cdk-lib';

@@ -11,6 +11,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { BundledFiles, LAMBDA_TASK_ROOT, LambdaEnv, Metrics } from '../../lib/aws/constants.ts';
 import { CA_BUNDLE_ENV } from '../../lib/connections/tls.ts';
@@ -128,6 +129,14 @@ export class TaskFunction extends Construct {
         },
       },
     });
+    if (Number(major) < 24) {
+      NagSuppressions.addResourceSuppressions(this.function, [
+        {
+          id: 'AwsSolutions-L1',
+          reason: `${runtime.name} is the runtime pgferry is built and tested on (Node.js 22 LTS, supported by Lambda into 2027). Set lambdaRuntime to nodejs24.x in pgferry.settings.json to move to the newest.`,
+        },
+      ]);
+    }
   }
 }
 
