@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { demoCommand } from './commands/demo.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
-import { stateResetCommand, stateShowCommand } from './commands/state.ts';
+import { stateExportCommand, stateImportCommand, stateResetCommand, stateShowCommand } from './commands/state.ts';
 import { validateCommand } from './commands/validate.ts';
 import { describeError, ExitCode, processIo, type Io } from './output.ts';
 
@@ -37,6 +37,11 @@ function program(io: Io, result: { code: number }): Command {
     .action(async (file: string) => set(await stateShowCommand(file, io)));
   state.command('reset').argument('<file>', 'pipeline file').description('forget the cursor: the next run extracts everything')
     .action(async (file: string) => set(await stateResetCommand(file, io)));
+  state.command('export').argument('<file>', 'pipeline file').description("print the pipeline's cursor as JSON")
+    .action(async (file: string) => set(await stateExportCommand(file, io)));
+  state.command('import').argument('<file>', 'pipeline file').argument('<json>', 'a file written by state export')
+    .description('store the cursor of a state export (refused while a run holds the lease)')
+    .action(async (file: string, json: string) => set(await stateImportCommand(file, json, io)));
   cli.command('demo').description('round trip on an embedded PostgreSQL: seed, run, change, run, verify')
     .option('--rows <n>', 'rows to seed', positiveInt, 1_000_000)
     .action(async (o: { rows: number }) => set(await demoCommand({ rows: o.rows }, io)));

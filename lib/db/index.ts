@@ -39,6 +39,12 @@ export async function execute(db: Db, statements: readonly (Statement | string)[
   }
 }
 
+/** Whether the client has a transaction open (from the server's last ReadyForQuery; no round trip, no server log noise). */
+export function inTransaction(db: Db): boolean {
+  const status = db.getTransactionStatus();
+  return status === 'T' || status === 'E';
+}
+
 /** Runs `work` in one transaction on one client: COMMIT on success, ROLLBACK on any error. */
 export async function transaction<T>(db: Db, work: () => Promise<T>, what = 'transaction'): Promise<T> {
   await query(db, 'BEGIN', what);

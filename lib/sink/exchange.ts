@@ -3,8 +3,8 @@
  * what a DBA attached to the old target carried over. Refused before any change when something depends on
  * the target that a rename would break or that exchange cannot carry (views, foreign keys, partitioning...).
  */
-import { execute, query, type Db } from '../db/index.ts';
-import { DatabaseError, UnsafeTargetError } from '../errors.ts';
+import { execute, inTransaction, query, type Db } from '../db/index.ts';
+import { UnsafeTargetError } from '../errors.ts';
 import { exchangeStatements, exchangeTempPrefix, guardLockSql, type ObjectName, type TargetCatalog } from '../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import { readTargetCatalog } from './target-catalog.ts';
@@ -100,15 +100,7 @@ export async function exchangeTable(db: Db, target: TableName, staging: TableNam
 
 /** Fails unless a transaction is open: outside one, a failure between DROP and RENAME would lose the target. */
 async function requireTransaction(db: Db, what: string): Promise<void> {
-  try {
-    await query(db, 'SAVEPOINT pgferry_exchange', what);
-  } catch (error) {
-    if (error instanceof DatabaseError && error.code === '25P01') {
-      throw new Error(`${what}: exchangeTable must run inside the caller's transaction`, { cause: error });
-    }
-    throw error;
-  }
-  await query(db, 'RELEASE SAVEPOINT pgferry_exchange', what);
+  if (!inTransaction(db)) throw new Error(`${what}: exchangeTable must run inside the caller's transaction`);
 }
 
 async function setLocal(db: Db, searchPath: string, lockTimeout: string | undefined, what: string): Promise<void> {

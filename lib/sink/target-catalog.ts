@@ -3,8 +3,8 @@
  * printed with `search_path = pg_catalog`, so every name outside pg_catalog comes out schema-qualified and
  * means the same object when the text is executed. Needs PostgreSQL 14 or later.
  */
-import { query, transaction, type Db } from '../db/index.ts';
-import { DatabaseError } from '../errors.ts';
+import { inTransaction, query, transaction, type Db } from '../db/index.ts';
+import { NotSupportedError } from '../errors.ts';
 import type { TableName } from '../sql/quote.ts';
 import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/exchange.ts';
 
@@ -18,16 +18,13 @@ type Row = Record<string, unknown>;
  * of its own (which also gives every query the same snapshot).
  */
 export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): Promise<T> {
-  try {
-    await query(db, 'SAVEPOINT pgferry_catalog', WHAT);
-  } catch (error) {
-    // 25P01: no transaction block is open.
-    if (!(error instanceof DatabaseError && error.code === '25P01')) throw error;
+  if (!inTransaction(db)) {
     return transaction(db, async () => {
       await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
       return work();
     }, WHAT);
   }
+  await query(db, 'SAVEPOINT pgferry_catalog', WHAT);
   let result: T;
   try {
     await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
@@ -44,6 +41,11 @@ export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): 
 
 /** The target's catalog, or undefined when the target does not exist. */
 export async function readTargetCatalog(db: Db, target: TableName): Promise<TargetCatalog | undefined> {
+  const version = await query<{ v: number }>(db, `SELECT current_setting('server_version_num')::int AS v`, WHAT);
+  const v = version.rows[0]?.v ?? 0;
+  if (v < 140000) {
+    throw new NotSupportedError(`exchange and shadow_swap need PostgreSQL 14 or later on the target (it runs ${Math.floor(v / 10000)}); use overwrite_type: truncate_insert or merge_policy: delete_insert`);
+  }
   return withCatalogSearchPath(db, () => readCatalog(db, target));
 }
 

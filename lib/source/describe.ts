@@ -1,7 +1,7 @@
 /** Reads what the source will produce: columns with their types, the chunk column, a row estimate. */
 import { query, transaction, type Db } from '../db/index.ts';
 import { DatabaseError } from '../errors.ts';
-import { literal, qualified, type TableName } from '../sql/quote.ts';
+import { qualified, type TableName } from '../sql/quote.ts';
 import { sourceSelect, type SourceRef } from '../sql/extract.ts';
 import type { ColumnSpec } from '../state/types.ts';
 
@@ -28,8 +28,11 @@ export async function describeSource(db: Db, source: SourceRef, columns: readonl
     throw new DatabaseError(`source returns column ${JSON.stringify(repeated)} more than once; give each column a distinct name`);
   }
   const types = await formatTypes(db, probe.fields.map((f) => [f.dataTypeID, f.dataTypeModifier]));
-  const described = probe.fields.map((f, i) => ({ name: f.name, type: types[i] ?? 'text' }));
+  let described = probe.fields.map((f, i) => ({ name: f.name, type: types[i] ?? 'text' }));
   if (!relation) return { columns: described };
+  // A result set reports a domain as its base type; the table's own columns keep the domain (and its CHECK).
+  const declared = await tableColumnTypes(db, relation.oid);
+  described = described.map((c) => ({ name: c.name, type: declared.get(c.name) ?? c.type }));
   const primaryKey = await singleColumnPrimaryKey(db, relation.oid);
   return { columns: described, primaryKey, estimatedRows: relation.reltuples >= 0 ? relation.reltuples : undefined };
 }
@@ -45,6 +48,17 @@ WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a
     }, 'describing the source');
     const row = result.rows[0];
     return row ? { name: column, type: row.type } : undefined;
+  });
+}
+
+async function tableColumnTypes(db: Db, oid: number): Promise<Map<string, string>> {
+  return transaction(db, async () => {
+    await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
+    const result = await query<{ name: string; type: string }>(db, {
+      text: `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped`,
+      values: [oid],
+    }, 'describing the source');
+    return new Map(result.rows.map((r) => [r.name, r.type]));
   });
 }
 
@@ -81,9 +95,4 @@ WHERE i.indrelid = $1::oid AND i.indisprimary AND i.indnkeyatts = 1`,
     }, 'describing the source');
     return result.rows[0];
   });
-}
-
-/** Exported for `plan` output: the literal form of a table name as passed to `to_regclass`. */
-export function regclassLiteral(table: TableName): string {
-  return literal(qualified(table));
 }

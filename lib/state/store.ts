@@ -220,6 +220,31 @@ WHERE pipeline = $1 AND (lease_run_id IS NULL OR lease_until < now()) RETURNING 
   return true;
 }
 
+/** The portable form of a pipeline's cursor, for `state export` / `state import`. */
+export interface StateExport {
+  readonly format: 'pgferry-state/1';
+  readonly pipeline: string;
+  readonly cursor: unknown;
+  readonly lastSuccessRunId: string | null;
+  readonly lastSuccessAt: string | null;
+  readonly exportedAt: string;
+}
+
+/** Writes an imported cursor; refused while a live run holds the lease (it would overwrite the import). */
+export async function importCursor(db: Db, schema: string, pipeline: string, cursor: unknown): Promise<void> {
+  const result = await query(db, {
+    text: `INSERT INTO ${stateTable(schema, 'pipeline_state')} AS s (pipeline, cursor) VALUES ($1, $2)
+ON CONFLICT (pipeline) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()
+  WHERE s.lease_run_id IS NULL OR s.lease_until < now()
+RETURNING pipeline`,
+    values: [pipeline, JSON.stringify(cursor ?? null)],
+  }, 'importing the state');
+  if (result.rowCount === 0) {
+    const state = await getPipelineState(db, schema, pipeline);
+    throw new LeaseHeldError(pipeline, state?.leaseRunId ?? 'unknown', state?.leaseUntil?.toISOString() ?? 'unknown');
+  }
+}
+
 /** Builds the SPEC 8 run summary from a run row. */
 export function summarize(run: RunRecord): RunSummary {
   const finished = run.finishedAt ?? new Date();

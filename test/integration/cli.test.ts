@@ -122,6 +122,26 @@ sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", tabl
     expect(JSON.stringify(run.rows[0].error)).not.toContain('not-the-password-xyzzy');
   });
 
+  it('state export / import moves the cursor to another state database', async () => {
+    await target.query(`UPDATE pgferry.pipeline_state SET cursor = '{"strategy": "xmin", "xmin": "12345"}' WHERE pipeline = 'cli_orders'`);
+    const exported = await cli('state', 'export', file);
+    expect(exported.code).toBe(0);
+    const json = JSON.parse(exported.stdout.join('\n'));
+    expect(json).toMatchObject({ format: 'pgferry-state/1', pipeline: 'cli_orders', cursor: { strategy: 'xmin', xmin: '12345' } });
+    const otherUrl = await server.createDatabase('otherstate');
+    const other = join(dir, 'other.yaml');
+    await writeFile(other, (await readFile(file, 'utf8')).replace(targetUrl, otherUrl));
+    const exportFile = join(dir, 'state.json');
+    await writeFile(exportFile, exported.stdout.join('\n'));
+    expect((await cli('state', 'import', other, exportFile)).code).toBe(0);
+    const imported = await (await server.client(otherUrl)).query(`SELECT cursor FROM pgferry.pipeline_state WHERE pipeline = 'cli_orders'`);
+    expect(imported.rows[0].cursor).toEqual({ strategy: 'xmin', xmin: '12345' });
+    await writeFile(exportFile, JSON.stringify({ ...json, pipeline: 'someone_else' }));
+    const mismatch = await cli('state', 'import', other, exportFile);
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stderr.join('\n')).toContain('pipeline');
+  });
+
   it('state show / reset', async () => {
     const shown = await cli('state', 'show', file);
     expect(shown.code).toBe(0);

@@ -10,11 +10,12 @@ import { exceptAllBothWays, rowHashes } from '../helpers/compare.ts';
 
 const ALL_TYPES_DDL = `
 CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN public.posint AS integer CHECK (VALUE > 0);
 CREATE TABLE public.all_types (
   id integer PRIMARY KEY,
   n38 numeric(38,18), n numeric, f8 float8, i2 int2, i4 int4, i8 int8,
   t text, jb jsonb, js json, ta text[], ia int[], b bytea, u uuid,
-  tz timestamptz, ts timestamp, d date, iv interval, tm time, bo boolean, ip inet, m public.mood
+  tz timestamptz, ts timestamp, d date, iv interval, tm time, bo boolean, ip inet, m public.mood, dom public.posint
 )`;
 
 const ALL_TYPES_ROWS = `
@@ -31,11 +32,12 @@ INSERT INTO public.all_types VALUES
  (4, NULL, NULL, '-0', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
  (5, 1, 1, 1.5e300, 1, 1, 1, repeat('0123456789', 1048576), '{"big": true}', '{"unicode": "\\u00e9 ü 日本"}', ARRAY['ü', '日本'], ARRAY[-1], decode(repeat('00', 100), 'hex'),
   'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', '1970-01-01 00:00:00+00', '0001-01-01 00:00:00', '0001-01-01', '0 seconds', '00:00:00.000001', true, '10.0.0.1', 'sad');
-INSERT INTO public.all_types (id, t) SELECT g, 'filler ' || g FROM generate_series(6, 2000) g;
+UPDATE public.all_types SET dom = id WHERE id <= 3;
+INSERT INTO public.all_types (id, t, dom) SELECT g, 'filler ' || g, g FROM generate_series(6, 2000) g;
 ANALYZE public.all_types;
 `;
 
-const COLUMNS = ['id', 'n38', 'n', 'f8', 'i2', 'i4', 'i8', 't', 'jb', 'js', 'ta', 'ia', 'b', 'u', 'tz', 'ts', 'd', 'iv', 'tm', 'bo', 'ip', 'm'];
+const COLUMNS = ['id', 'n38', 'n', 'f8', 'i2', 'i4', 'i8', 't', 'jb', 'js', 'ta', 'ia', 'b', 'u', 'tz', 'ts', 'd', 'iv', 'tm', 'bo', 'ip', 'm', 'dom'];
 
 describe('Feature: full_refresh through the local state machine', () => {
   let server: TestPostgres;
@@ -52,7 +54,7 @@ describe('Feature: full_refresh through the local state machine', () => {
     target = await server.client(targetUrl);
     await source.query(ALL_TYPES_DDL);
     await source.query(ALL_TYPES_ROWS);
-    await target.query(`CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy')`);
+    await target.query(`CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy'); CREATE DOMAIN public.posint AS integer CHECK (VALUE > 0)`);
   });
 
   afterAll(async () => {
@@ -86,6 +88,8 @@ describe('Feature: full_refresh through the local state machine', () => {
       expect(await rowHashes(target, targetTable)).toEqual(await rowHashes(source, 'public.all_types'));
       const pulled = await pullBack(targetTable);
       expect(await exceptAllBothWays(source, 'public.all_types', pulled, COLUMNS, ['js'])).toEqual({ missing: 0, extra: 0 });
+      const domain = await target.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '${targetTable}'::regclass AND attname = 'dom'`);
+      expect(domain.rows[0].t).toBe('posint');
       const nanAndZero = await target.query(`SELECT f8::text AS f8 FROM ${targetTable} WHERE id IN (1, 4) ORDER BY id`);
       expect(nanAndZero.rows.map((r) => r.f8)).toEqual(['NaN', '-0']);
       const staged = await target.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgferry_staging'`);
