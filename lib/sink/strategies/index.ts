@@ -64,9 +64,13 @@ export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
 
 /** Resolves duplicates, then runs the strategy; inside the apply transaction. */
 export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResult> {
+  const strategy = strategyFor(ctx.config);
+  // Staging was never analyzed: without statistics the planner guesses its size for every join with the
+  // target, and an exchanged table would start life with none. A plain TRUNCATE + INSERT only scans it.
+  if (strategy !== truncateInsert && ctx.stagedRows > 0) await query(ctx.db, `ANALYZE ${qualified(ctx.staging)}`, 'analyzing staging');
   const removed = await resolveDuplicates(ctx);
   if (removed > 0) ctx.log.info('duplicate keys resolved with keep_last', { removed });
-  return strategyFor(ctx.config).apply({ ...ctx, stagedRows: ctx.stagedRows - removed });
+  return strategy.apply({ ...ctx, stagedRows: ctx.stagedRows - removed });
 }
 
 export { XMIN_COLUMN };
