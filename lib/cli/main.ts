@@ -4,7 +4,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { demoCommand } from './commands/demo.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
-import { stateExportCommand, stateImportCommand, stateResetCommand, stateShowCommand } from './commands/state.ts';
+import { startCommand, type StartCommandOptions } from './commands/start.ts';
+import { stateExportCommand, stateImportCommand, stateResetCommand, stateShowCommand, stateUnlockCommand } from './commands/state.ts';
 import { validateCommand } from './commands/validate.ts';
 import { describeError, ExitCode, processIo, type Io } from './output.ts';
 
@@ -37,11 +38,22 @@ function program(io: Io, result: { code: number }): Command {
     .action(async (file: string) => set(await stateShowCommand(file, io)));
   state.command('reset').argument('<file>', 'pipeline file').description('forget the cursor: the next run extracts everything')
     .action(async (file: string) => set(await stateResetCommand(file, io)));
+  state.command('unlock').argument('<file>', 'pipeline file').description('release the lease of a run that died (its apply would be refused anyway)')
+    .action(async (file: string) => set(await stateUnlockCommand(file, io)));
   state.command('export').argument('<file>', 'pipeline file').description("print the pipeline's cursor as JSON")
     .action(async (file: string) => set(await stateExportCommand(file, io)));
   state.command('import').argument('<file>', 'pipeline file').argument('<json>', 'a file written by state export')
     .description('store the cursor of a state export (refused while a run holds the lease)')
     .action(async (file: string, json: string) => set(await stateImportCommand(file, json, io)));
+  cli.command('start').argument('<pipeline>', 'pipeline name').description('start the deployed state machine of a pipeline on AWS; --wait follows it to the end')
+    .option('--wait', 'follow the execution, print progress and the result; exit with the run\'s code')
+    .option('--full-refresh', 'start with {"full_refresh": true}')
+    .option('--json', 'print the execution output (the run summary) as the last line of stdout')
+    .option('--state-machine-arn <arn>', 'the state machine to start (default: the one named <name-prefix>-<pipeline>)')
+    .option('--region <region>', 'AWS region (default: AWS_REGION or the profile\'s)')
+    .option('--name-prefix <prefix>', 'namePrefix of the deployment', 'pgferry')
+    .option('--poll-seconds <n>', 'seconds between two looks at the execution', positiveInt, 5)
+    .action(async (pipeline: string, o: StartCommandOptions) => set(await startCommand(pipeline, o, io)));
   cli.command('demo').description('round trip on an embedded PostgreSQL: seed, run, change, run, verify')
     .option('--rows <n>', 'rows to seed', positiveInt, 1_000_000)
     .action(async (o: { rows: number }) => set(await demoCommand({ rows: o.rows }, io)));

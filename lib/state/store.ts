@@ -220,6 +220,29 @@ WHERE pipeline = $1 AND (lease_run_id IS NULL OR lease_until < now()) RETURNING 
   return true;
 }
 
+/**
+ * Releases the lease whoever holds it (`state unlock`), and marks the holder's run failed. Safe even if the
+ * holder is still alive: its apply's fencing check will then refuse to move anything.
+ */
+export async function unlock(db: Db, schema: string, pipeline: string): Promise<string | undefined> {
+  return transaction(db, async () => {
+    const released = await query<{ holder: string | null }>(db, {
+      text: `UPDATE ${stateTable(schema, 'pipeline_state')} s SET lease_run_id = NULL, lease_until = NULL, updated_at = now()
+FROM (SELECT lease_run_id FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1 FOR UPDATE) old
+WHERE s.pipeline = $1 RETURNING old.lease_run_id AS holder`,
+      values: [pipeline],
+    }, 'releasing the lease');
+    const holder = released.rows[0]?.holder ?? undefined;
+    if (holder) {
+      await query(db, {
+        text: `UPDATE ${stateTable(schema, 'runs')} SET status = 'failed', finished_at = clock_timestamp(), error = $2 WHERE run_id = $1 AND status = 'running'`,
+        values: [holder, JSON.stringify({ name: 'LeaseLostError', message: 'lease released by pgferry state unlock' })],
+      }, 'recording the released run');
+    }
+    return holder;
+  }, 'releasing the lease');
+}
+
 /** The portable form of a pipeline's cursor, for `state export` / `state import`. */
 export interface StateExport {
   readonly format: 'pgferry-state/1';

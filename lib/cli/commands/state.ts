@@ -4,7 +4,7 @@ import { loadPipelineFile } from '../../config/index.ts';
 import { openConnection } from '../../connections/index.ts';
 import { close, query } from '../../db/index.ts';
 import { ConfigError } from '../../errors.ts';
-import { ensureStateSchema, getPipelineState, importCursor, listRuns, resetState, type StateExport } from '../../state/store.ts';
+import { ensureStateSchema, getPipelineState, importCursor, listRuns, resetState, unlock, type StateExport } from '../../state/store.ts';
 import { ExitCode, type Io } from '../output.ts';
 
 async function withState<T>(file: string, work: (db: Awaited<ReturnType<typeof openConnection>>, schema: string, pipeline: string) => Promise<T>): Promise<T> {
@@ -83,6 +83,15 @@ export async function stateImportCommand(file: string, jsonFile: string, io: Io)
     await ensureStateSchema(db, schema);
     await importCursor(db, schema, pipeline, parsed.cursor);
     io.err(`pipeline ${pipeline}: cursor imported from ${jsonFile}`);
+    return ExitCode.ok;
+  });
+}
+
+/** Releases a lease left by a run that died (a killed process); the next run need not wait for it to expire. */
+export async function stateUnlockCommand(file: string, io: Io): Promise<number> {
+  return withState(file, async (db, schema, pipeline) => {
+    const holder = (await stateExists(db, schema)) ? await unlock(db, schema, pipeline) : undefined;
+    io.err(holder ? `pipeline ${pipeline}: released the lease of run ${holder} (marked failed)` : `pipeline ${pipeline}: no run holds the lease`);
     return ExitCode.ok;
   });
 }
