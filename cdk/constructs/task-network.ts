@@ -2,7 +2,7 @@
  * Where the task Lambdas run: subnets and security groups of an existing VPC, imported by id (no
  * lookup, so `cdk synth` needs no credentials).
  */
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import type { TaskPlacement } from './task-function.ts';
@@ -28,7 +28,8 @@ export class TaskNetwork extends Construct implements TaskPlacement {
     if (!/^vpc-[0-9a-f]+$/.test(props.vpcId)) throw new Error(`TaskNetwork: vpcId ${JSON.stringify(props.vpcId)} is not a VPC id; expected vpc-<hex>`);
     if (props.subnetIds.length === 0) throw new Error('TaskNetwork: subnetIds is empty; give the private subnets the Lambdas run in (-c subnetIds=subnet-a,subnet-b)');
     if (props.securityGroupIds?.length === 0) throw new Error('TaskNetwork: securityGroupIds is empty; leave it out to have the stack create a group');
-    this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.vpcId, availabilityZones: [] });
+    // The subnets are given one by one, so the VPC's own zones are never read; a token keeps synth offline.
+    this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.vpcId, availabilityZones: Fn.getAzs() });
     this.subnets = { subnets: props.subnetIds.map((subnetId, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, subnetId)) };
     if (props.securityGroupIds !== undefined) {
       this.securityGroups = props.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
