@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Annotations, Aws, Stack, Stage, Tags, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Stack, Stage, Tags, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -83,6 +83,14 @@ export class PipelineStack extends Stack {
       dashboardName: `${settings.namePrefix}-${Aws.REGION}`,
       widgets: Object.values(pipelines).map((p) => [...p.dashboardWidgets]),
     });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${settings.namePrefix}-${Aws.REGION}`,
+      description: 'Rows and durations of every pipeline',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Every pgferry alarm notifies this topic; subscribe to it' });
+    if (this.deadLetterQueue) {
+      new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.deadLetterQueue.queue.queueUrl, description: 'Schedule events EventBridge Scheduler could not deliver' });
+    }
   }
 }
 
