@@ -95,8 +95,10 @@ function checkPipeline(text: string, file: string): Checked {
   try {
     data = withoutNulls(yaml.toJS());
   } catch (error) {
-    // yaml refuses documents whose aliases expand too far (a "billion laughs").
-    return { problems: tie([{ path: [], message: `YAML cannot be read: ${error instanceof Error ? error.message : String(error)}` }]) };
+    // yaml refuses documents whose aliases expand too far (a "billion laughs"); an alias inside the node it
+    // names (`a: &x [*x]`) makes a cycle that no pipeline value can be.
+    const why = error instanceof RangeError ? 'an alias (*name) refers to a node that contains it; a pipeline file cannot hold a cycle' : error instanceof Error ? error.message : String(error);
+    return { problems: tie([{ path: [], message: `YAML cannot be read: ${why}` }]) };
   }
   if (data === undefined || data === null || typeof data !== 'object' || Array.isArray(data)) {
     const message =
@@ -116,7 +118,10 @@ function checkPipeline(text: string, file: string): Checked {
 
 /** `YAML syntax error: <what> at line L, column C`, without yaml's source excerpt, which could show a password. */
 function syntaxMessage(error: YAMLError): string {
-  const first = (error.message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+  // yaml's own wording names its API (`please use YAML.parseAllDocuments()`), which means nothing to a user.
+  const first = error.code === 'MULTIPLE_DOCS'
+    ? 'the file holds more than one YAML document (a second ---); a pipeline file holds exactly one pipeline'
+    : (error.message.split('\n')[0] ?? '').replace(/:\s*$/, '');
   const position = error.linePos?.[0];
   const where = position !== undefined && !/ at line \d+/.test(first) ? ` at line ${position.line}, column ${position.col}` : '';
   return `YAML syntax error: ${first}${where}`;

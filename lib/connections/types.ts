@@ -1,39 +1,13 @@
 /** Types of a connection: how it is named in a pipeline file and what it resolves to. */
 
-/** How `connection_id` is resolved. */
-export type ConnectionType = 'secretsmanager' | 'env' | 'url';
+// The pipeline file's connection types are the contract: one definition, in lib/config.
+import type { ConnectionConfig, ConnectionParams, ConnectionType, SslMode } from '../config/types.ts';
 
-/** TLS mode, as in libpq (minus `allow` / `prefer`, which would silently fall back to plain text). */
-export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
-
-/** Every accepted `sslmode`, for validation and messages. */
-export const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
-
-/** Fields a pipeline file may give next to a connection; they fill what the resolved source leaves out. */
-export interface ConnectionParams {
-  host?: string;
-  /** @default 5432 */
-  port?: number;
-  database?: string;
-  username?: string;
-  /** @default 'verify-full' for secretsmanager, 'disable' otherwise */
-  sslmode?: SslMode;
-  /** Path of a PEM file of certificate authorities to verify the server against. */
-  sslrootcert?: string;
-  /** @default 'pgferry' */
-  application_name?: string;
-  /** Seconds to wait for the connection. @default 10 */
-  connect_timeout?: number;
-  /** Milliseconds a statement may run; unset keeps the server's setting. */
-  statement_timeout?: number;
-}
+export { SSL_MODES } from '../config/types.ts';
+export type { ConnectionParams, ConnectionType, SslMode };
 
 /** A connection as the pipeline file names it. */
-export interface ConnectionRef {
-  connection_id: string;
-  connection_type: ConnectionType;
-  connection_params: ConnectionParams;
-}
+export type ConnectionRef = ConnectionConfig;
 
 /** Everything needed to open a session, with every default applied. */
 export interface ConnectionSettings {

@@ -117,12 +117,12 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
   }
 }
 
-function skippedSummary(config: PipelineConfig, runId: string, error: unknown, started: number): RunSummary {
-  const e = (error ?? {}) as { Error?: string; Cause?: string };
+/** The summary of a run that loaded nothing (skipped, or failed before the state database knew of it). */
+function emptySummary(config: PipelineConfig, runId: string, status: 'skipped' | 'failed', started: number, error: { name: string; message: string }): RunSummary {
   return {
     pipeline: config.name,
     runId,
-    status: 'skipped',
+    status,
     ...strategyLabel(config),
     rowsExtracted: 0,
     rowsInserted: 0,
@@ -132,8 +132,13 @@ function skippedSummary(config: PipelineConfig, runId: string, error: unknown, s
     cursorBefore: null,
     cursorAfter: null,
     durationMs: Date.now() - started,
-    error: { name: e.Error ?? ErrorNames.leaseHeld, message: redact(e.Cause ?? 'another run holds the lease') },
+    error,
   };
+}
+
+function skippedSummary(config: PipelineConfig, runId: string, error: unknown, started: number): RunSummary {
+  const e = (error ?? {}) as { Error?: string; Cause?: string };
+  return emptySummary(config, runId, 'skipped', started, { name: e.Error ?? ErrorNames.leaseHeld, message: redact(e.Cause ?? 'another run holds the lease') });
 }
 
 /** The failed run as RecordFailure wrote it; built from the execution's error when the state database is out of reach. */
@@ -143,27 +148,9 @@ async function failedSummary(config: PipelineConfig, runId: string, error: unkno
   const db = await connect(config.state, {}).catch(() => undefined);
   try {
     const run = db ? await getRun(db, config.state.schema, runId).catch(() => undefined) : undefined;
-    if (run) {
-      const summary = summarize(run);
-      // The state machine's own error names the failure exactly as Catch saw it.
-      return { ...summary, status: 'failed', error: run.error ?? stepError };
-    }
+    if (run) return { ...summarize(run), status: 'failed', error: run.error ?? stepError };
   } finally {
     await close(db);
   }
-  return {
-    pipeline: config.name,
-    runId,
-    status: 'failed',
-    ...strategyLabel(config),
-    rowsExtracted: 0,
-    rowsInserted: 0,
-    rowsDeleted: 0,
-    chunks: 0,
-    bytes: 0,
-    cursorBefore: null,
-    cursorAfter: null,
-    durationMs: Date.now() - started,
-    error: stepError,
-  };
+  return emptySummary(config, runId, 'failed', started, stepError);
 }

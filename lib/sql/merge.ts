@@ -23,6 +23,35 @@ export function keyMatch(keys: readonly KeyColumn[], t: string, s: string): stri
     .join(' AND ');
 }
 
+/** Beyond this many nullable key columns the anti-join is written as one NULL-safe OR form (2^n hashable ones otherwise). */
+const MAX_EXPANDED_NULLABLE_KEYS = 4;
+
+/**
+ * "No row of `table` (alias `inner`) has the key of the row `outer`", as one or more NOT EXISTS. An OR in a
+ * join condition cannot be hashed, so the NULL-safe match over nullable key columns would make a nested
+ * loop. It is split instead into one NOT EXISTS per pattern of NULLs over the nullable key columns
+ * (disjoint cases whose union is the NULL-safe match), each a hash anti-join. With more than four nullable
+ * key columns, the plain OR form.
+ */
+export function notExistsKeySql(keys: readonly KeyColumn[], table: TableName, outer: string, inner: string): string {
+  const from = `${qualified(table)} AS ${inner}`;
+  const nullable = keys.filter((k) => !k.notNull);
+  if (nullable.length === 0 || nullable.length > MAX_EXPANDED_NULLABLE_KEYS) {
+    return `NOT EXISTS (SELECT 1 FROM ${from} WHERE ${keyMatch(keys, outer, inner)})`;
+  }
+  const cases: string[] = [];
+  for (let mask = 0; mask < 1 << nullable.length; mask += 1) {
+    const isNull = new Set(nullable.filter((_, i) => (mask & (1 << i)) !== 0).map((k) => k.name));
+    const conditions = keys.map((k) => {
+      const a = `${outer}.${ident(k.name)}`;
+      const b = `${inner}.${ident(k.name)}`;
+      return isNull.has(k.name) ? `${b} IS NULL AND ${a} IS NULL` : `${a} = ${b}`;
+    });
+    cases.push(`NOT EXISTS (SELECT 1 FROM ${from} WHERE ${conditions.join(' AND ')})`);
+  }
+  return cases.join('\n  AND ');
+}
+
 /** One duplicated key of staging, if any (NULLs group together, matching the NULL-safe key match). */
 export function findDuplicateKeySql(staging: TableName, keys: readonly string[]): string {
   const list = identList(keys);
@@ -49,9 +78,18 @@ export const XMIN_COLUMN = 'pgferry_xmin';
 export function deleteInsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly KeyColumn[]): string[] {
   const list = identList(columns.map((c) => c.name));
   const keyList = identList(keys.map((k) => k.name));
+  const insert = `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`;
+  const nullable = keys.filter((k) => !k.notNull);
+  if (nullable.length === 0) {
+    return [`DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)}) AS s WHERE ${keyMatch(keys, 't', 's')}`, insert];
+  }
+  // Keys without NULLs match with `=` (a hash or index join); the rare staged keys holding a NULL take the NULL-safe form.
+  const allSet = nullable.map((k) => `${ident(k.name)} IS NOT NULL`).join(' AND ');
+  const strict = keys.map((k) => ({ name: k.name, notNull: true }));
   return [
-    `DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)}) AS s WHERE ${keyMatch(keys, 't', 's')}`,
-    `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`,
+    `DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)} WHERE ${allSet}) AS s WHERE ${keyMatch(strict, 't', 's')}`,
+    `DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)} WHERE NOT (${allSet})) AS s WHERE ${keyMatch(keys, 't', 's')}`,
+    insert,
   ];
 }
 
@@ -66,7 +104,7 @@ export function upsertSql(target: TableName, staging: TableName, columns: readon
 /** `incremental_append` with `only_new_rows`: insert staged rows whose key is not in the target. */
 export function insertNewKeysSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly KeyColumn[]): string {
   const list = identList(columns.map((c) => c.name));
-  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${qualified(staging)} AS s WHERE NOT EXISTS (SELECT 1 FROM ${qualified(target)} AS t WHERE ${keyMatch(keys, 't', 's')})`;
+  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${qualified(staging)} AS s WHERE ${notExistsKeySql(keys, target, 's', 't')}`;
 }
 
 /** The part of an append window that an earlier run may already have loaded: cursor at or below the old cursor, or NULL. */

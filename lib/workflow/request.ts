@@ -1,7 +1,7 @@
 /** The execution input a run accepts: `{}` or `{"full_refresh": true}`; anything else is refused. */
 import { z } from 'zod';
 import type { PipelineConfig } from '../config/index.ts';
-import { ConfigError, NotSupportedError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 
 const RunRequestSchema = z.strictObject({
   /** Ignore the stored cursor for this one run. @default false */
@@ -21,17 +21,6 @@ export function parseRunRequest(input: unknown): RunRequest {
     throw new ConfigError([{ file: 'execution input', path: keys, message: 'not allowed; the input must be {} or {"full_refresh": true}' }]);
   }
   return { fullRefresh: parsed.data.full_refresh ?? false };
-}
-
-/** Refuses, before anything connects, a configuration whose behaviour is not built yet. */
-export function assertSupported(config: PipelineConfig): void {
-  const strategy = config.sink.strategy;
-  if (strategy.mode === 'partition_replace') {
-    throw new NotSupportedError(`${config.name}: sink.strategy.mode partition_replace is not supported yet`);
-  }
-  if (strategy.mode === 'incremental_merge' && strategy.merge_policy === 'shadow_swap') {
-    throw new NotSupportedError(`${config.name}: sink.strategy.merge_policy shadow_swap is not supported yet`);
-  }
 }
 
 /** `mode` and `strategy` as the run summary names them. */

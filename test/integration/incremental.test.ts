@@ -149,6 +149,7 @@ describe('Feature: incremental loading', () => {
     const cases: { name: string; strategy: Record<string, unknown>; expected: string }[] = [
       { name: 'incremental_merge delete_insert', strategy: { mode: 'incremental_merge', unique_key: ['id'] }, expected: 'SELECT * FROM public.events' },
       { name: 'incremental_merge upsert', strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'upsert' }, expected: 'SELECT * FROM public.events' },
+      { name: 'incremental_merge shadow_swap', strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'shadow_swap' }, expected: 'SELECT * FROM public.events' },
       { name: 'incremental_append only_new_rows', strategy: { mode: 'incremental_append', only_new_rows: true, unique_key: ['id'] }, expected: `SELECT id, k, CASE WHEN id % 20 = 0 AND id <= 200 THEN left(v, -8) ELSE v END AS v, CASE WHEN id % 20 = 0 AND id <= 200 THEN updated_at - interval '1 hour' ELSE updated_at END AS updated_at FROM public.events` },
       { name: 'incremental_append', strategy: { mode: 'incremental_append' }, expected: `SELECT * FROM public.events UNION ALL SELECT id, k, left(v, -8), updated_at - interval '1 hour' FROM public.events WHERE id % 20 = 0 AND id <= 200` },
       { name: 'full_refresh truncate_insert', strategy: { mode: 'full_refresh' }, expected: 'SELECT * FROM public.events' },
@@ -188,6 +189,32 @@ describe('Feature: incremental loading', () => {
       expect((await target.query(`SELECT id FROM public.events ORDER BY id`)).rows).toEqual([{ id: '901' }]);
     });
   });
+
+  for (const nativeMode of ['required', 'fallback'] as const) {
+    it(`partition_replace (${nativeMode}): only the staged partitions change, and they equal the source's`, async () => {
+      await target.query(`CREATE TABLE public.events (id bigint, k integer, v text, updated_at timestamptz(6)) PARTITION BY LIST (k)`);
+      for (let k = 0; k < 10; k += 1) await target.query(`CREATE TABLE public.events_${k} PARTITION OF public.events FOR VALUES IN (${k})`);
+      await target.query(`INSERT INTO public.events VALUES (-1, 3, 'untouched partition', now()), (-2, 1, 'replaced partition', now())`);
+      const pipeline = pipelineConfig(sourceUrl, targetUrl, {
+        name: 'events',
+        source: { table: { schema: 'public', name: 'events' } },
+        options: { custom_predicate: 'k IN (1, 2)' },
+        sink: { table: { schema: 'public', name: 'events' } },
+        strategy: { mode: 'partition_replace', partition: { column: 'k', native_mode: nativeMode } },
+      });
+      const first = await ok(runLocal(pipeline));
+      expect(first.rowsInserted).toBe(40);
+      await source.query(`UPDATE public.events SET v = 'changed' WHERE k = 1 AND id < 100; DELETE FROM public.events WHERE k = 2 AND id > 100`);
+      await ok(runLocal(pipeline));
+      await source.query(`CREATE VIEW public.expected AS SELECT * FROM public.events WHERE k IN (1, 2)`);
+      await target.query(`CREATE VIEW public.loaded AS SELECT * FROM public.events WHERE k IN (1, 2)`);
+      expect(await rowHashes(target, 'public.loaded')).toEqual(await rowHashes(source, 'public.expected'));
+      expect((await target.query(`SELECT id, v FROM public.events WHERE k = 3`)).rows).toEqual([{ id: '-1', v: 'untouched partition' }]);
+      const after = await rowHashes(target, 'public.events');
+      await ok(runLocal(pipeline));
+      expect(await rowHashes(target, 'public.events')).toEqual(after);
+    });
+  }
 
   it('a crash after the strategy SQL and before commit changes nothing; the rerun loads exactly once (append)', async () => {
     const pipeline = config({ mode: 'incremental_append' });

@@ -11,7 +11,7 @@ import { acquireLeaseSql, completeRunSql, fenceSql, stateSchemaSql } from '../..
 import { getPipelineState } from '../../state/store.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { chunkSelect, computePlan, isExchange } from '../../workflow/planning.ts';
-import { assertSupported, strategyLabel } from '../../workflow/request.ts';
+import { strategyLabel } from '../../workflow/request.ts';
 import { ExitCode, type Io } from '../output.ts';
 
 const PREVIEW_RUN_ID = '<run-id>';
@@ -19,7 +19,6 @@ const PREVIEW_RUN_ID = '<run-id>';
 /** Prints the plan; every connection is read-only, so nothing changes. */
 export async function planCommand(file: string, io: Io): Promise<number> {
   const config = await loadPipelineFile(file);
-  assertSupported(config);
   let source: Db | undefined;
   let target: Db | undefined;
   let state: Db | undefined;

@@ -1,7 +1,6 @@
 /** `pgferry run <file>`: one run through the local state machine. */
 import { loadPipelineFile } from '../../config/index.ts';
 import { runLocal } from '../../local/runner.ts';
-import { assertSupported } from '../../workflow/request.ts';
 import type { TaskLogger } from '../../workflow/types.ts';
 import { progressLine, summaryExitCode, summaryLines, type Io } from '../output.ts';
 
@@ -15,7 +14,6 @@ export interface RunCommandOptions {
 /** Runs a pipeline file locally; progress on stderr, `--json` summary as the last stdout line. */
 export async function runCommand(file: string, options: RunCommandOptions, io: Io): Promise<number> {
   const config = await loadPipelineFile(file);
-  assertSupported(config);
   const log: TaskLogger | undefined = options.verbose
     ? {
         info: (m, f) => io.err(`info  ${m} ${JSON.stringify(f ?? {})}`),

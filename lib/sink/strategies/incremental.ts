@@ -60,10 +60,11 @@ export const deleteInsert: Strategy = {
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
     await ensureTarget(ctx, keys);
-    const [del, ins] = deleteInsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys));
-    const deleted = await query(ctx.db, del ?? '', 'deleting replaced rows');
-    const inserted = await query(ctx.db, ins ?? '', 'inserting staged rows');
-    return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: deleted.rowCount ?? 0 };
+    const statements = deleteInsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys));
+    let rowsDeleted = 0;
+    for (const del of statements.slice(0, -1)) rowsDeleted += (await query(ctx.db, del, 'deleting replaced rows')).rowCount ?? 0;
+    const inserted = await query(ctx.db, statements.at(-1) ?? '', 'inserting staged rows');
+    return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted };
   },
   async describe(_db, config, plan, staging) {
     return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, uniqueKey(config) ?? []));

@@ -1,11 +1,13 @@
 /** Picks the load strategy of a pipeline and resolves duplicate keys in staging before it runs. */
 import type { PipelineConfig } from '../../config/index.ts';
 import { query } from '../../db/index.ts';
-import { DuplicateKeyError, NotSupportedError } from '../../errors.ts';
+import { DuplicateKeyError } from '../../errors.ts';
 import { findDuplicateKeySql, keepLastSql, XMIN_COLUMN } from '../../sql/merge.ts';
 import { identList, qualified } from '../../sql/quote.ts';
 import { exchange, truncateInsert } from './full-refresh.ts';
 import { append, deleteInsert, replace, uniqueKey, upsert } from './incremental.ts';
+import { partitionReplace } from './partition-replace.ts';
+import { shadowSwap } from './shadow-swap.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
 
 /** The strategy a pipeline's sink.strategy names. */
@@ -18,12 +20,12 @@ export function strategyFor(config: PipelineConfig): Strategy {
       return append;
     case 'incremental_merge':
       if (s.merge_policy === 'upsert') return upsert;
-      if (s.merge_policy === 'delete_insert') return deleteInsert;
-      throw new NotSupportedError(`sink.strategy.merge_policy ${s.merge_policy} is not supported yet`);
+      if (s.merge_policy === 'shadow_swap') return shadowSwap;
+      return deleteInsert;
     case 'replace':
       return replace;
-    default:
-      throw new NotSupportedError(`sink.strategy.mode ${s.mode} is not supported yet`);
+    case 'partition_replace':
+      return partitionReplace;
   }
 }
 

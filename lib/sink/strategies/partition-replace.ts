@@ -310,6 +310,9 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
     for (const statement of sql.delete) rowsDeleted += (await query(db, statement, `${WHAT}: deleting replaced values of a DEFAULT partition`)).rowCount ?? 0;
     rowsInserted += (await query(db, sql.insert, `${WHAT}: inserting staged rows of a DEFAULT partition`)).rowCount ?? 0;
   }
+  // Every staged row belongs to exactly one replaced leaf or went in through the root; anything else would be a lost row.
+  const staged = Number((await query<{ n: string }>(db, `SELECT count(*) AS n FROM ${qualified(staging)}`, WHAT)).rows[0]?.n ?? 0);
+  if (staged !== rowsInserted) throw new Error(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
   for (const s of statements) await execute(db, s.swap, `${WHAT}: swapping a partition`);
   await query(db, `DROP TABLE ${qualified(values)}`, WHAT);
   ctx.log.info('partition_replace: replaced partitions natively', {

@@ -2,7 +2,7 @@
 import { createStaging, dropLeftoverStaging } from '../../sink/staging.ts';
 import { acquireLease, createRun, ensureStateSchema } from '../../state/store.ts';
 import { computePlan, isExchange } from '../planning.ts';
-import { assertSupported, parseRunRequest, strategyLabel } from '../request.ts';
+import { parseRunRequest, strategyLabel } from '../request.ts';
 import { withSessions } from '../sessions.ts';
 import type { PlanInput, PlanOutput, TaskDeps } from '../types.ts';
 
@@ -10,7 +10,6 @@ import type { PlanInput, PlanOutput, TaskDeps } from '../types.ts';
 export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOutput> {
   const config = deps.pipeline(input.pipeline);
   const request = parseRunRequest(input.request);
-  assertSupported(config);
   return withSessions(config, deps, { source: true, target: true }, async ({ state, source, target }) => {
     if (!source || !target) throw new Error('plan needs source and target connections');
     await ensureStateSchema(state, config.state.schema);
