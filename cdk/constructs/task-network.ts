@@ -2,7 +2,7 @@
  * Where the task Lambdas run: subnets and security groups of an existing VPC, imported by id (no
  * lookup, so `cdk synth` needs no credentials).
  */
-import { CfnOutput, Fn } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import type { TaskPlacement } from './task-function.ts';
@@ -31,6 +31,9 @@ export class TaskNetwork extends Construct implements TaskPlacement {
     // The subnets are given one by one, so the VPC's own zones are never read; a token keeps synth offline.
     this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.vpcId, availabilityZones: Fn.getAzs() });
     this.subnets = { subnets: props.subnetIds.map((subnetId, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, subnetId)) };
+    const acknowledged = Annotations.of(this);
+    acknowledged.acknowledgeWarning('@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones', 'the Lambdas name their subnets one by one; the VPC\'s zones are never read');
+    acknowledged.acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'nothing here routes: the subnets only place the Lambdas\' network interfaces');
     if (props.securityGroupIds !== undefined) {
       this.securityGroups = props.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
     } else {
