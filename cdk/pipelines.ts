@@ -5,8 +5,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadPipelineDir, loadPipelineFile, type ConnectionConfig, type PipelineConfig } from '../lib/config/index.ts';
-import { ConfigError, NotSupportedError, type ConfigProblem } from '../lib/errors.ts';
-import { assertSupported } from '../lib/workflow/request.ts';
+import { ConfigError, type ConfigProblem } from '../lib/errors.ts';
 
 /** Connections of a pipeline with their key in the file. */
 export function connectionsOf(config: PipelineConfig): { key: 'source' | 'sink' | 'state'; connection: ConnectionConfig }[] {
@@ -30,12 +29,6 @@ export function awsProblems(config: PipelineConfig, file: string): ConfigProblem
     if (connection.connection_params.sslrootcert !== undefined) {
       problems.push({ file, path: `${key}.connection_params.sslrootcert`, message: 'a local file the Lambdas do not have; set caBundle in pgferry.settings.json instead, which ships the bundle in the Lambda asset' });
     }
-  }
-  try {
-    assertSupported(config);
-  } catch (error) {
-    if (!(error instanceof NotSupportedError)) throw error;
-    problems.push({ file, path: '', message: error.message });
   }
   return problems;
 }
