@@ -31,6 +31,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** How long initdb or start may take before the attempt is abandoned. */
+const START_TIMEOUT_MS = 60_000;
+
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`embedded PostgreSQL ${what} took longer than ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedOptions {
   /** Extra `postgresql.conf` settings, e.g. `{ fsync: 'off' }`. @default fsync and synchronous_commit off */
@@ -58,8 +73,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       onError: () => undefined,
     });
     try {
-      await server.initialise();
-      await server.start();
+      // A loaded machine can leave start() waiting forever; give up and retry on a fresh port and directory.
+      await withTimeout(server.initialise(), START_TIMEOUT_MS, 'initdb');
+      await withTimeout(server.start(), START_TIMEOUT_MS, 'start');
       return {
         port,
         user,

@@ -22,6 +22,9 @@ export type TaskResources = Readonly<Record<TaskKey, string>>;
 /** Longest a task may run: Lambda's own limit. */
 export const TASK_TIMEOUT_SECONDS = 900;
 
+/** Longest a whole run may take before the execution times out (and the timed-out alarm fires): 24 hours. */
+export const EXECUTION_TIMEOUT_SECONDS = 24 * 3600;
+
 /** Errors of the Lambda service itself that are worth a retry, as AWS recommends. */
 const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
@@ -62,6 +65,7 @@ export function buildDefinition(pipeline: PipelineConfig, resources: TaskResourc
   const run = { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId' };
   return {
     Comment: `pgferry pipeline ${pipeline.name}`,
+    TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
     StartAt: TaskStates.plan,
     States: {
       [TaskStates.plan]: task(
