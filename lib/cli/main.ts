@@ -1,6 +1,7 @@
 /** The `pgferry` command line (SPEC 8). Exit codes: 0 ok, 1 run failed, 2 invalid configuration or usage, 3 already running. */
 import '../local/polyfills.ts';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { checkCommand } from './commands/check.ts';
 import { demoCommand } from './commands/demo.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
@@ -45,6 +46,9 @@ function program(io: Io, result: { code: number }): Command {
   state.command('import').argument('<file>', 'pipeline file').argument('<json>', 'a file written by state export')
     .description('store the cursor of a state export (refused while a run holds the lease)')
     .action(async (file: string, json: string) => set(await stateImportCommand(file, json, io)));
+  cli.command('check').argument('<file>', 'pipeline file').description('connection health (latency, version, sizes, cache hit ratio) and the privileges a run needs; read-only')
+    .option('--json', 'print the report as JSON, as the last line of stdout')
+    .action(async (file: string, o: { json?: boolean }) => set(await checkCommand(file, o, io)));
   cli.command('start').argument('<pipeline>', 'pipeline name').description('start the deployed state machine of a pipeline on AWS; --wait follows it to the end')
     .option('--wait', 'follow the execution, print progress and the result; exit with the run\'s code')
     .option('--full-refresh', 'start with {"full_refresh": true}')

@@ -80,9 +80,17 @@ export async function resolveConnection(ref: ConnectionRef, deps: ResolveDeps = 
   };
 }
 
-/** `connection "<id>"`, with the password of a URL id masked. */
+/**
+ * `connection "<id>"`, with the password of a URL id masked: everything from `user:` to the LAST `@`, and a
+ * `password=` parameter to the next `&`. Wider than redactUrl's patterns (which must not swallow the text
+ * around a URL): a label is the id alone, and a password left unencoded may hold spaces, `@` or a bad
+ * %-sequence (then it is never decoded, so never registered for `redact` either).
+ */
 export function connectionLabel(ref: Pick<ConnectionRef, 'connection_id'>): string {
-  return `connection ${JSON.stringify(redactUrl(ref.connection_id))}`;
+  const masked = ref.connection_id
+    .replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*:)[\s\S]*@/i, '$1***@')
+    .replace(/([?&]password=)[^&]*/gi, '$1***');
+  return `connection ${JSON.stringify(redactUrl(masked))}`;
 }
 
 /** The `<ID>` of the `PGFERRY_CONN_<ID>_*` variables: upper-cased, every non-alphanumeric as `_`. */

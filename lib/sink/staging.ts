@@ -50,7 +50,9 @@ export function stagedColumns(plan: RunPlan): ColumnSpec[] {
 /** Creates the staging tables of a run (replacing those of an earlier attempt of the same plan). */
 export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: string; runId: string; logged: boolean }): Promise<void> {
   const { staging, done } = stagingTables(plan);
-  await transaction(db, () => execute(db, createStagingSql(staging, done, stagedColumns(plan), options), 'creating the staging table'));
+  const found = await query<{ exists: boolean }>(db, { text: 'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists', values: [staging.schema] }, 'looking for the staging schema');
+  const schemaExists = found.rows[0]?.exists ?? false;
+  await transaction(db, () => execute(db, createStagingSql(staging, done, stagedColumns(plan), { ...options, schemaExists }), 'creating the staging table'));
 }
 
 /** Drops the staging tables of a run; a no-op when they are already gone (e.g. exchanged into the target). */

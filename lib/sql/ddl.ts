@@ -21,11 +21,12 @@ export function createStagingSql(
   staging: TableName,
   done: TableName,
   columns: readonly ColumnSpec[],
-  options: { pipeline: string; runId: string; logged: boolean },
+  options: { pipeline: string; runId: string; logged: boolean; schemaExists?: boolean },
 ): string[] {
   const unlogged = !options.logged;
   return [
-    `CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`,
+    // Even with IF NOT EXISTS, CREATE SCHEMA needs CREATE on the database: left out when the schema exists.
+    ...(options.schemaExists === true ? [] : [`CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`]),
     `DROP TABLE IF EXISTS ${qualified(staging)}`,
     `DROP TABLE IF EXISTS ${qualified(done)}`,
     createTableSql(staging, columns, { unlogged }),

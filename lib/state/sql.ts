@@ -10,17 +10,30 @@ export function stateTable(schema: string, table: 'pipeline_state' | 'runs' | 'r
   return `${ident(schema)}.${ident(table)}`;
 }
 
+/** Every relation {@link stateSchemaSql} creates in the state schema. */
+export const STATE_RELATIONS = ['pipeline_state', 'runs', 'run_chunks', 'runs_pipeline_started_at'] as const;
+
+/** Whether the state schema exists, and whether every state relation does (then its DDL need not run). */
+export function stateReadySql(schema: string): Statement {
+  return {
+    text: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
+  (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY ($2::text[])) = cardinality($2::text[]) AS ready`,
+    values: [schema, STATE_RELATIONS],
+  };
+}
+
 /**
  * DDL of the state tables, idempotent. An advisory lock serialises concurrent first runs, which would
- * otherwise race on `CREATE TABLE IF NOT EXISTS`.
+ * otherwise race on `CREATE TABLE IF NOT EXISTS`. `createSchema: false` leaves out `CREATE SCHEMA IF NOT
+ * EXISTS`, which needs CREATE on the database even when the schema exists.
  */
-export function stateSchemaSql(schema: string): string[] {
+export function stateSchemaSql(schema: string, options: { createSchema?: boolean } = {}): string[] {
   const ps = stateTable(schema, 'pipeline_state');
   const runs = stateTable(schema, 'runs');
   const chunks = stateTable(schema, 'run_chunks');
   return [
     `SELECT pg_advisory_xact_lock(hashtext(${literal(`pgferry state ${schema}`)}))`,
-    `CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`,
+    ...(options.createSchema === false ? [] : [`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`]),
     `CREATE TABLE IF NOT EXISTS ${ps} (
   pipeline text PRIMARY KEY,
   cursor jsonb,

@@ -2,12 +2,18 @@
 import { query, transaction, execute, type Db } from '../db/index.ts';
 import { redact } from '../connections/index.ts';
 import { LeaseHeldError, LeaseLostError } from '../errors.ts';
-import { acquireLeaseSql, completeRunSql, fenceSql, renewLeaseSql, stateSchemaSql, stateTable } from './sql.ts';
+import { acquireLeaseSql, completeRunSql, fenceSql, renewLeaseSql, stateReadySql, stateSchemaSql, stateTable } from './sql.ts';
 import type { RunPlan, RunRecord, RunSummary } from './types.ts';
 
-/** Creates the state schema and tables if missing. */
+/**
+ * Creates the state schema and tables if missing. Once they all exist their DDL is not run again: even with
+ * IF NOT EXISTS, CREATE SCHEMA needs CREATE on the database and CREATE INDEX the table's ownership, which a
+ * role granted only USAGE on the schema and privileges on the tables does not have.
+ */
 export async function ensureStateSchema(db: Db, schema: string): Promise<void> {
-  await transaction(db, () => execute(db, stateSchemaSql(schema), 'creating the state schema'), 'creating the state schema');
+  const found = (await query<{ schema: boolean; ready: boolean }>(db, stateReadySql(schema), 'looking for the state schema')).rows[0];
+  if (found?.ready) return;
+  await transaction(db, () => execute(db, stateSchemaSql(schema, { createSchema: !found?.schema }), 'creating the state schema'), 'creating the state schema');
 }
 
 /** Takes the pipeline's lease for `runId`, returning the stored cursor; LeaseHeldError when another live run has it. */
