@@ -5,7 +5,7 @@
  */
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
-import { PgferryError } from '../errors.ts';
+import { DatabaseError, PgferryError } from '../errors.ts';
 import { ident, literal, qualified, typedLiteral } from '../sql/quote.ts';
 import { sourceFrom } from '../sql/extract.ts';
 import type { ColumnSpec } from '../state/types.ts';
@@ -85,7 +85,8 @@ async function columnWindow(db: Db, input: WindowInput): Promise<ExtractionWindo
   const { config } = input;
   const options = config.source.options;
   const column = input.cursorColumn;
-  if (!column) throw new PgferryError(`source.options.incremental_column: the source has no column ${JSON.stringify(options.incremental_column)}`);
+  // Named like its siblings (a missing chunk_column or unique_key column), not as the bare base class.
+  if (!column) throw new DatabaseError(`source.options.incremental_column: the source has no column ${JSON.stringify(options.incremental_column)}`, '42703');
   const col = ident(column.name);
   const where = options.custom_predicate ? ` WHERE (${options.custom_predicate})` : '';
   const from = sourceFrom(config.source);

@@ -26,7 +26,11 @@ export function createStagingSql(
   const unlogged = !options.logged;
   return [
     // Even with IF NOT EXISTS, CREATE SCHEMA needs CREATE on the database: left out when the schema exists.
-    ...(options.schemaExists === true ? [] : [`CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`]),
+    // Concurrent first runs of two pipelines would race on it (23505 on pg_namespace) without the lock.
+    ...(options.schemaExists === true ? [] : [
+      `SELECT pg_advisory_xact_lock(hashtext(${literal(`pgferry staging ${staging.schema}`)}))`,
+      `CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`,
+    ]),
     `DROP TABLE IF EXISTS ${qualified(staging)}`,
     `DROP TABLE IF EXISTS ${qualified(done)}`,
     createTableSql(staging, columns, { unlogged }),

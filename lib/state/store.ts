@@ -18,9 +18,24 @@ export async function ensureStateSchema(db: Db, schema: string): Promise<void> {
 
 /** Takes the pipeline's lease for `runId`, returning the stored cursor; LeaseHeldError when another live run has it. */
 export async function acquireLease(db: Db, schema: string, pipeline: string, runId: string): Promise<{ cursor: unknown }> {
+  const before = await query<{ lease_run_id: string | null }>(
+    db,
+    { text: `SELECT lease_run_id FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] },
+    'reading the lease',
+  );
   const taken = await query<{ cursor: unknown }>(db, acquireLeaseSql(schema, pipeline, runId), 'taking the lease');
   const row = taken.rows[0];
-  if (row) return { cursor: row.cursor };
+  if (row) {
+    // Taking over an expired lease means its run died: without this its record would say 'running' forever.
+    const previous = before.rows[0]?.lease_run_id;
+    if (previous && previous !== runId) {
+      await query(db, {
+        text: `UPDATE ${stateTable(schema, 'runs')} SET status = 'failed', finished_at = clock_timestamp(), error = $2 WHERE run_id = $1 AND status = 'running'`,
+        values: [previous, JSON.stringify({ name: 'LeaseLostError', message: `lease expired; taken over by run ${runId}` })],
+      }, 'recording the run whose lease expired');
+    }
+    return { cursor: row.cursor };
+  }
   const holder = await query<{ lease_run_id: string; lease_until: Date }>(
     db,
     { text: `SELECT lease_run_id, lease_until FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] },
