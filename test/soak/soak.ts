@@ -346,7 +346,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
 /** The report as a few lines of text. */
 export function formatReport(report: SoakReport): string[] {
-  const lines = [`soak: ${(report.durationMs / 1000).toFixed(1)} s, ${report.problems.length} problem(s)`];
+  const sum = (f: (s: ScenarioReport) => number): number => report.scenarios.reduce((n, s) => n + f(s), 0);
+  const lines = [
+    `soak: ${(report.durationMs / 1000).toFixed(1)} s, ${report.problems.length} problem(s); ${sum((s) => s.succeeded)} runs succeeded, ${sum((s) => s.skipped)} skipped (overlapping), ${sum((s) => s.failed)} failed; ` +
+      `rows extracted ${sum((s) => s.rowsExtracted)}, inserted ${sum((s) => s.rowsInserted)}, deleted ${sum((s) => s.rowsDeleted)}; writer commits ${sum((s) => s.writers.commits)}, rollbacks ${sum((s) => s.writers.rollbacks)}`,
+  ];
   for (const s of report.scenarios) {
     const w = s.writers;
     lines.push(
