@@ -59,6 +59,8 @@ export async function connect(settings: ConnectionSettings, options: ConnectOpti
     application_name: settings.applicationName,
     connectionTimeoutMillis: Math.round(settings.connectTimeoutSeconds * 1000),
     keepAlive: true,
+    // A peer that vanished without a reset (a dead NAT entry) is noticed in seconds, not after the OS's 2 h.
+    keepAliveInitialDelayMillis: 10_000,
   });
   // A server that drops an idle session emits 'error' on the client; without a listener it would
   // crash the process. The next query on it fails and is classified as transient.

@@ -1,6 +1,7 @@
 /** Staging tables: per-run names, creation, cleanup, and the per-chunk load that never duplicates rows. */
 import { createHash } from 'node:crypto';
 import { copyBetween, execute, query, transaction, type CopyResult, type Db } from '../db/index.ts';
+import { DatabaseError } from '../errors.ts';
 import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
 import { XMIN_COLUMN } from '../sql/merge.ts';
@@ -78,24 +79,37 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND starts_with(obj_description
 /**
  * Loads one chunk into staging in one target transaction that also records the chunk in the done table:
  * a retry after a commit finds the record and copies nothing, a retry after a failure finds neither rows
- * nor record, and two concurrent attempts collide on the done table's primary key. Never duplicates.
+ * nor record, and two concurrent attempts collide on the done table's primary key, where the later one
+ * rolls its copy back and reports the committed one. Never duplicates.
  */
 export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: number, select: string): Promise<CopyResult & { skipped: boolean }> {
   const { staging, done } = stagingTables(plan);
-  return transaction(target, async () => {
+  const recorded = async (): Promise<(CopyResult & { skipped: boolean }) | undefined> => {
     const seen = await query<{ rows: string; bytes: string }>(target, {
       text: `SELECT rows, bytes FROM ${qualified(done)} WHERE chunk = $1`,
       values: [chunk],
     }, 'reading the chunk record');
     const previous = seen.rows[0];
-    if (previous) return { rows: Number(previous.rows), bytes: Number(previous.bytes), skipped: true };
-    const copied = await copyBetween(source, target, copyToSql(select), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
-    await query(target, {
-      text: `INSERT INTO ${qualified(done)} (chunk, rows, bytes) VALUES ($1, $2, $3)`,
-      values: [chunk, copied.rows, copied.bytes],
-    }, 'recording the chunk');
-    return { ...copied, skipped: false };
-  }, 'loading the chunk');
+    return previous ? { rows: Number(previous.rows), bytes: Number(previous.bytes), skipped: true } : undefined;
+  };
+  try {
+    return await transaction(target, async () => {
+      const previous = await recorded();
+      if (previous) return previous;
+      const copied = await copyBetween(source, target, copyToSql(select), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
+      await query(target, {
+        text: `INSERT INTO ${qualified(done)} (chunk, rows, bytes) VALUES ($1, $2, $3)`,
+        values: [chunk, copied.rows, copied.bytes],
+      }, 'recording the chunk');
+      return { ...copied, skipped: false };
+    }, 'loading the chunk');
+  } catch (error) {
+    // 23505: an earlier attempt of this chunk committed while this one copied; this copy was rolled back.
+    if (!(error instanceof DatabaseError && error.code === '23505')) throw error;
+    const committed = await recorded();
+    if (!committed) throw error;
+    return committed;
+  }
 }
 
 /** Totals of the chunks loaded into staging. */
