@@ -171,8 +171,13 @@ function identitySql(column: ColumnCatalog, sequence: ObjectName): string {
 
 /** `CREATE [UNIQUE] INDEX <temp> ON <staging> USING ...`, from pg_get_indexdef's text after the table name. */
 function indexSql(index: IndexCatalog, tempName: string, staging: TableName): string {
+  return indexOn(index, tempName, staging, 'exchange');
+}
+
+/** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`: an existing index's definition (pg_get_indexdef) rebuilt on another table. */
+export function indexOn(index: { readonly name: string; readonly definition: string; readonly tablespace?: string }, name: string, table: TableName, what: string): string {
   const using = findOutsideQuotes(index.definition, ' USING ');
-  if (!index.definition.startsWith('CREATE ') || using < 0) throw new Error(`exchange: cannot read the definition of index ${index.name}: ${index.definition}`);
+  if (!index.definition.startsWith('CREATE ') || using < 0) throw new Error(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
   let tail = index.definition.slice(using + 1);
   if (index.tablespace !== undefined) {
     const where = findOutsideQuotes(tail, ' WHERE ');
@@ -180,7 +185,7 @@ function indexSql(index: IndexCatalog, tempName: string, staging: TableName): st
     tail = `${tail.slice(0, at)} TABLESPACE ${ident(index.tablespace)}${tail.slice(at)}`;
   }
   const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX ${ident(tempName)} ON ${qualified(staging)} ${tail}`;
+  return `CREATE ${unique}INDEX ${ident(name)} ON ${qualified(table)} ${tail}`;
 }
 
 /** Table-level settings as ALTER TABLE subcommands: storage parameters, replica identity, CLUSTER ON, row security. */

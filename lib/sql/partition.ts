@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ColumnSpec } from '../state/types.ts';
-import { findOutsideQuotes } from './exchange.ts';
+import { indexOn } from './exchange.ts';
 import { ident, identList, literal, qualified, type TableName } from './quote.ts';
 import type { Grant } from './target-catalog.ts';
 
@@ -187,7 +187,7 @@ export function leafStatements(
   const insert = `INSERT INTO ${t} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${source} WHERE (${leaf.constraint})`;
   const build = leaf.indexes.map((index, k) => {
     const name = names.indexes[k] as string;
-    return index.constraint ? `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${index.constraint.definition}` : indexOn(index, name, temp);
+    return index.constraint ? `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${index.constraint.definition}` : leafIndexOn(index, name, temp);
   });
   build.push(`ANALYZE ${t}`);
 
@@ -240,17 +240,8 @@ export function byValueSql(
 }
 
 /** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`, from pg_get_indexdef's text after the table name. */
-function indexOn(index: LeafIndex, name: string, table: TableName): string {
-  const using = findOutsideQuotes(index.definition, ' USING ');
-  if (!index.definition.startsWith('CREATE ') || using < 0) throw new Error(`partition_replace: cannot read the definition of index ${index.name}: ${index.definition}`);
-  let tail = index.definition.slice(using + 1);
-  if (index.tablespace !== undefined) {
-    const where = findOutsideQuotes(tail, ' WHERE ');
-    const at = where < 0 ? tail.length : where;
-    tail = `${tail.slice(0, at)} TABLESPACE ${ident(index.tablespace)}${tail.slice(at)}`;
-  }
-  const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX ${ident(name)} ON ${qualified(table)} ${tail}`;
+function leafIndexOn(index: LeafIndex, name: string, table: TableName): string {
+  return indexOn(index, name, table, 'partition_replace');
 }
 
 /** The leaf's privileges on the new table, issued after OWNER TO so the owner is their grantor (as exchange does). */

@@ -8,19 +8,10 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../lib/check/index.ts';
-import { main } from '../../lib/cli/main.ts';
-import type { Io } from '../../lib/cli/output.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { cli } from '../helpers/cli.ts';
 
 const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const io: Io = { out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-  const code = await main(['node', 'pgferry', ...args], io);
-  return { code, stdout, stderr };
-}
 
 /** The same database URL, logged in as another role. */
 function as(url: string, user: string, password: string): string {

@@ -3,21 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { main } from '../../lib/cli/main.ts';
-import type { Io } from '../../lib/cli/output.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
-
-function capture(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-}
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const io = capture();
-  const code = await main(['node', 'pgferry', ...args], io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
+import { cli } from '../helpers/cli.ts';
 
 describe('Feature: the pgferry CLI', () => {
   let server: TestPostgres;

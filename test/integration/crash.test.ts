@@ -5,13 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { main } from '../../lib/cli/main.ts';
-import type { Io } from '../../lib/cli/output.ts';
 import { runLocal } from '../../lib/local/runner.ts';
 import type { CrashPoint, CrashRun } from '../helpers/crash-child.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
+import { cli } from '../helpers/cli.ts';
 
 /** Advisory lock the source's gate function waits on, so the parent can hold a COPY mid-stream. */
 const GATE_LOCK = 734221;
@@ -42,18 +41,6 @@ const CASES: readonly Case[] = [
   { strategy: 'upsert_xmin', point: 'mid-copy', recover: 'unlock' },
   { strategy: 'upsert_xmin', point: 'mid-apply', recover: 'unlock' },
 ];
-
-function capture(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
-}
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const io = capture();
-  const code = await main(['node', 'pgferry', ...args], io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -4,36 +4,15 @@
  * table is the issue's catalogue of what a user can get wrong.
  */
 import { describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { parsePipeline } from '../../lib/config/index.ts';
 import { ConfigError, formatProblem, type ConfigProblem } from '../../lib/errors.ts';
+import { pipelineYaml } from '../helpers/config-yaml.ts';
 
 const FILE = 'pipelines/hostile.yaml';
 
 type Doc = Record<string, unknown>;
 
-const BASE: Doc = {
-  name: 'orders',
-  source: { type: 'postgres', connection_id: 'orders_oltp', table: { schema: 'public', name: 'orders' } },
-  sink: { type: 'postgres', connection_id: 'dwh', table: { schema: 'landing', name: 'orders' }, strategy: { mode: 'full_refresh' } },
-};
-
-/** The base pipeline as YAML with `changes` applied by dotted key path; undefined deletes the key. */
-function yaml(changes: Record<string, unknown> = {}): string {
-  const doc = structuredClone(BASE);
-  for (const [path, value] of Object.entries(changes)) {
-    const keys = path.split('.');
-    let node = doc;
-    for (const key of keys.slice(0, -1)) {
-      if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
-      node = node[key] as Doc;
-    }
-    const last = keys.at(-1) as string;
-    if (value === undefined) delete node[last];
-    else node[last] = value;
-  }
-  return YAML.stringify(doc);
-}
+const yaml = pipelineYaml;
 
 function problemsOf(text: string): ConfigProblem[] {
   try {

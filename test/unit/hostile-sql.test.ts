@@ -217,6 +217,12 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     const bare = exchange.exchangeStatements(undefined, target, staging, exchange.exchangeTempPrefix(staging));
     return [...prepare, ...swap, ...bare.prepare, ...bare.swap];
   },
+  'exchange.indexOn': () => exchange.indexOn(
+    { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)}) WHERE (${ident(N.key2)} <> ' USING '::text)`, tablespace: N.tablespace },
+    N.index,
+    staging,
+    'test',
+  ),
   'exchange.retarget': () => exchange.retarget(`CREATE TRIGGER ${ident(N.trigger)} AFTER UPDATE ON ${qualified(target)} FOR EACH ROW EXECUTE FUNCTION f()`, ' ON ', staging),
   'shadow.createShadowSql': () => shadow.createShadowSql(shadow.shadowTable(staging), columns, { unlogged: true }),
   'shadow.notStagedSql': () => [shadow.notStagedSql(keys, staging), shadow.notStagedSql([keys[0] as shadow.ShadowKey], staging)],
