@@ -1,5 +1,5 @@
 /** Secrets Manager: reads the RDS-format secret of a connection, cached for the life of the process (Lambda container). */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConnectionError, TransientDatabaseError } from '../errors.ts';
 import { registerSecret } from './redact.ts';
 import type { ResolvedFields } from './types.ts';
@@ -23,7 +23,7 @@ export function clearSecretCache(): void {
 export function readSecret(secretId: string, client: SecretsManagerClient | undefined): Promise<ResolvedFields> {
   let pending = secretCache.get(secretId);
   if (pending === undefined) {
-    pending = fetchSecret(secretId, client ?? sharedClient(secretId));
+    pending = (async () => fetchSecret(secretId, client ?? (await sharedClient(secretId))))();
     secretCache.set(secretId, pending);
     // A failed read is not cached: the next resolution tries again.
     pending.catch(() => {
@@ -33,12 +33,16 @@ export function readSecret(secretId: string, client: SecretsManagerClient | unde
   return pending;
 }
 
-function sharedClient(secretId: string): SecretsManagerClient {
+/** The AWS SDK module, loaded on first use: connections that are not in Secrets Manager never pay for it. */
+const sdk = () => import('@aws-sdk/client-secrets-manager');
+
+async function sharedClient(secretId: string): Promise<SecretsManagerClient> {
   // An ARN names its region; a plain name uses the SDK's (AWS_REGION on Lambda).
   const region = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1] ?? '';
   let client = sharedClients.get(region);
   if (client === undefined) {
-    client = new SecretsManagerClient(region === '' ? {} : { region });
+    const { SecretsManagerClient: Client } = await sdk();
+    client = new Client(region === '' ? {} : { region });
     sharedClients.set(region, client);
   }
   return client;
@@ -51,6 +55,7 @@ async function fetchSecret(secretId: string, client: SecretsManagerClient): Prom
   const label = `secret ${JSON.stringify(secretId)}`;
   let text: string | undefined;
   try {
+    const { GetSecretValueCommand } = await sdk();
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     text = out.SecretString ?? (out.SecretBinary !== undefined ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
   } catch (err) {

@@ -38,6 +38,9 @@ export async function planChunks(db: Db, input: ChunkPlanInput): Promise<ChunkBo
     sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)${where}) AS s`;
     const sampled = await countRows(db, sampleFrom);
     rows = (sampled * 100) / percent;
+    // A selective window (an incremental run) leaves few sampled rows. When even a generous reading of the
+    // estimate stays within one chunk, one open chunk is exact anyway: skip counting every matching row.
+    if (sampled < MIN_SAMPLE_ROWS / 4 && ((sampled + 10) * 100) / percent < input.chunkRows / 2) return single;
     if (sampled < MIN_SAMPLE_ROWS / 4) {
       // Too few rows survived the sample (a selective predicate): use every row instead.
       sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)}${where}) AS s`;

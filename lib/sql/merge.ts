@@ -74,12 +74,32 @@ export function keepLastSql(staging: TableName, keys: readonly string[], order: 
 /** Name of the staged column holding the source row's xmin (keep_last tie-break). */
 export const XMIN_COLUMN = 'pgferry_xmin';
 
-/** `incremental_merge` / `delete_insert`: delete target rows whose key is staged, insert the staged rows. */
-export function deleteInsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly KeyColumn[]): string[] {
+/** Most staged keys for which a single-column key is deleted through `= ANY (ARRAY(...))` rather than a join. */
+export const KEY_ARRAY_LIMIT = 1_000_000;
+
+/**
+ * `incremental_merge` / `delete_insert`: delete target rows whose key is staged, insert the staged rows.
+ * A single-column key with a moderate number of staged rows is deleted by `= ANY (ARRAY(...))`, which the
+ * planner always runs as index lookups (a join over a few % of a large table tends to seq-scan it).
+ */
+export function deleteInsertSql(
+  target: TableName,
+  staging: TableName,
+  columns: readonly ColumnSpec[],
+  keys: readonly KeyColumn[],
+  options: { stagedRows?: number } = {},
+): string[] {
   const list = identList(columns.map((c) => c.name));
   const keyList = identList(keys.map((k) => k.name));
   const insert = `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`;
   const nullable = keys.filter((k) => !k.notNull);
+  const single = keys.length === 1 && keys[0] !== undefined && (options.stagedRows ?? Infinity) <= KEY_ARRAY_LIMIT ? keys[0] : undefined;
+  if (single) {
+    const k = ident(single.name);
+    const statements = [`DELETE FROM ${qualified(target)} AS t WHERE t.${k} = ANY (ARRAY(SELECT DISTINCT ${k} FROM ${qualified(staging)} WHERE ${k} IS NOT NULL))`];
+    if (!single.notNull) statements.push(`DELETE FROM ${qualified(target)} AS t WHERE t.${k} IS NULL AND EXISTS (SELECT 1 FROM ${qualified(staging)} AS s WHERE s.${k} IS NULL)`);
+    return [...statements, insert];
+  }
   if (nullable.length === 0) {
     return [`DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)}) AS s WHERE ${keyMatch(keys, 't', 's')}`, insert];
   }

@@ -60,7 +60,7 @@ export const deleteInsert: Strategy = {
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
     await ensureTarget(ctx, keys);
-    const statements = deleteInsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys));
+    const statements = deleteInsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys), { stagedRows: ctx.stagedRows });
     let rowsDeleted = 0;
     for (const del of statements.slice(0, -1)) rowsDeleted += (await query(ctx.db, del, 'deleting replaced rows')).rowCount ?? 0;
     const inserted = await query(ctx.db, statements.at(-1) ?? '', 'inserting staged rows');
