@@ -1,0 +1,36 @@
+/** The reference: a plain binary COPY pipe between the two databases, into a logged table with a PK and one index. */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { COLUMN_LIST } from './dataset.ts';
+import { measure, type Measured } from './measure.ts';
+import type { PipeKind } from './options.ts';
+import { ROOT } from './pgferry.ts';
+
+/** psql when it is on PATH. */
+export function psqlAvailable(): boolean {
+  try {
+    execFileSync('psql', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The two COPY statements of the pipe. */
+export function pipeStatements(sourceTable: string, targetTable: string): { copyTo: string; copyFrom: string } {
+  return {
+    copyTo: `COPY (SELECT ${COLUMN_LIST} FROM ${sourceTable}) TO STDOUT (FORMAT binary)`,
+    copyFrom: `COPY ${targetTable} (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`,
+  };
+}
+
+/** Runs the pipe once, measured: `psql -c "COPY ... TO STDOUT" | psql -c "COPY ... FROM STDIN"`, or pg-copy-streams. */
+export async function runPipe(kind: PipeKind, urls: { source: string; target: string }, sourceTable: string, targetTable: string): Promise<Measured> {
+  const { copyTo, copyFrom } = pipeStatements(sourceTable, targetTable);
+  const env = { PIPE_SOURCE_URL: urls.source, PIPE_TARGET_URL: urls.target, PIPE_COPY_TO: copyTo, PIPE_COPY_FROM: copyFrom };
+  const measured = kind === 'psql'
+    ? await measure('bash', ['-c', 'set -o pipefail; psql "$PIPE_SOURCE_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_TO" | psql "$PIPE_TARGET_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_FROM"'], env)
+    : await measure(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/copy-pipe.ts')], env);
+  if (measured.code !== 0) throw new Error(`the ${kind} pipe failed (exit ${measured.code}): ${measured.stderr.slice(-2000)}`);
+  return measured;
+}

@@ -1,0 +1,153 @@
+/**
+ * `npm run bench`: pgferry against the plain binary COPY pipe on the same server, in one run, alternating
+ * scenarios (A B C A B C ...), medians of several runs, the issue's targets as PASS/FAIL. Prints a table
+ * and writes bench/results.json. See README "Performance".
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { breakdown, breakdownLines, profileRun, type Breakdown } from './breakdown.ts';
+import { checksumSql, seedSql, sizeSql } from './dataset.ts';
+import { rssMethod } from './measure.ts';
+import { parseOptions, type BenchOptions } from './options.ts';
+import { ROOT } from './pgferry.ts';
+import { psqlAvailable } from './pipe.ts';
+import { chunkOverheadMs, median, summarize, table, verdicts, type ScenarioResult } from './report.ts';
+import { allScenarios, selectScenarios, type BenchContext, type Sample, type Scenario } from './scenarios.ts';
+import { openServer, serverInfo, sql } from './server.ts';
+
+const began = performance.now();
+const log = (line: string): void => {
+  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
+};
+
+function git(args: string[]): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function verify(ctx: BenchContext, scenario: Scenario): Promise<boolean> {
+  const [src, dst] = await Promise.all([
+    sql<{ n: string; checksum: string }>(ctx.urls.source, [checksumSql(scenario.tables.source)]),
+    sql<{ n: string; checksum: string }>(ctx.urls.target, [checksumSql(scenario.tables.target)]),
+  ]);
+  const same = src[0]?.n === dst[0]?.n && src[0]?.checksum === dst[0]?.checksum;
+  log(`  verify ${scenario.name}: source ${src[0]?.n} rows / ${src[0]?.checksum}, target ${dst[0]?.n} rows / ${dst[0]?.checksum}: ${same ? 'identical' : 'DIFFERENT'}`);
+  return same;
+}
+
+async function main(options: BenchOptions): Promise<number> {
+  const pipe = options.pipe === 'auto' ? (psqlAvailable() ? 'psql' : 'pg-copy-streams') : options.pipe;
+  if (pipe === 'psql' && !psqlAvailable()) throw new Error('--pipe psql: psql is not on PATH');
+  const scenarios = selectScenarios(await allScenarios(options.rows), options.only);
+  log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}`);
+  const server = await openServer(options.settings, options.externalUrl);
+  const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));
+  try {
+    const ctx: BenchContext = { urls: { source: server.sourceUrl, target: server.targetUrl }, dir, rows: options.rows, pipe, log };
+    const info = await serverInfo(ctx.urls.target);
+    log(`PostgreSQL ${info.version} (${server.kind}): ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    let t = performance.now();
+    await sql(ctx.urls.source, seedSql('public.orders', options.rows));
+    const size = (await sql<{ avg_row_bytes: number; table_bytes: number; index_bytes: number }>(ctx.urls.source, [sizeSql('public.orders')]))[0];
+    log(`seeded public.orders in ${((performance.now() - t) / 1000).toFixed(1)} s: ${Math.round(size?.avg_row_bytes ?? 0)} bytes/row, table ${((size?.table_bytes ?? 0) / 2 ** 20).toFixed(0)} MB, indexes ${((size?.index_bytes ?? 0) / 2 ** 20).toFixed(0)} MB`);
+    t = performance.now();
+    for (const s of scenarios) {
+      log(`setting up ${s.name}`);
+      await s.setup(ctx);
+    }
+    log(`set up in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+    const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]));
+    const verified = new Map<string, boolean>();
+    for (let round = 1; round <= options.runs; round += 1) {
+      for (const s of scenarios) {
+        await s.prepare(ctx, round);
+        const sample = { ...(await s.run(ctx)), load1: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 };
+        samples.get(s.name)?.push(sample);
+        log(`round ${round}/${options.runs} ${s.name}: ${(sample.wallMs / 1000).toFixed(2)} s${sample.runMs === undefined ? '' : ` (run ${(sample.runMs / 1000).toFixed(2)} s)`}, ${sample.rows.toLocaleString('en-US')} rows, peak RSS ${sample.peakRssKb === undefined ? '?' : (sample.peakRssKb / 1024).toFixed(0)} MB`);
+        if (options.verify && round === options.runs && s.tables.source !== '') verified.set(s.name, await verify(ctx, s));
+        await s.cleanup(ctx);
+      }
+    }
+
+    const breakdowns: Record<string, Breakdown> = {};
+    if (options.profile) {
+      for (const s of scenarios.filter((x) => x.pipelineFile !== undefined)) {
+        await s.prepare(ctx, options.runs + 1);
+        breakdowns[s.name] = breakdown(await profileRun(s.pipelineFile as string));
+        await s.cleanup(ctx);
+      }
+    }
+
+    const reference = { pipe: samples.get('pipe'), startup: samples.get('cli_startup') };
+    const loads = [...samples.values()].flat().map((x) => x.load1 ?? 0);
+    const results = scenarios.map((s) => summarize(s, samples.get(s.name) ?? [], reference, verified.get(s.name)));
+    const byName = new Map<string, ScenarioResult>(results.map((r) => [r.name, r]));
+    const judged = verdicts(byName);
+    const machine = {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+      node: process.version,
+    };
+    const out = {
+      generatedAt: new Date().toISOString(),
+      git: { commit: git(['rev-parse', 'HEAD']), dirty: (git(['status', '--porcelain', '--', 'lib', 'bin']) ?? '') !== '' },
+      machine,
+      postgres: { version: info.version, server: server.kind, settings: info.settings },
+      dataset: { rows: options.rows, avgRowBytes: Math.round(size?.avg_row_bytes ?? 0), tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20), indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20) },
+      options: { runs: options.runs, pipe, rssMethod: rssMethod(), only: options.only ?? null },
+      load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
+      scenarios: Object.fromEntries(results.map((r) => [r.name, r])),
+      derived: { chunkOverhead: chunkOverheadMs(byName) ?? null },
+      verdicts: judged,
+      breakdowns,
+    };
+    await writeFile(resolve(ROOT, options.out), `${JSON.stringify(out, null, 2)}\n`);
+
+    const lines = [
+      '',
+      `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, node ${machine.node}`,
+      `PostgreSQL ${info.version} (${server.kind}); ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      `1-min load average at the end of the timed runs: median ${out.load1.median.toFixed(1)} (min ${out.load1.min.toFixed(1)}, max ${out.load1.max.toFixed(1)}) on ${machine.cores} cores`,
+      `table: ${options.rows.toLocaleString('en-US')} rows of ~${out.dataset.avgRowBytes} bytes (${out.dataset.tableMb} MB + ${out.dataset.indexMb} MB indexes); median of ${options.runs} runs, alternating; pipe: ${pipe}; peak RSS: ${rssMethod()}`,
+      '',
+      ...table(results, judged),
+    ];
+    if (Object.keys(breakdowns).length > 0) {
+      lines.push('', 'where the time goes (one extra profiled run each):');
+      for (const [name, b] of Object.entries(breakdowns)) lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs));
+    }
+    const failedVerify = [...verified.entries()].filter(([, ok]) => !ok).map(([n]) => n);
+    if (failedVerify.length > 0) lines.push('', `VERIFY FAILED: ${failedVerify.join(', ')}`);
+    lines.push('', `results: ${options.out}; total ${((performance.now() - began) / 60000).toFixed(1)} min`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return failedVerify.length > 0 ? 1 : 0;
+  } finally {
+    await server.stop().catch((e: unknown) => log(`stopping the server: ${String(e)}`));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+let parsed: BenchOptions | undefined;
+try {
+  parsed = parseOptions(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 2;
+}
+if (parsed) {
+  try {
+    process.exitCode = await main(parsed);
+  } catch (error) {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The measured scenarios. Each has untimed `setup` (once), `prepare` (before every timed run) and `cleanup`
+ * (after it) steps around one timed `run`, so the bench can interleave them: A B C A B C ...
+ */
+import { changeSql, subsetSql, targetSql } from './dataset.ts';
+import type { PipeKind } from './options.ts';
+import { join } from 'node:path';
+import { measure } from './measure.ts';
+import { ROOT, runPgferry, writePipeline, type PipelineSpec } from './pgferry.ts';
+import { runPipe } from './pipe.ts';
+import { checkpoint, sql } from './server.ts';
+
+/** What every scenario shares. */
+export interface BenchContext {
+  readonly urls: { readonly source: string; readonly target: string };
+  /** Directory of the pipeline files. */
+  readonly dir: string;
+  /** Rows of the main source table `public.orders`. */
+  readonly rows: number;
+  readonly pipe: PipeKind;
+  readonly log: (line: string) => void;
+}
+
+/** One timed run. */
+export interface Sample {
+  /** Wall time of the process (pipe: both ends; pgferry: `node bin/pgferry.js run`, start to exit). */
+  readonly wallMs: number;
+  /** pgferry's own durationMs (the run, without process start-up and module loading). */
+  readonly runMs?: number;
+  readonly peakRssKb?: number;
+  /** Rows moved: all rows of a full load, the changed rows of an incremental one. */
+  readonly rows: number;
+  readonly chunks?: number;
+  /** 1-minute load average when the run ended (the machine may be shared). */
+  readonly load1?: number;
+}
+
+/** A measured scenario. */
+export interface Scenario {
+  readonly name: string;
+  /** Names `--only` also accepts for this scenario. */
+  readonly groups: readonly string[];
+  readonly description: string;
+  readonly kind: 'pipe' | 'pgferry';
+  /** Source table (source database) and target table (target database) compared by `--verify`. */
+  readonly tables: { readonly source: string; readonly target: string };
+  setup(ctx: BenchContext): Promise<void>;
+  prepare(ctx: BenchContext, round: number): Promise<void>;
+  run(ctx: BenchContext): Promise<Sample>;
+  cleanup(ctx: BenchContext): Promise<void>;
+  /** The pipeline file, once set up (pgferry scenarios). */
+  pipelineFile?: string;
+}
+
+const MAIN = 'public.orders';
+
+/** Rows of the smaller full refresh whose peak RSS is compared with the main one. */
+export function smallRows(rows: number): number {
+  return Math.max(1, Math.floor(rows / 5));
+}
+
+/** Rows of the runner-overhead pipelines. */
+export function overheadRows(rows: number): number {
+  return Math.min(100_000, rows);
+}
+
+/** Rows per chunk of the many-chunks overhead pipeline (200 chunks of the overhead table). */
+export function overheadChunkRows(rows: number): number {
+  return Math.max(1, Math.floor(overheadRows(rows) / 200));
+}
+
+async function pgferryScenario(
+  base: Omit<Scenario, 'kind' | 'setup' | 'prepare' | 'run' | 'cleanup'>,
+  spec: Omit<PipelineSpec, 'sourceTable' | 'targetTable'>,
+  hooks: {
+    /**
+     * CHECKPOINT before `prepare` instead of after it: the source change and the run then fall in one
+     * checkpoint cycle, as when a run follows the changes within minutes. After it, the run's first read of
+     * the changed rows would pay a full-page image per page for setting hint bits (data checksums on).
+     */
+    checkpointFirst?: boolean;
+    setup?: (ctx: BenchContext, self: Scenario) => Promise<void>;
+    prepare?: (ctx: BenchContext, round: number, self: Scenario) => Promise<void>;
+    cleanup?: (ctx: BenchContext) => Promise<void>;
+  } = {},
+): Promise<Scenario> {
+  const bare = (t: string): string => t.replace(/^public\./, '');
+  const scenario: Scenario = {
+    ...base,
+    kind: 'pgferry',
+    async setup(ctx) {
+      await sql(ctx.urls.target, targetSql(base.tables.target));
+      this.pipelineFile = await writePipeline(ctx.dir, { ...spec, sourceTable: bare(base.tables.source), targetTable: bare(base.tables.target) }, ctx.urls);
+      await hooks.setup?.(ctx, this);
+    },
+    async prepare(ctx, round) {
+      if (hooks.checkpointFirst) await checkpoint(ctx.urls.target);
+      await hooks.prepare?.(ctx, round, this);
+      if (!hooks.checkpointFirst) await checkpoint(ctx.urls.target);
+    },
+    async run() {
+      const r = await runPgferry(this.pipelineFile as string);
+      return { wallMs: r.wallMs, runMs: r.summary.durationMs, peakRssKb: r.peakRssKb, rows: r.summary.rowsExtracted, chunks: r.summary.chunks };
+    },
+    async cleanup(ctx) {
+      // So autovacuum never holds a lock the next timed run waits for (deadlock_timeout, 1 s, before it yields).
+      await sql(ctx.urls.target, [`VACUUM ANALYZE ${base.tables.target}`]);
+      await hooks.cleanup?.(ctx);
+    },
+  };
+  return scenario;
+}
+
+/** The plain COPY pipe into `public.orders_pipe` (PK + index), truncated before each run. */
+function pipeScenario(): Scenario {
+  const target = 'public.orders_pipe';
+  return {
+    name: 'pipe',
+    groups: ['pipe'],
+    description: 'binary COPY TO STDOUT | COPY FROM STDIN into a logged table with PK + 1 index',
+    kind: 'pipe',
+    tables: { source: MAIN, target },
+    async setup(ctx) {
+      await sql(ctx.urls.target, targetSql(target));
+    },
+    async prepare(ctx) {
+      await sql(ctx.urls.target, [`TRUNCATE ${target}`]);
+      await checkpoint(ctx.urls.target);
+    },
+    async run(ctx) {
+      const m = await runPipe(ctx.pipe, ctx.urls, MAIN, target);
+      return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: ctx.rows };
+    },
+    async cleanup(ctx) {
+      await sql(ctx.urls.target, [`VACUUM ANALYZE ${target}`]);
+    },
+  };
+}
+
+/** `pgferry --help`: what every run pays before its first query (node, tsx, loading the CLI's modules). */
+function startupScenario(): Scenario {
+  return {
+    name: 'cli_startup',
+    groups: ['overhead', 'startup'],
+    description: 'node bin/pgferry.js --help: process start-up and module loading, no run',
+    kind: 'pgferry',
+    tables: { source: '', target: '' },
+    async setup() {},
+    async prepare() {},
+    async run() {
+      const m = await measure(process.execPath, [join(ROOT, 'bin/pgferry.js'), '--help']);
+      if (m.code !== 0) throw new Error(`pgferry --help failed (exit ${m.code}): ${m.stderr.slice(-2000)}`);
+      return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: 0 };
+    },
+    async cleanup() {},
+  };
+}
+
+/**
+ * An incremental merge after `percent`% of the source rows changed. Each incremental scenario reads its own
+ * copy of the source table, so the timed run reads exactly its own changes and nothing another scenario did.
+ */
+function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number, index: number): Promise<Scenario> {
+  const label = String(percent).replace('.', '_');
+  const modulus = Math.round(100 / percent);
+  const source = `public.orders_${policy}_${label}pct`;
+  const target = `public.orders_${policy}_${label}pct`;
+  return pgferryScenario(
+    {
+      name: `${policy}_${percent}pct`,
+      groups: ['incremental', policy === 'delete_insert' ? 'growth' : 'upsert'],
+      description: `incremental_merge / ${policy}, column cursor updated_at, after ${percent}% of the rows changed`,
+      tables: { source, target },
+    },
+    {
+      name: `bench_${policy}_${label}pct`,
+      strategy: { mode: 'incremental_merge', merge_policy: policy, unique_key: ['id'] },
+      options: { incremental_strategy: 'column', incremental_column: 'updated_at' },
+    },
+    {
+      checkpointFirst: true,
+      async setup(ctx, self) {
+        await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${source}`, ...subsetSql(source, MAIN, ctx.rows)]);
+        ctx.log(`  ${self.name}: initial full load (untimed)`);
+        await runPgferry(self.pipelineFile as string);
+      },
+      async prepare(ctx, round) {
+        await sql(ctx.urls.source, [changeSql(source, modulus, (round * 7 + index * 3) % modulus)]);
+      },
+      async cleanup(ctx) {
+        await sql(ctx.urls.source, [`VACUUM ANALYZE ${source}`]);
+      },
+    },
+  );
+}
+
+/** Every scenario, in the order of one round. */
+export async function allScenarios(rows: number): Promise<Scenario[]> {
+  const small = smallRows(rows);
+  const overhead = overheadRows(rows);
+  const createSubset = (table: string, n: number) => async (ctx: BenchContext): Promise<void> => {
+    const exists = await sql<{ ok: boolean }>(ctx.urls.source, [`SELECT to_regclass('${table}') IS NOT NULL AS ok`]);
+    if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(table, MAIN, n));
+  };
+  const overheadSource = 'public.orders_overhead';
+  return [
+    pipeScenario(),
+    await pgferryScenario(
+      { name: 'exchange', groups: ['full'], description: 'full_refresh / exchange into an existing target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_exchange' } },
+      { name: 'bench_exchange', strategy: { mode: 'full_refresh', overwrite_type: 'exchange' } },
+    ),
+    await pgferryScenario(
+      { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' } },
+      { name: 'bench_truncate_insert', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
+    ),
+    await incrementalScenario('delete_insert', 1, 0),
+    await incrementalScenario('upsert', 1, 1),
+    await incrementalScenario('delete_insert', 0.1, 2),
+    await incrementalScenario('delete_insert', 10, 3),
+    await pgferryScenario(
+      { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' } },
+      { name: 'bench_truncate_insert_small', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
+      { setup: createSubset('public.orders_small', small) },
+    ),
+    await pgferryScenario(
+      { name: 'overhead_many_chunks', groups: ['overhead'], description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`, tables: { source: overheadSource, target: 'public.orders_overhead_many' } },
+      { name: 'bench_overhead_many', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: overheadChunkRows(rows), max_parallel_chunks: 1 } },
+      { setup: createSubset(overheadSource, overhead) },
+    ),
+    await pgferryScenario(
+      { name: 'overhead_one_chunk', groups: ['overhead'], description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`, tables: { source: overheadSource, target: 'public.orders_overhead_one' } },
+      { name: 'bench_overhead_one', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: 1_000_000, max_parallel_chunks: 1 } },
+      { setup: createSubset(overheadSource, overhead) },
+    ),
+    startupScenario(),
+  ];
+}
+
+/** Scenarios named (or grouped) by `only`; the pipe always comes along, every ratio is to it. */
+export function selectScenarios(all: readonly Scenario[], only: readonly string[] | undefined): Scenario[] {
+  if (!only) return [...all];
+  const known = new Set(all.flatMap((s) => [s.name, ...s.groups]));
+  const unknown = only.filter((o) => !known.has(o));
+  if (unknown.length > 0) throw new Error(`--only: unknown scenario(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  return all.filter((s) => s.name === 'pipe' || only.includes(s.name) || s.groups.some((g) => only.includes(g)));
+}
