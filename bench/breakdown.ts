@@ -101,10 +101,10 @@ export function breakdown(profile: Profile): Breakdown {
 }
 
 /** One line per phase, for the console. */
-export function breakdownLines(name: string, b: Breakdown, wallMs?: number): string[] {
+export function breakdownLines(name: string, b: Breakdown, wallMs?: number, startupMs?: number): string[] {
   const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
   const lines = [
-    `${name}: ${wallMs === undefined ? '' : `process ${s(wallMs)} (timed runs' median) ~ start-up ${s(b.loadMs)} + `}run ${s(b.runMs)} = plan ${s(b.planMs)} + extract ${s(b.extract.spanMs)} (${b.extract.chunks} chunks; COPY ${s(b.extract.copySumMs)} summed; ${b.extract.nonCopyPerChunkMs.toFixed(0)} ms/chunk besides COPY) + apply ${s(b.applyMs)} + finalize ${s(b.finalizeMs)} + between tasks ${s(b.betweenTasksMs)}; connecting ${s(b.connectSumMs)} in all`,
+    `${name}: ${wallMs === undefined ? '' : `process ${s(wallMs)} (timed runs' median) ~ start-up ${s(startupMs ?? b.loadMs)}${startupMs === undefined ? ' (profiling process)' : ' (cli_startup)'} + `}run ${s(b.runMs)} = plan ${s(b.planMs)} + extract ${s(b.extract.spanMs)} (${b.extract.chunks} chunks; COPY ${s(b.extract.copySumMs)} summed; ${b.extract.nonCopyPerChunkMs.toFixed(0)} ms/chunk besides COPY) + apply ${s(b.applyMs)} + finalize ${s(b.finalizeMs)} + between tasks ${s(b.betweenTasksMs)}; connecting ${s(b.connectSumMs)} in all`,
   ];
   if (b.extract.chunks >= 10) {
     lines.push(`    per chunk besides COPY: ${b.perChunk.filter((p) => p.sql !== '(copy-out)' && p.sql !== '(copy-in)').slice(0, 8).map((p) => `${p.sql.slice(0, 48)} ${(p.meanMs * p.perChunk).toFixed(1)} ms`).join('; ')}`);

@@ -123,7 +123,7 @@ async function main(options: BenchOptions): Promise<number> {
     ];
     if (Object.keys(breakdowns).length > 0) {
       lines.push('', 'where the time goes (one extra profiled run each):');
-      for (const [name, b] of Object.entries(breakdowns)) lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs));
+      for (const [name, b] of Object.entries(breakdowns)) lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs, byName.get('cli_startup')?.medianWallMs));
     }
     const failedVerify = [...verified.entries()].filter(([, ok]) => !ok).map(([n]) => n);
     if (failedVerify.length > 0) lines.push('', `VERIFY FAILED: ${failedVerify.join(', ')}`);
