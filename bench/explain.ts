@@ -1,10 +1,17 @@
-// scratch: EXPLAIN (ANALYZE, BUFFERS, WAL) of the apply statements and their alternatives, 5M rows.
+/**
+ * Where an apply's time goes, in the server: EXPLAIN (ANALYZE, BUFFERS, WAL) of the statements pgferry's
+ * strategies run, and of their alternatives, on the bench's table in a throwaway embedded server (same
+ * settings as the bench). Every statement runs in a transaction that is rolled back; a CHECKPOINT before
+ * each one (unless noted) makes it pay the full-page images a first touch after a checkpoint pays.
+ *
+ *   npx tsx bench/explain.ts [rows = 5000000] [merge,plan,truncate]
+ */
 import { execSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../lib/local/embedded.ts';
-import { seedSql, targetSql, COLUMN_LIST, changeSql } from '../dataset.ts';
-import { SERVER_SETTINGS } from '../options.ts';
+import { startEmbeddedPostgres } from '../lib/local/embedded.ts';
+import { seedSql, targetSql, COLUMN_LIST, changeSql } from './dataset.ts';
+import { SERVER_SETTINGS } from './options.ts';
 
 const rows = Number(process.argv[2] ?? 5_000_000);
 const only = process.argv[3]?.split(',');
@@ -62,8 +69,7 @@ try {
     }
   }
   if (want('plan')) {
-    for (const s of ['SET enable_seqscan = on']) await src.query(s);
-    const max = (await src.query('SELECT max(updated_at)::text AS m FROM public.orders')).rows[0].m as string;
+      const max = (await src.query('SELECT max(updated_at)::text AS m FROM public.orders')).rows[0].m as string;
     await src.query(changeSql('public.orders', 100, 7));
     const upper = (await src.query('SELECT max(updated_at)::text AS m FROM public.orders')).rows[0].m as string;
     const where = `updated_at >= '${max}'::timestamptz AND updated_at <= '${upper}'::timestamptz`;
@@ -99,7 +105,7 @@ try {
       const a = await run(dst, 'CREATE INDEX x_pk ON stgall (id)');
       const b = await run(dst, 'CREATE INDEX x_u ON stgall (updated_at)');
       await dst.query('ROLLBACK');
-      console.log(`   index builds on 5M unlogged rows, maintenance_work_mem ${mwm}: id ${(a / 1000).toFixed(2)} s, updated_at ${(b / 1000).toFixed(2)} s`);
+      console.log(`   index builds on ${rows} unlogged rows, maintenance_work_mem ${mwm}: id ${(a / 1000).toFixed(2)} s, updated_at ${(b / 1000).toFixed(2)} s`);
     }
   }
 } finally {
