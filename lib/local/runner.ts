@@ -95,7 +95,9 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
     };
   }
   const definition = options.definition ?? buildDefinition(config, LOCAL_RESOURCES);
-  const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: false } });
+  // The definition is ours, validated by the unit tests and by cdk synth; validating it again on every run cost
+  // 0.25-0.4 s and 27 MB (bench).
+  const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
   const request: Record<string, boolean> = options.fullRefresh ? { full_refresh: true } : {};
   const retryIntervalOverrides =
     options.retryIntervalMs === undefined
