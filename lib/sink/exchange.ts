@@ -5,6 +5,7 @@
  */
 import { execute, inTransaction, query, type Db } from '../db/index.ts';
 import { UnsafeTargetError } from '../errors.ts';
+import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../sql/deferred-indexes.ts';
 import { exchangeStatements, exchangeTempPrefix, guardLockSql, type ObjectName, type TargetCatalog } from '../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import { readTargetCatalog } from './target-catalog.ts';
@@ -93,6 +94,7 @@ export async function exchangeTable(db: Db, target: TableName, staging: TableNam
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
   const { prepare, swap } = exchangeStatements(catalog, target, staging, options.tempPrefix ?? exchangeTempPrefix(staging));
+  if (catalog) await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), what);
   await execute(db, prepare, `${what}: building on the staged table`);
   await execute(db, swap, `${what}: swapping the staged table in`);
   await setLocal(db, before?.path ?? 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : before?.timeout, what);

@@ -112,7 +112,10 @@ ORDER BY 1, 2`;
 const CONSTRAINTS = `SELECT k.conname AS name, k.contype::text AS type, pg_get_constraintdef(k.oid) AS definition,
   obj_description(k.oid, 'pg_constraint') AS comment, k.contype = 'f' AND k.confrelid = k.conrelid AS self_reference,
   CASE WHEN k.contype = 'n' THEN (SELECT attname FROM pg_attribute WHERE attrelid = k.conrelid AND attnum = k.conkey[1]) END AS column,
-  CASE WHEN k.contype IN ('p', 'u', 'x') THEN obj_description(k.conindid, 'pg_class') END AS index_comment
+  CASE WHEN k.contype IN ('p', 'u', 'x') THEN obj_description(k.conindid, 'pg_class') END AS index_comment,
+  CASE WHEN k.contype IN ('p', 'u', 'x') THEN pg_get_indexdef(k.conindid) END AS index_definition,
+  (SELECT ts.spcname FROM pg_class ic JOIN pg_tablespace ts ON ts.oid = ic.reltablespace WHERE ic.oid = k.conindid) AS index_tablespace,
+  k.condeferrable AS deferrable, k.condeferred AS deferred
 FROM pg_constraint k WHERE k.conrelid = $1 AND k.contype IN ('n', 'c', 'p', 'u', 'x', 'f') ORDER BY k.conname`;
 
 const INDEXES = `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, ts.spcname AS tablespace,
@@ -186,6 +189,11 @@ async function readCatalog(db: Db, table: TableName): Promise<TargetCatalog | un
     selfReference: r.self_reference === true,
     column: opt(r.column),
     indexComment: opt(r.index_comment),
+    ...(r.index_definition !== null && r.index_definition !== undefined
+      ? { index: { definition: str(r.index_definition), ...(r.index_tablespace ? { tablespace: str(r.index_tablespace) } : {}) } }
+      : {}),
+    deferrable: r.deferrable === true,
+    deferred: r.deferred === true,
   }));
   const names = async (text: string): Promise<string[]> => (await rows(db, text, [oid])).map((r) => str(r.name));
   const options: RelOption[] = [

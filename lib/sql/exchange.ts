@@ -76,7 +76,13 @@ export function exchangeStatements(
   ]));
   prepare.push(...alterTable(s, identities.map(({ column, temp: seq }) => identitySql(column, { schema: staging.schema, name: seq }))));
   for (const c of catalog.constraints.filter((k) => hasIndex(k.kind))) {
-    prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(tempIndex(c.name))} ${c.definition}`);
+    if (c.index) {
+      const kind = c.kind as IndexConstraint['kind'];
+      const constraint = { kind, definition: c.definition, deferrable: c.deferrable === true, deferred: c.deferred === true };
+      prepare.push(...constraintWithIndexSql({ name: c.name, ...c.index }, constraint, tempIndex(c.name), staging, 'exchange'));
+    } else {
+      prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(tempIndex(c.name))} ${c.definition}`);
+    }
   }
   for (const i of catalog.indexes) prepare.push(indexSql(i, tempIndex(i.name), staging));
   for (const c of catalog.constraints.filter((k) => k.kind === 'foreign key')) {
@@ -186,6 +192,46 @@ export function indexOn(index: { readonly name: string; readonly definition: str
   }
   const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
   return `CREATE ${unique}INDEX ${ident(name)} ON ${qualified(table)} ${tail}`;
+}
+
+/** A constraint backed by an index. */
+export interface IndexConstraint {
+  readonly kind: 'primary key' | 'unique' | 'exclude';
+  /** `pg_get_constraintdef`: `EXCLUDE USING gist (r WITH &&) WITH (...)`. */
+  readonly definition: string;
+  readonly deferrable: boolean;
+  readonly deferred: boolean;
+  readonly comment?: string;
+}
+
+/**
+ * The statements that build a primary key, unique or exclusion constraint `name` and its index on `table`.
+ * pg_get_constraintdef leaves out a primary key's or unique constraint's index storage parameters and
+ * tablespace, so those are built as the index pg_get_indexdef describes and attached with USING INDEX;
+ * an exclusion constraint cannot be, so its definition gets the tablespace added.
+ */
+export function constraintWithIndexSql(
+  index: { readonly name: string; readonly definition: string; readonly tablespace?: string },
+  constraint: IndexConstraint,
+  name: string,
+  table: TableName,
+  what: string,
+): string[] {
+  const t = qualified(table);
+  if (constraint.kind === 'exclude') {
+    let definition = constraint.definition;
+    if (index.tablespace !== undefined) {
+      const where = findOutsideQuotes(definition, ' WHERE (');
+      const at = where < 0 ? definition.length : where;
+      definition = `${definition.slice(0, at)} USING INDEX TABLESPACE ${ident(index.tablespace)}${definition.slice(at)}`;
+    }
+    return [`ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition}`];
+  }
+  const timing = constraint.deferrable ? ` DEFERRABLE INITIALLY ${constraint.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
+  return [
+    indexOn(index, name, table, what),
+    `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${constraint.kind === 'primary key' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${ident(name)}${timing}`,
+  ];
 }
 
 /** Table-level settings as ALTER TABLE subcommands: storage parameters, replica identity, CLUSTER ON, row security. */

@@ -62,6 +62,10 @@ export interface ConstraintCatalog {
   readonly column?: string;
   /** Comment on the index behind a primary key, unique or exclusion constraint. */
   readonly indexComment?: string;
+  /** The index behind a primary key, unique or exclusion constraint: pg_get_indexdef and tablespace. */
+  readonly index?: { readonly definition: string; readonly tablespace?: string };
+  readonly deferrable?: boolean;
+  readonly deferred?: boolean;
 }
 
 /** An index of the target that does not back a constraint. */

@@ -71,7 +71,7 @@ describe('Function: exchangeTable', () => {
         note text,
         created date DEFAULT current_date
       );
-      ALTER TABLE app.items ADD CONSTRAINT items_code_uniq UNIQUE (code);
+      ALTER TABLE app.items ADD CONSTRAINT items_code_uniq UNIQUE (code) WITH (fillfactor = 60) DEFERRABLE INITIALLY DEFERRED;
       CREATE UNIQUE INDEX items_sku_key ON app.items (sku);
       CREATE INDEX items_parent_idx ON app.items (parent_id);
       CREATE INDEX items_note_partial ON app.items (lower(note)) WHERE note IS NOT NULL;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exchangeRefusal } from '../../lib/sink/exchange.ts';
-import { exchangeStatements, exchangeTempPrefix, findOutsideQuotes, retarget, type TargetCatalog } from '../../lib/sql/exchange.ts';
+import { dropIndexesSql, rebuildIndexesSql } from '../../lib/sql/deferred-indexes.ts';
+import { constraintWithIndexSql, exchangeStatements, exchangeTempPrefix, findOutsideQuotes, retarget, type TargetCatalog } from '../../lib/sql/exchange.ts';
 
 const target = { schema: 'My Schema', name: 'Weird "T"; DROP TABLE canary;--' };
 const T = '"My Schema"."Weird ""T""; DROP TABLE canary;--"';
@@ -212,5 +213,46 @@ describe('Function: retarget', () => {
 
   it('fails loudly on a definition it cannot read', () => {
     expect(() => retarget('CHECK (a > 0)', 'REFERENCES ', { schema: 's', name: 'n' })).toThrow(/cannot find REFERENCES/);
+  });
+});
+
+describe('Function: constraintWithIndexSql', () => {
+  it('builds a primary key or unique constraint as its index (storage parameters, tablespace) attached with USING INDEX', () => {
+    const index = { name: 'Weird PK', definition: `CREATE UNIQUE INDEX "Weird PK" ON ${T} USING btree ("Order") INCLUDE (note) WITH (fillfactor='80')`, tablespace: 'fast disk' };
+    expect(constraintWithIndexSql(index, { kind: 'unique', definition: 'UNIQUE ("Order") INCLUDE (note) DEFERRABLE INITIALLY DEFERRED', deferrable: true, deferred: true }, 'tmp c1', staging, 'test')).toEqual([
+      `CREATE UNIQUE INDEX "tmp c1" ON ${S} USING btree ("Order") INCLUDE (note) WITH (fillfactor='80') TABLESPACE "fast disk"`,
+      `ALTER TABLE ${S} ADD CONSTRAINT "tmp c1" UNIQUE USING INDEX "tmp c1" DEFERRABLE INITIALLY DEFERRED`,
+    ]);
+    expect(constraintWithIndexSql({ ...index, tablespace: undefined }, { kind: 'primary key', definition: 'PRIMARY KEY ("Order")', deferrable: false, deferred: false }, 'pk', staging, 'test')[1])
+      .toBe(`ALTER TABLE ${S} ADD CONSTRAINT "pk" PRIMARY KEY USING INDEX "pk"`);
+  });
+
+  it('adds an exclusion constraint by its definition, with the tablespace before its WHERE', () => {
+    const definition = `EXCLUDE USING gist (slot WITH &&) WITH (fillfactor='70') WHERE ((note <> ' WHERE ('::text))`;
+    expect(constraintWithIndexSql({ name: 'x', definition: 'unused', tablespace: 'ts' }, { kind: 'exclude', definition, deferrable: false, deferred: false }, 'x', staging, 'test')).toEqual([
+      `ALTER TABLE ${S} ADD CONSTRAINT "x" EXCLUDE USING gist (slot WITH &&) WITH (fillfactor='70') USING INDEX TABLESPACE "ts" WHERE ((note <> ' WHERE ('::text))`,
+    ]);
+  });
+});
+
+describe('Function: rebuildIndexesSql', () => {
+  it('builds constraints, then plain indexes, then replica identity, CLUSTER ON and comments, under the same names', () => {
+    const sql = rebuildIndexesSql(target, [
+      { name: 'i "1"', definition: `CREATE INDEX "i ""1""" ON ${T} USING btree (note)`, comment: "it's i1", replicaIdentity: false, clustered: true },
+      {
+        name: 'pk', definition: `CREATE UNIQUE INDEX pk ON ${T} USING btree ("Order")`, replicaIdentity: true, clustered: false,
+        constraint: { kind: 'primary key', definition: 'PRIMARY KEY ("Order")', deferrable: false, deferred: false, comment: 'the key' },
+      },
+    ]);
+    expect(sql).toEqual([
+      `CREATE UNIQUE INDEX "pk" ON ${T} USING btree ("Order")`,
+      `ALTER TABLE ${T} ADD CONSTRAINT "pk" PRIMARY KEY USING INDEX "pk"`,
+      `CREATE INDEX "i ""1""" ON ${T} USING btree (note)`,
+      `ALTER TABLE ${T} REPLICA IDENTITY USING INDEX "pk"`,
+      `ALTER TABLE ${T} CLUSTER ON "i ""1"""`,
+      `COMMENT ON INDEX "My Schema"."i ""1""" IS 'it''s i1'`,
+      `COMMENT ON CONSTRAINT "pk" ON ${T} IS 'the key'`,
+    ]);
+    expect(dropIndexesSql(target, [])).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as ddl from '../../lib/sql/ddl.ts';
+import * as deferred from '../../lib/sql/deferred-indexes.ts';
 import * as exchange from '../../lib/sql/exchange.ts';
 import * as extract from '../../lib/sql/extract.ts';
 import * as load from '../../lib/sql/load.ts';
@@ -143,7 +144,10 @@ function catalog(): TargetCatalog {
       { name: N.other, type: 'numeric(12,2)', notNull: false, grants: [] },
     ],
     constraints: [
-      { name: N.constraint, kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)})`, comment: N.comment, indexComment: N.comment },
+      { name: N.constraint, kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)})`, comment: N.comment, indexComment: N.comment,
+        index: { definition: `CREATE UNIQUE INDEX ${ident(N.constraint)} ON ${T} USING btree (${ident(N.key)}) WITH (fillfactor='80')`, tablespace: N.tablespace } },
+      { name: N.leafKey, kind: 'exclude', definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`,
+        index: { definition: `CREATE INDEX ${ident(N.leafKey)} ON ${T} USING gist (${ident(N.key2)}) WHERE ((${ident(N.other)} > 0))`, tablespace: N.tablespace } },
       { name: N.check, kind: 'check', definition: `CHECK ((${ident(N.other)} > (0)::numeric))` },
       { name: N.notNull, kind: 'not null', definition: `NOT NULL ${ident(N.cursor)}`, column: N.cursor },
       { name: N.foreignKey, kind: 'foreign key', definition: `FOREIGN KEY (${ident(N.key)}) REFERENCES ${T}(${ident(N.key)})`, selfReference: true },
@@ -182,6 +186,18 @@ const leaf: partition.LeafPartition = {
 const partitionColumn: partition.PartitionColumn = { name: N.key2, type: 'text', cast: true };
 const values: TableName = { schema: N.stagingSchema, name: N.values };
 const overlap: merge.AppendOverlap = { cursor: { name: N.cursor, type: 'timestamp with time zone' }, before: N.bound, lower: `${N.bound} 0` };
+
+const deferredIndexes: deferred.DeferredIndex[] = [
+  {
+    name: N.constraint, definition: `CREATE UNIQUE INDEX ${ident(N.constraint)} ON ${qualified(target)} USING btree (${ident(N.key)})`, tablespace: N.tablespace,
+    comment: N.comment, constraint: { kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)})`, deferrable: false, deferred: false, comment: N.comment },
+    replicaIdentity: true, clustered: false,
+  },
+  {
+    name: N.index, definition: `CREATE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.cursor)})`, tablespace: N.tablespace,
+    comment: N.comment, replicaIdentity: false, clustered: true,
+  },
+];
 
 /** One case per builder: its name as `module.export`, and the statements it returns for hostile names. */
 const BUILDERS: Record<string, () => string | readonly string[]> = {
@@ -224,6 +240,17 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     'test',
   ),
   'exchange.retarget': () => exchange.retarget(`CREATE TRIGGER ${ident(N.trigger)} AFTER UPDATE ON ${qualified(target)} FOR EACH ROW EXECUTE FUNCTION f()`, ' ON ', staging),
+  'exchange.constraintWithIndexSql': () => [
+    ...exchange.constraintWithIndexSql(
+      { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)})`, tablespace: N.tablespace },
+      { kind: 'unique', definition: `UNIQUE (${ident(N.key)})`, deferrable: true, deferred: true }, N.constraint, staging, 'test'),
+    ...exchange.constraintWithIndexSql(
+      { name: N.index, definition: 'unused', tablespace: N.tablespace },
+      { kind: 'exclude', definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`, deferrable: false, deferred: false }, N.constraint, staging, 'test'),
+  ],
+  'deferred.dropIndexesSql': () => deferred.dropIndexesSql(target, deferredIndexes),
+  'deferred.rebuildIndexesSql': () => deferred.rebuildIndexesSql(target, deferredIndexes),
+  'deferred.maintenanceWorkMemSql': () => deferred.maintenanceWorkMemSql(256 * 1024 * 1024),
   'shadow.createShadowSql': () => shadow.createShadowSql(shadow.shadowTable(staging), columns, { unlogged: true }),
   'shadow.notStagedSql': () => [shadow.notStagedSql(keys, staging), shadow.notStagedSql([keys[0] as shadow.ShadowKey], staging)],
   'shadow.keepTargetRowsSql': () => shadow.keepTargetRowsSql(staging, target, done, columns, keys),
@@ -267,7 +294,7 @@ const NOT_BUILDERS = new Set([
   'partition.leafTempNames',
 ]);
 
-const MODULES: Record<string, Record<string, unknown>> = { ddl, extract, load, merge, exchange, shadow, partition, state };
+const MODULES: Record<string, Record<string, unknown>> = { ddl, deferred, extract, load, merge, exchange, shadow, partition, state };
 
 describe('Feature: SQL builders quote hostile names', () => {
   it.each(Object.keys(BUILDERS))('%s', (builder) => {
