@@ -4,6 +4,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+
+// Keep V8's young generation at its initial size instead of letting it grow to 3 x 16 MB: a run streams
+// short-lived COPY buffers, so a larger nursery only adds resident memory (peak RSS ~145 -> ~100 MB at
+// the same speed, see bench/). --max-semi-space-size only applies at start-up; the growth factor is read
+// whenever the nursery is resized.
+v8.setFlagsFromString('--semi-space-growth-factor=1');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = join(root, 'dist', 'main.js');

