@@ -45,6 +45,9 @@ async function main(options: BenchOptions): Promise<number> {
   const pipe = options.pipe === 'auto' ? (psqlAvailable() ? 'psql' : 'pg-copy-streams') : options.pipe;
   if (pipe === 'psql' && !psqlAvailable()) throw new Error('--pipe psql: psql is not on PATH');
   const scenarios = selectScenarios(await allScenarios(options.rows), options.only);
+  // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,
+  // more memory) if lib/ changed since, so the bench compiles it first.
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
   log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}`);
   const server = await openServer(options.settings, options.externalUrl);
   const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));

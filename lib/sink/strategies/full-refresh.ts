@@ -16,6 +16,8 @@ import type { Strategy } from './types.ts';
  * about twice as fast as maintaining them row by row, and all inside the apply transaction.
  */
 export const truncateInsert: Strategy = {
+  // TRUNCATE + INSERT only scans staging.
+  needsStagingStatistics: () => false,
   async apply({ db, config, plan, staging }) {
     const target = config.sink.table;
     const exists = await tableExists(db, target);

@@ -3,7 +3,7 @@ import type { PipelineConfig } from '../../config/index.ts';
 import { query, type Db } from '../../db/index.ts';
 import { UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
-import { appendSql, deleteInsertSql, insertNewKeysSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
+import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
 import { identList, qualified } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { tableExists } from '../target.ts';
@@ -57,6 +57,8 @@ async function checkUpsertIndex(db: Db, config: PipelineConfig, plan: RunPlan): 
 
 /** `incremental_merge` / `delete_insert`. */
 export const deleteInsert: Strategy = {
+  // A single-column key is deleted by index lookups of `= ANY (ARRAY(...))`; composite keys join staging.
+  needsStagingStatistics: (ctx) => (uniqueKey(ctx.config) ?? []).length !== 1 || ctx.stagedRows > KEY_ARRAY_LIMIT,
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
     await ensureTarget(ctx, keys);
@@ -74,6 +76,8 @@ export const deleteInsert: Strategy = {
 /** `incremental_merge` / `upsert`: rowsInserted counts inserted and updated rows. */
 export const upsert: Strategy = {
   check: checkUpsertIndex,
+  // INSERT ... SELECT scans staging; ON CONFLICT looks each key up in the target's unique index.
+  needsStagingStatistics: () => false,
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
     await ensureTarget(ctx, keys);

@@ -68,8 +68,8 @@ export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
 export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResult> {
   const strategy = strategyFor(ctx.config);
   // Staging was never analyzed: without statistics the planner guesses its size for every join with the
-  // target, and an exchanged table would start life with none. A plain TRUNCATE + INSERT only scans it.
-  if (strategy !== truncateInsert && ctx.stagedRows > 0) await query(ctx.db, `ANALYZE ${qualified(ctx.staging)}`, 'analyzing staging');
+  // target, and an exchanged table would start life with none.
+  if (ctx.stagedRows > 0 && (strategy.needsStagingStatistics?.(ctx) ?? true)) await query(ctx.db, `ANALYZE ${qualified(ctx.staging)}`, 'analyzing staging');
   const removed = await resolveDuplicates(ctx);
   if (removed > 0) ctx.log.info('duplicate keys resolved with keep_last', { removed });
   return strategy.apply({ ...ctx, stagedRows: ctx.stagedRows - removed });
