@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { strategyFor } from '../../lib/sink/strategies/index.ts';
+import type { StrategyContext } from '../../lib/sink/strategies/types.ts';
+import { KEY_ARRAY_LIMIT } from '../../lib/sql/merge.ts';
+import { pipelineConfig } from '../helpers/pipelines.ts';
+
+const URL = 'postgres://u:p@localhost:5432/db';
+
+function context(strategy: Record<string, unknown>, stagedRows: number): StrategyContext {
+  const config = pipelineConfig(URL, URL, { strategy, options: { incremental_strategy: 'column', incremental_column: 'updated_at' } });
+  return { config, stagedRows } as unknown as StrategyContext;
+}
+
+const needs = (ctx: StrategyContext): boolean => strategyFor(ctx.config).needsStagingStatistics?.(ctx) ?? true;
+
+describe('Function: needsStagingStatistics', () => {
+  it('skips ANALYZE of staging where no statement joins it', () => {
+    expect(needs(context({ mode: 'full_refresh', overwrite_type: 'truncate_insert' }, 5_000_000))).toBe(false);
+    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'upsert', unique_key: ['id'] }, 50_000))).toBe(false);
+    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] }, KEY_ARRAY_LIMIT))).toBe(false);
+  });
+
+  it('analyzes staging for joins with the target and for a table that becomes the target', () => {
+    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] }, KEY_ARRAY_LIMIT + 1))).toBe(true);
+    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['a', 'b'] }, 10))).toBe(true);
+    expect(needs(context({ mode: 'full_refresh', overwrite_type: 'exchange' }, 10))).toBe(true);
+    expect(needs(context({ mode: 'incremental_append', unique_key: ['id'], only_new_rows: true }, 10))).toBe(true);
+  });
+});
