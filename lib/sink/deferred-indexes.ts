@@ -1,9 +1,9 @@
 /**
  * Which indexes of a truncated target `truncate_insert` may drop and build again after its INSERT (one
  * sorted build per index instead of a B-tree insertion per row). Only what can be rebuilt exactly: an index
- * nothing else depends on (no foreign key references it), valid, without per-column statistics targets, on
- * an ordinary table that is not a partition or partitioned, owned by the session's role. Everything else
- * stays and is maintained row by row, as before.
+ * nothing else depends on (no foreign key references it), valid, without per-column statistics targets, in
+ * a tablespace the role may create in, on an ordinary table that is not a partition or partitioned, owned
+ * by the session's role. Everything else stays and is maintained row by row, as before.
  */
 import { query, type Db } from '../db/index.ts';
 import type { DeferredIndex } from '../sql/deferred-indexes.ts';
@@ -25,6 +25,7 @@ LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace
 LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x')
 WHERE c.oid = $1::regclass AND c.relkind = 'r' AND NOT c.relispartition AND pg_catalog.pg_has_role(c.relowner, 'USAGE')
   AND i.indisvalid AND i.indisready AND i.indislive
+  AND (ic.reltablespace = 0 OR pg_catalog.has_tablespace_privilege(ic.reltablespace, 'CREATE'))
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indexrelid AND NULLIF(a.attstattarget::int, -1) IS NOT NULL)
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'n'
