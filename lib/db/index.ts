@@ -59,11 +59,20 @@ export async function transaction<T>(db: Db, work: () => Promise<T>, what = 'tra
 }
 
 /** Counts the bytes that pass; one addition per network buffer, never per row. */
+/** Told how many bytes every COPY stream of the process moves; see {@link onCopyProgress}. */
+let copyListener: ((bytes: number) => void) | undefined;
+
+/** Registers (or with undefined removes) the one listener told of every chunk any COPY stream moves. */
+export function onCopyProgress(listener: ((bytes: number) => void) | undefined): void {
+  copyListener = listener;
+}
+
 class ByteCounter extends Transform {
   public bytes = 0;
 
   public override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    copyListener?.(chunk.length);
     callback(null, chunk);
   }
 }

@@ -1,0 +1,36 @@
+/**
+ * Memory tuning of the `pgferry` process (bin/pgferry.js calls it before the command runs; tests and the
+ * Lambda handlers do not). A run moves every row through short-lived COPY buffers that live outside the
+ * JavaScript heap: V8 frees them only when it collects their small wrappers, and a wrapper that was still
+ * in flight at two minor collections waits for the next major one, which V8 starts only once ~64 MB of
+ * such memory piled up. Measured on the bench (5,000,000 rows, 4 parallel chunks): peak RSS ~145 MB with
+ * V8's defaults, ~120 MB with the young generation kept small, ~88 MB when a major collection is also
+ * started every 64 MB moved, at the same wall and CPU time.
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { onCopyProgress } from '../db/index.ts';
+
+/** Bytes moved by COPY between two major collections. */
+export const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
+
+type Collect = (options: { type: 'major' | 'minor'; execution: 'sync' | 'async' }) => void;
+
+/**
+ * Keeps V8's young generation at its initial size instead of letting it grow to 3 x 16 MB, and starts an
+ * incremental major collection every {@link COLLECT_EVERY_BYTES} bytes that COPY streams move. Call once,
+ * early: the growth factor applies from the next resize of the young generation.
+ */
+export function tuneMemoryForStreaming(): void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  v8.setFlagsFromString('--expose-gc');
+  const collect = vm.runInNewContext('gc') as Collect | undefined;
+  if (typeof collect !== 'function') return;
+  let moved = 0;
+  onCopyProgress((bytes) => {
+    moved += bytes;
+    if (moved < COLLECT_EVERY_BYTES) return;
+    moved = 0;
+    collect({ type: 'major', execution: 'async' });
+  });
+}
