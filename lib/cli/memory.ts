@@ -25,12 +25,16 @@ export function tuneMemoryForStreaming(): void {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   v8.setFlagsFromString('--expose-gc');
   const collect = vm.runInNewContext('gc') as Collect | undefined;
-  if (typeof collect !== 'function') return;
+  if (typeof collect === 'function') onCopyProgress(collectEvery(COLLECT_EVERY_BYTES, () => collect({ type: 'major', execution: 'async' })));
+}
+
+/** A COPY progress listener that calls `collect` each time another `every` bytes have been moved. */
+export function collectEvery(every: number, collect: () => void): (bytes: number) => void {
   let moved = 0;
-  onCopyProgress((bytes) => {
+  return (bytes) => {
     moved += bytes;
-    if (moved < COLLECT_EVERY_BYTES) return;
-    moved = 0;
-    collect({ type: 'major', execution: 'async' });
-  });
+    if (moved < every) return;
+    moved %= every;
+    collect();
+  };
 }
