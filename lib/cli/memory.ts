@@ -24,7 +24,13 @@ type Collect = (options: { type: 'major' | 'minor'; execution: 'sync' | 'async' 
 export function tuneMemoryForStreaming(): void {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   v8.setFlagsFromString('--expose-gc');
-  const collect = vm.runInNewContext('gc') as Collect | undefined;
+  let collect: Collect | undefined;
+  try {
+    // --expose-gc set at run time reaches new contexts only; a Node without it keeps V8's own schedule.
+    collect = vm.runInNewContext('gc') as Collect;
+  } catch {
+    return;
+  }
   if (typeof collect === 'function') onCopyProgress(collectEvery(COLLECT_EVERY_BYTES, () => collect({ type: 'major', execution: 'async' })));
 }
 
