@@ -124,7 +124,8 @@ describe('Feature: pgferry check', () => {
     expect(result.code).toBe(0);
     const text = result.stdout.join('\n');
     expect(text).toMatch(/^source {2}\S+@[^:]+:\d+\/csrc_/m);
-    expect(text).toMatch(/✓ connected: PostgreSQL \d+\S* as \S+, latency [\d.]+ ms \(median of 3 round trips\)/);
+    // A distribution's server adds its build in parentheses: `15.18 (Debian 15.18-0+deb12u1)`.
+    expect(text).toMatch(/✓ connected: PostgreSQL \d+\S*( \([^)]*\))? as \S+, latency [\d.]+ ms \(median of 3 round trips\)/);
     expect(text).toMatch(/✓ database "csrc_\w+": [\d.]+ [kMG]?B, 2 tables, cache hit ratio /);
     expect(text).toContain('✓ table "public"."orders": ~5,000 rows');
     expect(text).toContain('✓ SELECT on table "public"."orders" (to extract the rows)');
