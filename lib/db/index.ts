@@ -58,7 +58,6 @@ export async function transaction<T>(db: Db, work: () => Promise<T>, what = 'tra
   }
 }
 
-/** Counts the bytes that pass; one addition per network buffer, never per row. */
 /** Told how many bytes every COPY stream of the process moves; see {@link onCopyProgress}. */
 let copyListener: ((bytes: number) => void) | undefined;
 
@@ -67,6 +66,7 @@ export function onCopyProgress(listener: ((bytes: number) => void) | undefined):
   copyListener = listener;
 }
 
+/** Counts the bytes that pass; one addition per network buffer, never per row. */
 class ByteCounter extends Transform {
   public bytes = 0;
 

@@ -7,6 +7,7 @@
  */
 import { query, type Db } from '../db/index.ts';
 import type { DeferredIndex } from '../sql/deferred-indexes.ts';
+import { INDEX_CONSTRAINT_KINDS } from '../sql/exchange.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
 
 const WHAT = "reading the target's indexes";
@@ -33,8 +34,6 @@ WHERE c.oid = $1::regclass AND c.relkind = 'r' AND NOT c.relispartition AND pg_c
       OR (k.oid IS NOT NULL AND d.refclassid = 'pg_catalog.pg_constraint'::regclass AND d.refobjid = k.oid)))
 ORDER BY ic.relname`;
 
-const KINDS = { p: 'primary key', u: 'unique', x: 'exclude' } as const;
-
 type Row = {
   name: string;
   definition: string;
@@ -60,7 +59,7 @@ export async function readDeferrableIndexes(db: Db, target: TableName): Promise<
     ...(r.constraint_type !== null
       ? {
         constraint: {
-          kind: KINDS[r.constraint_type],
+          kind: INDEX_CONSTRAINT_KINDS[r.constraint_type],
           definition: r.constraint_definition ?? '',
           deferrable: r.deferrable === true,
           deferred: r.deferred === true,

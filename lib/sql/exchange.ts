@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ident, literal, qualified, type TableName } from './quote.ts';
-import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, IndexCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
+import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
 
 export type {
   ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, IdentityCatalog, IndexCatalog, ObjectName, RelOption,
@@ -84,7 +84,7 @@ export function exchangeStatements(
       prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(tempIndex(c.name))} ${c.definition}`);
     }
   }
-  for (const i of catalog.indexes) prepare.push(indexSql(i, tempIndex(i.name), staging));
+  for (const i of catalog.indexes) prepare.push(indexOn(i, tempIndex(i.name), staging, 'exchange'));
   for (const c of catalog.constraints.filter((k) => k.kind === 'foreign key')) {
     const definition = c.selfReference ? retarget(c.definition, 'REFERENCES ', staging) : c.definition;
     prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(c.name)} ${definition}`);
@@ -175,28 +175,29 @@ function identitySql(column: ColumnCatalog, sequence: ObjectName): string {
   return `ALTER COLUMN ${ident(column.name)} ADD GENERATED ${id.generation === 'ALWAYS' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${options.join(' ')})`;
 }
 
-/** `CREATE [UNIQUE] INDEX <temp> ON <staging> USING ...`, from pg_get_indexdef's text after the table name. */
-function indexSql(index: IndexCatalog, tempName: string, staging: TableName): string {
-  return indexOn(index, tempName, staging, 'exchange');
-}
-
 /** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`: an existing index's definition (pg_get_indexdef) rebuilt on another table. */
 export function indexOn(index: { readonly name: string; readonly definition: string; readonly tablespace?: string }, name: string, table: TableName, what: string): string {
   const using = findOutsideQuotes(index.definition, ' USING ');
   if (!index.definition.startsWith('CREATE ') || using < 0) throw new Error(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
   let tail = index.definition.slice(using + 1);
-  if (index.tablespace !== undefined) {
-    const where = findOutsideQuotes(tail, ' WHERE ');
-    const at = where < 0 ? tail.length : where;
-    tail = `${tail.slice(0, at)} TABLESPACE ${ident(index.tablespace)}${tail.slice(at)}`;
-  }
+  if (index.tablespace !== undefined) tail = beforeWhere(tail, `TABLESPACE ${ident(index.tablespace)}`);
   const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
   return `CREATE ${unique}INDEX ${ident(name)} ON ${qualified(table)} ${tail}`;
 }
 
+/** `clause` inserted before the ` WHERE ` (outside quotes) of an index or constraint definition, or appended. */
+function beforeWhere(definition: string, clause: string): string {
+  const where = findOutsideQuotes(definition, ' WHERE ');
+  const at = where < 0 ? definition.length : where;
+  return `${definition.slice(0, at)} ${clause}${definition.slice(at)}`;
+}
+
+/** `pg_constraint.contype` of the constraints an index backs. */
+export const INDEX_CONSTRAINT_KINDS = { p: 'primary key', u: 'unique', x: 'exclude' } as const;
+
 /** A constraint backed by an index. */
 export interface IndexConstraint {
-  readonly kind: 'primary key' | 'unique' | 'exclude';
+  readonly kind: (typeof INDEX_CONSTRAINT_KINDS)[keyof typeof INDEX_CONSTRAINT_KINDS];
   /** `pg_get_constraintdef`: `EXCLUDE USING gist (r WITH &&) WITH (...)`. */
   readonly definition: string;
   readonly deferrable: boolean;
@@ -219,12 +220,9 @@ export function constraintWithIndexSql(
 ): string[] {
   const t = qualified(table);
   if (constraint.kind === 'exclude') {
-    let definition = constraint.definition;
-    if (index.tablespace !== undefined) {
-      const where = findOutsideQuotes(definition, ' WHERE (');
-      const at = where < 0 ? definition.length : where;
-      definition = `${definition.slice(0, at)} USING INDEX TABLESPACE ${ident(index.tablespace)}${definition.slice(at)}`;
-    }
+    const definition = index.tablespace === undefined
+      ? constraint.definition
+      : beforeWhere(constraint.definition, `USING INDEX TABLESPACE ${ident(index.tablespace)}`);
     return [`ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition}`];
   }
   const timing = constraint.deferrable ? ` DEFERRABLE INITIALLY ${constraint.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';

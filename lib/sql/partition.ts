@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ColumnSpec } from '../state/types.ts';
-import { indexOn } from './exchange.ts';
+import { constraintWithIndexSql, indexOn, type IndexConstraint } from './exchange.ts';
 import { ident, identList, literal, qualified, type TableName } from './quote.ts';
 import type { Grant } from './target-catalog.ts';
 
@@ -23,9 +23,9 @@ export interface LeafIndex {
   readonly name: string;
   /** `pg_get_indexdef`. */
   readonly definition: string;
-  /** Set when the index backs a constraint: its name and `pg_get_constraintdef`. */
-  readonly constraint?: { readonly name: string; readonly definition: string };
-  /** Tablespace of a plain index, when not the database default. */
+  /** Set when the index backs a primary key, unique or exclusion constraint: its name, kind and definition. */
+  readonly constraint?: IndexConstraint & { readonly name: string };
+  /** Tablespace of the index, when not the database default. */
   readonly tablespace?: string;
 }
 
@@ -187,8 +187,8 @@ export function leafStatements(
   const insert = `INSERT INTO ${t} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${source} WHERE (${leaf.constraint})`;
   const build = leaf.indexes.map((index, k) => {
     const name = names.indexes[k] as string;
-    return index.constraint ? `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${index.constraint.definition}` : leafIndexOn(index, name, temp);
-  });
+    return index.constraint ? constraintWithIndexSql(index, index.constraint, name, temp, 'partition_replace') : [indexOn(index, name, temp, 'partition_replace')];
+  }).flat();
   build.push(`ANALYZE ${t}`);
 
   const parent = qualified(leaf.parent);
@@ -237,11 +237,6 @@ export function byValueSql(
   }
   const list = identList(columns.map((col) => col.name));
   return { delete: del, insert: `INSERT INTO ${qualified(root)} (${list}) SELECT ${identList(columns.map((col) => col.name), 's')} FROM ${source}${remaining}` };
-}
-
-/** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`, from pg_get_indexdef's text after the table name. */
-function leafIndexOn(index: LeafIndex, name: string, table: TableName): string {
-  return indexOn(index, name, table, 'partition_replace');
 }
 
 /** The leaf's privileges on the new table, issued after OWNER TO so the owner is their grantor (as exchange does). */

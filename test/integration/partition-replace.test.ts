@@ -107,6 +107,7 @@ describe('Strategy: partitionReplace', () => {
       CREATE TABLE public.events_0602 PARTITION OF public.events FOR VALUES FROM ('2026-06-02') TO ('2026-06-03');
       CREATE TABLE public.events_0603 PARTITION OF public.events FOR VALUES FROM ('2026-06-03') TO ('2026-06-04') WITH (fillfactor = 80);
       CREATE INDEX events_0603_local ON public.events_0603 (n);
+      ALTER INDEX public.events_0603_pkey SET (fillfactor = 60);
       ALTER TABLE public.events_0601 OWNER TO ${role('owner')};
       GRANT SELECT ON public.events_0601 TO ${role('reader')};
       COMMENT ON TABLE public.events_0603 IS 'third day';

@@ -179,7 +179,7 @@ const leaf: partition.LeafPartition = {
   grants: [{ grantee: N.grantee, privilege: 'SELECT', grantable: true }],
   indexes: [
     { name: N.index, definition: `CREATE INDEX ${ident(N.index)} ON ${qualified({ schema: N.schema, name: N.leaf })} USING btree (${ident(N.key)})`, tablespace: N.tablespace },
-    { name: N.leafKey, definition: '', constraint: { name: N.constraint, definition: `PRIMARY KEY (${ident(N.key)}, ${ident(N.key2)})` } },
+    { name: N.leafKey, definition: `CREATE UNIQUE INDEX ${ident(N.leafKey)} ON ${qualified({ schema: N.schema, name: N.leaf })} USING btree (${ident(N.key)}, ${ident(N.key2)})`, tablespace: N.tablespace, constraint: { name: N.constraint, kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)}, ${ident(N.key2)})`, deferrable: false, deferred: false } },
   ],
 };
 

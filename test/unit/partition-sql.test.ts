@@ -30,7 +30,7 @@ function leaf(overrides: Partial<LeafPartition> = {}): LeafPartition {
       { grantee: null, privilege: 'SELECT', grantable: false },
     ],
     indexes: [
-      { name: 'leaf pkey', definition: 'CREATE UNIQUE INDEX "leaf pkey" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree ("Order", d)', constraint: { name: 'leaf pkey', definition: 'PRIMARY KEY ("Order", d)' } },
+      { name: 'leaf pkey', definition: 'CREATE UNIQUE INDEX "leaf pkey" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree ("Order", d)', constraint: { name: 'leaf pkey', kind: 'primary key', definition: 'PRIMARY KEY ("Order", d)', deferrable: false, deferred: false } },
       { name: 'leaf note', definition: `CREATE INDEX "leaf note" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree (note) WHERE (note <> ' USING '::text)`, tablespace: 'fast disk' },
     ],
     ...overrides,
@@ -70,7 +70,8 @@ describe('Function: leafStatements', () => {
     ]);
     expect(s.insert).toBe(`INSERT INTO ${N} ("Order", "d", "note") SELECT s."Order", s."d", s."note" FROM ${S} AS s WHERE (((d IS NOT NULL) AND (d >= '2026-06-01'::date) AND (d < '2026-06-02'::date)))`);
     expect(s.build).toEqual([
-      `ALTER TABLE ${N} ADD CONSTRAINT "${names.indexes[0]}" PRIMARY KEY ("Order", d)`,
+      `CREATE UNIQUE INDEX "${names.indexes[0]}" ON ${N} USING btree ("Order", d)`,
+      `ALTER TABLE ${N} ADD CONSTRAINT "${names.indexes[0]}" PRIMARY KEY USING INDEX "${names.indexes[0]}"`,
       `CREATE INDEX "${names.indexes[1]}" ON ${N} USING btree (note) TABLESPACE "fast disk" WHERE (note <> ' USING '::text)`,
       `ANALYZE ${N}`,
     ]);

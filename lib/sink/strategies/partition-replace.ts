@@ -16,6 +16,7 @@ import type { PartitionConfig, PipelineConfig } from '../../config/index.ts';
 import { execute, query, type Db } from '../../db/index.ts';
 import { ConfigError, PgferryError, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
+import { INDEX_CONSTRAINT_KINDS } from '../../sql/exchange.ts';
 import {
   byValueSql, distinctValuesSql, fallbackSql, leafStatements, leafTempNames, leavesHoldingSql, partitionTempPrefix, stagedSource,
   valuesOutsideSql, valuesTable, valuesTableSql, type LeafIndex, type LeafPartition, type PartitionColumn,
@@ -187,9 +188,13 @@ WHERE t.isleaf ORDER BY c.oid DESC`,
 
 /** Indexes of the given leaves, by leaf OID; constraint-backed ones with their constraint. */
 async function readIndexes(db: Db, oids: readonly string[]): Promise<Map<string, LeafIndex[]>> {
-  const result = await query<{ leaf: string; name: string; definition: string; constraint_name: string | null; constraint_def: string | null; tablespace: string | null }>(db, {
+  const result = await query<{
+    leaf: string; name: string; definition: string; tablespace: string | null;
+    constraint_name: string | null; constraint_type: 'p' | 'u' | 'x' | null; constraint_def: string | null; deferrable: boolean | null; deferred: boolean | null;
+  }>(db, {
     text: `SELECT i.indrelid::int8::text AS leaf, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
-  k.conname AS constraint_name, pg_get_constraintdef(k.oid) AS constraint_def, ts.spcname AS tablespace
+  k.conname AS constraint_name, k.contype::text AS constraint_type, pg_get_constraintdef(k.oid) AS constraint_def,
+  k.condeferrable AS deferrable, k.condeferred AS deferred, ts.spcname AS tablespace
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
 LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
@@ -201,8 +206,18 @@ WHERE i.indrelid = ANY ($1::oid[]) ORDER BY i.indrelid, ic.relname`,
     out.get(r.leaf)?.push({
       name: r.name,
       definition: r.definition,
-      ...(r.constraint_name !== null && r.constraint_def !== null ? { constraint: { name: r.constraint_name, definition: r.constraint_def } } : {}),
-      ...(r.tablespace !== null && r.constraint_name === null ? { tablespace: r.tablespace } : {}),
+      ...(r.constraint_name !== null && r.constraint_type !== null && r.constraint_def !== null
+        ? {
+          constraint: {
+            name: r.constraint_name,
+            kind: INDEX_CONSTRAINT_KINDS[r.constraint_type],
+            definition: r.constraint_def,
+            deferrable: r.deferrable === true,
+            deferred: r.deferred === true,
+          },
+        }
+        : {}),
+      ...(r.tablespace !== null ? { tablespace: r.tablespace } : {}),
     });
   }
   return out;
