@@ -55,3 +55,20 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/** A server with a fresh source and target database and a client on each: how most integration tests start. */
+export interface SourceAndTarget {
+  readonly server: TestPostgres;
+  readonly sourceUrl: string;
+  readonly targetUrl: string;
+  readonly source: pg.Client;
+  readonly target: pg.Client;
+}
+
+/** Starts a server (see {@link startTestPostgres}) with a `src_*` and a `dst_*` database, connected. */
+export async function startSourceAndTarget(): Promise<SourceAndTarget> {
+  const server = await startTestPostgres();
+  const sourceUrl = await server.createDatabase('src');
+  const targetUrl = await server.createDatabase('dst');
+  return { server, sourceUrl, targetUrl, source: await server.client(sourceUrl), target: await server.client(targetUrl) };
+}

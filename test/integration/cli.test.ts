@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
 import { cli } from '../helpers/cli.ts';
 
 describe('Feature: the pgferry CLI', () => {
@@ -16,11 +16,7 @@ describe('Feature: the pgferry CLI', () => {
   let file: string;
 
   beforeAll(async () => {
-    server = await startTestPostgres();
-    sourceUrl = await server.createDatabase('src');
-    targetUrl = await server.createDatabase('dst');
-    source = await server.client(sourceUrl);
-    target = await server.client(targetUrl);
+    ({ server, sourceUrl, targetUrl, source, target } = await startSourceAndTarget());
     await source.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, amount numeric(12,2), note text)`);
     await source.query(`INSERT INTO public.orders SELECT g, g / 100.0, 'n' || g FROM generate_series(1, 3000) g; ANALYZE public.orders`);
     dir = await mkdtemp(join(tmpdir(), 'pgferry-cli-'));

@@ -4,7 +4,7 @@ import { runLocal } from '../../lib/local/runner.ts';
 import { copyBetween } from '../../lib/db/index.ts';
 import { TransientDatabaseError } from '../../lib/errors.ts';
 import type { ChunkInput } from '../../lib/workflow/types.ts';
-import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { exceptAllBothWays, rowHashes } from '../helpers/compare.ts';
 
@@ -47,11 +47,7 @@ describe('Feature: full_refresh through the local state machine', () => {
   let target: pg.Client;
 
   beforeAll(async () => {
-    server = await startTestPostgres();
-    sourceUrl = await server.createDatabase('src');
-    targetUrl = await server.createDatabase('dst');
-    source = await server.client(sourceUrl);
-    target = await server.client(targetUrl);
+    ({ server, sourceUrl, targetUrl, source, target } = await startSourceAndTarget());
     await source.query(ALL_TYPES_DDL);
     await source.query(ALL_TYPES_ROWS);
     await target.query(`CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy'); CREATE DOMAIN public.posint AS integer CHECK (VALUE > 0)`);

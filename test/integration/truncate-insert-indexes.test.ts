@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { runLocal } from '../../lib/local/runner.ts';
-import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
 
@@ -50,11 +50,7 @@ describe('Feature: truncate_insert builds the indexes after the load', () => {
   const role = `pgferry_loader_${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    server = await startTestPostgres();
-    sourceUrl = await server.createDatabase('src');
-    targetUrl = await server.createDatabase('dst');
-    source = await server.client(sourceUrl);
-    target = await server.client(targetUrl);
+    ({ server, sourceUrl, targetUrl, source, target } = await startSourceAndTarget());
     await source.query(SOURCE_DDL);
   });
 
