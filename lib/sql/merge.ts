@@ -113,12 +113,35 @@ export function deleteInsertSql(
   ];
 }
 
-/** `incremental_merge` / `upsert`: INSERT ... ON CONFLICT (key) DO UPDATE of every other column. */
-export function upsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly string[]): string {
+/**
+ * `incremental_merge` / `upsert`: INSERT ... ON CONFLICT (key) DO UPDATE of every other staged column, and of
+ * `unstaged` target columns to what INSERT proposed for them (their defaults). DO NOTHING when nothing is left to set.
+ */
+export function upsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly string[], unstaged: readonly string[] = []): string {
   const list = identList(columns.map((c) => c.name));
-  const others = columns.filter((c) => !keys.includes(c.name));
-  const action = others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((c) => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`).join(', ')}`;
+  const sets = [...columns.map((c) => c.name).filter((name) => !keys.includes(name)), ...unstaged].map((name) => `${ident(name)} = EXCLUDED.${ident(name)}`);
+  const action = sets.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${sets.join(', ')}`;
   return `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)} ON CONFLICT (${identList(keys)}) ${action}`;
+}
+
+/**
+ * `delete_insert` replacing rows in place (see lib/sink/in-place-merge.ts): the upsert, returning how many rows
+ * it wrote (`rows`) and how many of them replaced a target row (`replaced`). PostgreSQL 18 says so in
+ * `RETURNING old`; before it, a row that ON CONFLICT updated carries the updating transaction in its xmax
+ * (it locked the row first), an inserted one carries none. With DO NOTHING, only inserted rows are returned.
+ */
+export function replaceInPlaceSql(
+  target: TableName,
+  staging: TableName,
+  columns: readonly ColumnSpec[],
+  keys: readonly string[],
+  unstaged: readonly string[],
+  options: { returningOld: boolean },
+): string {
+  const key = ident(keys[0] ?? '');
+  const replaced = options.returningOld ? `old.${key} IS NOT NULL` : `xmax::text <> '0'`;
+  return `WITH merged AS (${upsertSql(target, staging, columns, keys, unstaged)} RETURNING ${replaced} AS replaced)
+SELECT count(*) AS rows, count(*) FILTER (WHERE replaced) AS replaced FROM merged`;
 }
 
 /** `incremental_append` with `only_new_rows`: insert staged rows whose key is not in the target. */

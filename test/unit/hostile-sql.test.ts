@@ -219,6 +219,10 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'merge.keepLastSql': () => merge.keepLastSql(staging, [N.key, N.key2], { cursor: N.cursor, xmin: true }),
   'merge.deleteInsertSql': () => merge.deleteInsertSql(target, staging, columns, keys),
   'merge.upsertSql': () => merge.upsertSql(target, staging, columns, [N.key]),
+  'merge.replaceInPlaceSql': () => [
+    merge.replaceInPlaceSql(target, staging, columns, [N.key], [N.other], { returningOld: true }),
+    merge.replaceInPlaceSql(target, staging, columns, [N.key], [], { returningOld: false }),
+  ],
   'merge.insertNewKeysSql': () => merge.insertNewKeysSql(target, staging, columns, keys),
   'merge.appendSql': () => [
     merge.appendSql(target, staging, columns, new Map([[N.other, 'numeric(14,2)']]), overlap, undefined),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { usableCursor, xminPredicate } from '../../lib/source/window.ts';
-import { appendSql, deleteInsertSql, findDuplicateKeySql, keyMatch, upsertSql } from '../../lib/sql/merge.ts';
+import { appendSql, deleteInsertSql, findDuplicateKeySql, keyMatch, replaceInPlaceSql, upsertSql } from '../../lib/sql/merge.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 
 const E = 2n ** 32n;
@@ -67,6 +67,12 @@ describe('SQL of the merge strategies', () => {
   });
   it('upsert updates every non-key column on conflict', () => {
     expect(upsertSql(target, staging, columns, ['id'])).toContain('ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v"');
+  });
+  it('delete_insert in place sets unstaged target columns from EXCLUDED and counts replaced rows', () => {
+    const sql = replaceInPlaceSql(target, staging, columns, ['id'], ['loaded_at'], { returningOld: true });
+    expect(sql).toContain('ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v", "loaded_at" = EXCLUDED."loaded_at" RETURNING old."id" IS NOT NULL AS replaced');
+    expect(sql).toContain('count(*) FILTER (WHERE replaced) AS replaced FROM merged');
+    expect(replaceInPlaceSql(target, staging, [{ name: 'id', type: 'bigint' }], ['id'], [], { returningOld: false })).toContain(`ON CONFLICT ("id") DO NOTHING RETURNING xmax::text <> '0' AS replaced`);
   });
   it('duplicate detection groups NULL keys together', () => {
     expect(findDuplicateKeySql(staging, ['id'])).toContain('GROUP BY "id" HAVING count(*) > 1');

@@ -3,9 +3,10 @@ import type { PipelineConfig } from '../../config/index.ts';
 import { query, type Db } from '../../db/index.ts';
 import { UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
-import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
+import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceInPlaceSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
 import { identList, qualified } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
+import { planInPlaceMerge } from '../in-place-merge.ts';
 import { tableExists } from '../target.ts';
 import type { Strategy, StrategyContext } from './types.ts';
 
@@ -55,21 +56,41 @@ async function checkUpsertIndex(db: Db, config: PipelineConfig, plan: RunPlan): 
   }
 }
 
-/** `incremental_merge` / `delete_insert`. */
+/**
+ * `incremental_merge` / `delete_insert`. Where the result cannot differ (see ../in-place-merge.ts), rows are
+ * replaced in place by one INSERT ... ON CONFLICT (key) DO UPDATE; rowsDeleted then counts the rows it updated.
+ */
 export const deleteInsert: Strategy = {
   // A single-column key is deleted by index lookups of `= ANY (ARRAY(...))`; composite keys join staging.
   needsStagingStatistics: (ctx) => (uniqueKey(ctx.config) ?? []).length !== 1 || ctx.stagedRows > KEY_ARRAY_LIMIT,
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
     await ensureTarget(ctx, keys);
-    const statements = deleteInsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys), { stagedRows: ctx.stagedRows });
+    const target = ctx.config.sink.table;
+    const inPlace = await planInPlaceMerge(ctx.db, target, keys, ctx.plan.columns);
+    if (inPlace.merge) {
+      const { unstaged, returningOld } = inPlace.merge;
+      ctx.log.info('delete_insert: replacing rows in place (INSERT ... ON CONFLICT DO UPDATE)', { unstaged });
+      const sql = replaceInPlaceSql(target, ctx.staging, ctx.plan.columns, keys, unstaged, { returningOld });
+      const result = await query<{ rows: string; replaced: string }>(ctx.db, sql, 'replacing staged rows in place');
+      const rows = Number(result.rows[0]?.rows ?? 0);
+      const replaced = Number(result.rows[0]?.replaced ?? 0);
+      // Nothing but key columns: DO NOTHING returns only the rows it inserted; the others already equal staging.
+      const doNothing = unstaged.length === 0 && ctx.plan.columns.every((c) => keys.includes(c.name));
+      return doNothing ? { rowsInserted: ctx.stagedRows, rowsDeleted: ctx.stagedRows - rows } : { rowsInserted: rows, rowsDeleted: replaced };
+    }
+    ctx.log.info('delete_insert: deleting and inserting', { reason: inPlace.blocker });
+    const statements = deleteInsertSql(target, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys), { stagedRows: ctx.stagedRows });
     let rowsDeleted = 0;
     for (const del of statements.slice(0, -1)) rowsDeleted += (await query(ctx.db, del, 'deleting replaced rows')).rowCount ?? 0;
     const inserted = await query(ctx.db, statements.at(-1) ?? '', 'inserting staged rows');
     return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted };
   },
-  async describe(_db, config, plan, staging) {
-    return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, uniqueKey(config) ?? []));
+  async describe(db, config, plan, staging) {
+    const keys = uniqueKey(config) ?? [];
+    const inPlace = plan.targetExists ? await planInPlaceMerge(db, config.sink.table, keys, plan.columns) : {};
+    if (inPlace.merge) return [replaceInPlaceSql(config.sink.table, staging, plan.columns, keys, inPlace.merge.unstaged, inPlace.merge)];
+    return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, keys));
   },
 };
 
