@@ -12,7 +12,7 @@ import { qualified, type TableName } from '../sql/quote.ts';
 import { withCatalogSearchPath } from './target-catalog.ts';
 import type { ColumnSpec } from '../state/types.ts';
 
-/** What the catalog says of a target, as {@link inPlaceMergeBlocker} reads it. */
+/** What the catalog says of a target, as {@link inPlaceBlocker} reads it. */
 export type InPlaceFacts = {
   readonly serverVersion: number;
   readonly kind: string;
