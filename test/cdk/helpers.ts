@@ -1,6 +1,5 @@
 /** Helpers of the AWS-side tests: pipeline files that deploy, synthesis without bundling, Secrets Manager faked at the SDK boundary. */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App } from 'aws-cdk-lib';
@@ -11,14 +10,12 @@ import { PROJECT_ROOT } from '../../cdk/bundling.ts';
 import type { PipelineStack } from '../../cdk/pipeline-stack.ts';
 import { clearSecretCache } from '../../lib/connections/index.ts';
 import type { StateMachineDefinition, TaskKey } from '../../lib/workflow/definition.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 /** The repository's cdk.json context (feature flags), so tests synthesize what `cdk synth` does. */
 export const CDK_CONTEXT: Record<string, unknown> = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 
-/** A fresh temporary directory. */
-export function tempDir(prefix = 'pgferry-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir } from '../helpers/temp.ts';
 
 /** A pipeline file whose connections are Secrets Manager secrets, as deployed pipelines must be. */
 export function awsPipelineYaml(name: string, options: { schedule?: string; timezone?: string; enabled?: boolean; source?: string; target?: string; table?: string; sslmode?: string; chunkRows?: number; parallel?: number } = {}): string {

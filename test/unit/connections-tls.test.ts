@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { ConnectionError } from '../../lib/errors.ts';
 import { tlsOptions } from '../../lib/connections/index.ts';
+import { tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pgferry-tls-'));
+const dir = tempDir('pgferry-tls-');
 const rootCert = join(dir, 'root.pem');
 const bundle = join(dir, 'bundle.pem');
 writeFileSync(rootCert, 'ROOT CERT PEM');
