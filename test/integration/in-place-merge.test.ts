@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runLocal } from '../../lib/local/runner.ts';
 import { planInPlaceMerge } from '../../lib/sink/in-place-merge.ts';
+import { deleteInsert } from '../../lib/sink/strategies/incremental.ts';
+import type { RunPlan } from '../../lib/state/types.ts';
 import { replaceInPlaceSql } from '../../lib/sql/merge.ts';
 import type { TaskLogger } from '../../lib/workflow/types.ts';
 import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
@@ -84,6 +86,11 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     }
     expect(logs.in_place.lines.join('\n')).toMatch(/replacing rows in place/);
     expect(logs.deleted.lines.join('\n')).toMatch(/deleting and inserting .*triggers/);
+    // `pgferry plan` prints the statement the run would take.
+    const columns = [{ name: 'id', type: 'bigint' }, { name: 'k', type: 'integer' }, { name: 'v', type: 'text' }, { name: 'updated_at', type: 'timestamp(6) with time zone' }];
+    const describe = async (name: string) => deleteInsert.describe?.(target, pipeline(name), { columns, targetExists: true } as unknown as RunPlan, { schema: 'pgferry_staging', name: 'x' });
+    expect((await describe('in_place'))?.join('\n')).toMatch(/^WITH merged AS \(INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .*"origin" = EXCLUDED\."origin", "seq" = EXCLUDED\."seq" RETURNING/s);
+    expect((await describe('deleted'))?.[0]).toMatch(/^DELETE FROM "public"\."deleted"/);
     const rows = await rowHashes(target, 'public.in_place');
     expect(rows).toEqual(await rowHashes(target, 'public.deleted'));
     const check = await target.query(`SELECT count(*) FILTER (WHERE origin = 'fresh')::int AS fresh, count(*) FILTER (WHERE k2 <> k * 2)::int AS wrong,
