@@ -87,7 +87,8 @@ FROM rel`;
  * replace in place. `staged`: the staged columns with their types.
  */
 export function inPlaceBlocker(facts: InPlaceFacts, keys: readonly string[], staged: readonly ColumnSpec[]): string | undefined {
-  if (facts.kind !== 'r' || facts.partition) return 'the target is partitioned or a partition';
+  if (facts.kind === 'p' || facts.partition) return 'the target is partitioned or a partition';
+  if (facts.kind !== 'r') return `the target is not a plain table (relkind ${facts.kind})`;
   if (facts.children) return 'the target has inheritance children (DELETE reaches them, ON CONFLICT does not)';
   if (facts.triggers) return 'the target has triggers (or foreign keys): they would see UPDATEs instead of DELETEs and INSERTs';
   if (facts.rules) return 'the target has rules';

@@ -145,7 +145,8 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
       CREATE TABLE public.t_exclusion (id bigint PRIMARY KEY, v text, EXCLUDE USING btree (v WITH =));
       CREATE TABLE public.t_nullable (id bigint, v text); CREATE UNIQUE INDEX ON public.t_nullable (id);
       CREATE TABLE public.t_identity (id bigint PRIMARY KEY, v text, n bigint GENERATED ALWAYS AS IDENTITY);
-      CREATE TABLE public.t_no_index (id bigint NOT NULL, v text)`);
+      CREATE TABLE public.t_no_index (id bigint NOT NULL, v text);
+      CREATE VIEW public.t_view AS SELECT * FROM public.t_ok`);
     await target.query(`SET client_min_messages = error; CREATE PUBLICATION pgferry_test_pub FOR TABLE public.t_published; RESET client_min_messages`);
     const plan = async (name: string, keys: readonly string[] = ['id'], columns = staged, db: pg.Client = target) => planInPlaceMerge(db, { schema: 'public', name }, keys, columns);
 
@@ -171,6 +172,7 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
       ['t_no_index', /no immediate, non-partial unique index/],
       ['t_ok', /staged as another type/, ['id'], [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }]],
       ['t_missing', /does not exist/],
+      ['t_view', /not a plain table \(relkind v\)/],
     ];
     const icu = await target.query(`SELECT count(*)::int AS n FROM pg_collation WHERE collprovider = 'i'`);
     if (icu.rows[0].n > 0) {
