@@ -73,11 +73,10 @@ export const deleteInsert: Strategy = {
       ctx.log.info('delete_insert: replacing rows in place (INSERT ... ON CONFLICT DO UPDATE)', { unstaged });
       const sql = replaceInPlaceSql(target, ctx.staging, ctx.plan.columns, keys, unstaged, { returningOld });
       const result = await query<{ rows: string; replaced: string }>(ctx.db, sql, 'replacing staged rows in place');
-      const rows = Number(result.rows[0]?.rows ?? 0);
-      const replaced = Number(result.rows[0]?.replaced ?? 0);
-      // Nothing but key columns: DO NOTHING returns only the rows it inserted; the others already equal staging.
-      const doNothing = unstaged.length === 0 && ctx.plan.columns.every((c) => keys.includes(c.name));
-      return doNothing ? { rowsInserted: ctx.stagedRows, rowsDeleted: ctx.stagedRows - rows } : { rowsInserted: rows, rowsDeleted: replaced };
+      // Every staged row ends up in the target; the ones that were not inserted anew replaced a row (with only key
+      // columns to set, DO NOTHING returns just the inserted rows: the others already equal staging).
+      const inserted = Number(result.rows[0]?.rows ?? 0) - Number(result.rows[0]?.replaced ?? 0);
+      return { rowsInserted: ctx.stagedRows, rowsDeleted: ctx.stagedRows - inserted };
     }
     ctx.log.info('delete_insert: deleting and inserting', { reason: inPlace.blocker });
     const statements = deleteInsertSql(target, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys), { stagedRows: ctx.stagedRows });
