@@ -4,6 +4,7 @@
 // with native parts or binaries, and the AWS SDK client pgferry loads only for Secrets Manager.
 // aws-local-stepfunctions imports a Lambda client and an ASL validator at load time; the local runner
 // overrides every Task and runs our own, already validated definition, so the CLI gets stubs that throw.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const STUBS = {
@@ -22,6 +23,9 @@ const stubs = {
     b.onLoad({ filter: /.*/, namespace: 'pgferry-stub' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
   },
 };
+
+// Chunk names carry content hashes: without a clean slate, every rebuild leaves the old chunks behind.
+rmSync('dist', { recursive: true, force: true });
 
 await build({
   entryPoints: ['lib/cli/main.ts'],
