@@ -1,6 +1,7 @@
 /** The `pgferry` command line (SPEC 8). Exit codes: 0 ok, 1 run failed, 2 invalid configuration or usage, 3 already running. */
 import '../local/polyfills.ts';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
 import type { StartCommandOptions } from './commands/start.ts';
 import { describeError, ExitCode, processIo, type Io } from './output.ts';
 
@@ -19,6 +20,7 @@ function positiveInt(value: string): number {
 function program(io: Io, result: { code: number }): Command {
   const cli = new Command('pgferry')
     .description('Exact, fast PostgreSQL-to-PostgreSQL table pipelines (locally, or on AWS Step Functions)')
+    .version(packageJson.version, '-V, --version', 'print the pgferry version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   const set = (code: number): void => {

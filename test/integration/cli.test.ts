@@ -42,6 +42,13 @@ sink:
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('--version prints the version of the installed package and exits 0', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const result = await cli('--version');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toEqual([version]);
+  });
+
   it('validate: exit 0 for a valid file, exit 2 naming file and key for an invalid one', async () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'name: Bad Name\nsource: {type: postgres}\n');
