@@ -8,6 +8,7 @@ import { UnsafeTargetError } from '../errors.ts';
 import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../sql/deferred-indexes.ts';
 import { exchangeStatements, exchangeTempPrefix, guardLockSql, type ObjectName, type TargetCatalog } from '../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
+import type { StagedNotNull } from '../state/types.ts';
 import { readTargetCatalog } from './target-catalog.ts';
 
 export { readTargetCatalog } from './target-catalog.ts';
@@ -70,6 +71,8 @@ export interface ExchangeOptions {
   readonly tempPrefix?: string;
   /** How a refusal is worded. @default exchange's */
   readonly refusal?: RefusalOptions;
+  /** The NOT NULLs the staged table was created with (see stagedNotNullFor). @default none */
+  readonly stagedNotNull?: readonly StagedNotNull[];
 }
 
 /**
@@ -93,7 +96,7 @@ export async function exchangeTable(db: Db, target: TableName, staging: TableNam
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
-  const { prepare, swap } = exchangeStatements(catalog, target, staging, options.tempPrefix ?? exchangeTempPrefix(staging));
+  const { prepare, swap } = exchangeStatements(catalog, target, staging, options.tempPrefix ?? exchangeTempPrefix(staging), options.stagedNotNull ?? []);
   if (catalog) await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), what);
   await execute(db, prepare, `${what}: building on the staged table`);
   await execute(db, swap, `${what}: swapping the staged table in`);

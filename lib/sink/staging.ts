@@ -53,7 +53,7 @@ export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: 
   const { staging, done } = stagingTables(plan);
   const found = await query<{ exists: boolean }>(db, { text: 'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists', values: [staging.schema] }, 'looking for the staging schema');
   const schemaExists = found.rows[0]?.exists ?? false;
-  await transaction(db, () => execute(db, createStagingSql(staging, done, stagedColumns(plan), { ...options, schemaExists }), 'creating the staging table'));
+  await transaction(db, () => execute(db, createStagingSql(staging, done, stagedColumns(plan), { ...options, schemaExists, notNull: plan.stagedNotNull ?? [] }), 'creating the staging table'));
 }
 
 /** Drops the staging tables of a run; a no-op when they are already gone (e.g. exchanged into the target). */
@@ -104,6 +104,10 @@ export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: nu
       return { ...copied, skipped: false };
     }, 'loading the chunk');
   } catch (error) {
+    if (error instanceof DatabaseError && error.code === '23502' && (plan.stagedNotNull ?? []).length > 0) {
+      throw new DatabaseError(`chunk ${chunk}: the source returned NULL in a column that is NOT NULL in the target, so the exchanged table could not hold it `
+        + `(${error.message}). Nothing was loaded; filter those rows out with custom_predicate or drop the NOT NULL in the target`, error.code, { cause: error });
+    }
     // 23505: an earlier attempt of this chunk committed while this one copied; this copy was rolled back.
     if (!(error instanceof DatabaseError && error.code === '23505')) throw error;
     const committed = await recorded();

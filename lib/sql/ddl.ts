@@ -1,10 +1,19 @@
 /** DDL text for staging and target tables. Pure functions. */
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec, StagedNotNull } from '../state/types.ts';
 import { ident, literal, qualified, type TableName } from './quote.ts';
 
-/** `CREATE [UNLOGGED] TABLE t ("a" type, ...)`. */
-export function createTableSql(table: TableName, columns: readonly ColumnSpec[], options: { unlogged?: boolean } = {}): string {
-  const cols = columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
+/** `CREATE [UNLOGGED] TABLE t ("a" type [CONSTRAINT "n"] [NOT NULL], ...)`. */
+export function createTableSql(
+  table: TableName,
+  columns: readonly ColumnSpec[],
+  options: { unlogged?: boolean; notNull?: readonly StagedNotNull[] } = {},
+): string {
+  const notNull = new Map((options.notNull ?? []).map((n) => [n.column, n]));
+  const cols = columns.map((c) => {
+    const n = notNull.get(c.name);
+    const constraint = n === undefined ? '' : `${n.name === undefined ? '' : ` CONSTRAINT ${ident(n.name)}`} NOT NULL`;
+    return `${ident(c.name)} ${c.type}${constraint}`;
+  }).join(', ');
   return `CREATE ${options.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(table)} (${cols})`;
 }
 
@@ -21,7 +30,7 @@ export function createStagingSql(
   staging: TableName,
   done: TableName,
   columns: readonly ColumnSpec[],
-  options: { pipeline: string; runId: string; logged: boolean; schemaExists?: boolean },
+  options: { pipeline: string; runId: string; logged: boolean; schemaExists?: boolean; notNull?: readonly StagedNotNull[] },
 ): string[] {
   const unlogged = !options.logged;
   return [
@@ -35,7 +44,7 @@ export function createStagingSql(
     `DROP TABLE IF EXISTS ${qualified(done)}`,
     // Autovacuum on a table that lives for one run only gets in the way (a TRUNCATE waited 1 s on it in the bench);
     // logged staging becomes the target (exchange) and must keep the default.
-    `${createTableSql(staging, columns, { unlogged })}${unlogged ? ' WITH (autovacuum_enabled = off)' : ''}`,
+    `${createTableSql(staging, columns, { unlogged, notNull: options.notNull ?? [] })}${unlogged ? ' WITH (autovacuum_enabled = off)' : ''}`,
     `CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(done)} (chunk integer PRIMARY KEY, rows bigint NOT NULL, bytes bigint NOT NULL)`,
     `COMMENT ON TABLE ${qualified(staging)} IS ${literal(stagingCommentPrefix(options.pipeline) + options.runId)}`,
     `COMMENT ON TABLE ${qualified(done)} IS ${literal(stagingCommentPrefix(options.pipeline) + options.runId)}`,

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ident, literal, qualified, type TableName } from './quote.ts';
+import type { StagedNotNull } from '../state/types.ts';
 import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
 
 export type {
@@ -30,16 +31,36 @@ export function guardLockSql(target: TableName): string {
   return `LOCK TABLE ${qualified(target)} IN SHARE UPDATE EXCLUSIVE MODE`;
 }
 
+/** Whether a not-null constraint's definition is the plain `NOT NULL col` (not NO INHERIT, not NOT VALID). */
+export function isPlainNotNull(definition: string): boolean {
+  return /^NOT NULL (?:"(?:[^"]|"")+"|[^\s"]+)$/.test(definition);
+}
+
+/**
+ * The NOT NULLs to create the staging table of an exchange with: every NOT NULL column of the target, under the
+ * name of its not-null constraint (PostgreSQL 18 and later), except constraints that are NO INHERIT or NOT VALID,
+ * which the exchange adds as they are. COPY then checks them row by row and the exchange keeps them as staged.
+ */
+export function stagedNotNullFor(catalog: TargetCatalog): StagedNotNull[] {
+  const named = new Map(catalog.constraints.filter((c) => c.kind === 'not null').map((c) => [c.column, c]));
+  return catalog.columns.filter((c) => c.notNull).flatMap((c): StagedNotNull[] => {
+    const constraint = named.get(c.name);
+    if (constraint === undefined) return [{ column: c.name }];
+    return isPlainNotNull(constraint.definition) ? [{ column: c.name, name: constraint.name }] : [];
+  });
+}
+
 /**
  * The statements that make `staging` become `target`. With no catalog (no target yet) the staged table is
  * only moved into place. The caller guarantees staging is a plain table with the target's columns and types,
- * loaded, without constraints or indexes, and that exchangeRefusal found nothing.
+ * loaded, without constraints or indexes but the NOT NULLs listed in `staged`, and that exchangeRefusal found nothing.
  */
 export function exchangeStatements(
   catalog: TargetCatalog | undefined,
   target: TableName,
   staging: TableName,
   tempPrefix: string,
+  staged: readonly StagedNotNull[] = [],
 ): ExchangeStatements {
   if (target.schema === staging.schema && target.name === staging.name) throw new Error('exchange: staging and target are the same table');
   const temp = tempNamer(tempPrefix);
@@ -63,13 +84,21 @@ export function exchangeStatements(
   prepare.push(...alterTable(s, catalog.columns.filter((c) => c.collation).map((c) =>
     `ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE ${qualified(c.collation as ObjectName)}`)));
   const namedNotNull = catalog.constraints.filter((c) => c.kind === 'not null');
-  // PostgreSQL 18 refuses a second not-null constraint on a column, so a staged one goes before ours is added.
-  prepare.push(...alterTable(s, namedNotNull.map((c) => `ALTER COLUMN ${ident(c.column ?? '')} DROP NOT NULL`)));
-  // One ALTER TABLE, so every NOT NULL and CHECK is verified in a single scan of the staged rows.
   const covered = new Set(namedNotNull.map((c) => c.column));
+  // NOT NULLs the staged table was created with (COPY checked every row) that are exactly the target's stay.
+  const stagedBy = new Map(staged.map((n) => [n.column, n]));
+  const kept = new Set<string | undefined>([
+    ...namedNotNull.filter((c) => c.column !== undefined && stagedBy.get(c.column)?.name === c.name && isPlainNotNull(c.definition)).map((c) => c.column),
+    ...catalog.columns.filter((c) => c.notNull && !covered.has(c.name) && stagedBy.has(c.name) && stagedBy.get(c.name)?.name === undefined).map((c) => c.name),
+  ]);
+  // PostgreSQL 18 refuses a second not-null constraint on a column, so a staged one goes before ours is added;
+  // so does one the target does not have (any more).
+  const dropped = [...new Set([...namedNotNull.map((c) => c.column ?? ''), ...staged.map((n) => n.column)])].filter((c) => !kept.has(c));
+  prepare.push(...alterTable(s, dropped.map((c) => `ALTER COLUMN ${ident(c)} DROP NOT NULL`)));
+  // One ALTER TABLE, so every NOT NULL and CHECK left to add is verified in a single scan of the staged rows.
   prepare.push(...alterTable(s, [
-    ...namedNotNull.map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
-    ...catalog.columns.filter((c) => c.notNull && !covered.has(c.name)).map((c) => `ALTER COLUMN ${ident(c.name)} SET NOT NULL`),
+    ...namedNotNull.filter((c) => !kept.has(c.column)).map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
+    ...catalog.columns.filter((c) => c.notNull && !covered.has(c.name) && !kept.has(c.name)).map((c) => `ALTER COLUMN ${ident(c.name)} SET NOT NULL`),
     ...catalog.columns.filter((c) => c.default !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET DEFAULT ${c.default}`),
     ...catalog.columns.filter((c) => c.statistics !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET STATISTICS ${int(c.statistics)}`),
     ...catalog.constraints.filter((c) => c.kind === 'check').map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),

@@ -26,6 +26,17 @@ export interface RunPlan {
   readonly xminReference?: string;
   /** The target's columns at plan time, when it existed. */
   readonly targetColumns?: readonly (ColumnSpec & { readonly notNull: boolean })[];
+  /**
+   * `exchange`: the target's NOT NULL columns, which the staging table is created with, so COPY checks every
+   * row as it arrives and the exchange needs no scan of the staged rows to add them.
+   */
+  readonly stagedNotNull?: readonly StagedNotNull[];
+}
+
+/** A NOT NULL column of the staging table; `name` is the target's not-null constraint (PostgreSQL 18 and later). */
+export interface StagedNotNull {
+  readonly column: string;
+  readonly name?: string;
 }
 
 /** Status of a run in `runs.status` (`skipped` runs are never recorded: they changed nothing). */

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { exchangeRefusal } from '../../lib/sink/exchange.ts';
 import { dropIndexesSql, rebuildIndexesSql } from '../../lib/sql/deferred-indexes.ts';
-import { constraintWithIndexSql, exchangeStatements, exchangeTempPrefix, findOutsideQuotes, retarget, type TargetCatalog } from '../../lib/sql/exchange.ts';
+import {
+  constraintWithIndexSql, exchangeStatements, exchangeTempPrefix, findOutsideQuotes, isPlainNotNull, retarget, stagedNotNullFor, type TargetCatalog,
+} from '../../lib/sql/exchange.ts';
+import { createStagingSql } from '../../lib/sql/ddl.ts';
 
 const target = { schema: 'My Schema', name: 'Weird "T"; DROP TABLE canary;--' };
 const T = '"My Schema"."Weird ""T""; DROP TABLE canary;--"';
@@ -140,6 +143,59 @@ describe('Function: exchangeStatements', () => {
     }), target, staging, 'pgx_t');
     expect(prepare).toContain(`ALTER TABLE ${S}\n  ALTER COLUMN "Order" DROP NOT NULL`);
     expect(prepare).toContain(`ALTER TABLE ${S}\n  ADD CONSTRAINT "order is set" NOT NULL "Order"`);
+  });
+
+  describe('NOT NULLs the staged table was created with', () => {
+    const pg18 = catalog({
+      columns: [
+        { name: 'Order', type: 'integer', notNull: true, grants: [] },
+        { name: 'code', type: 'text', notNull: true, grants: [] },
+        { name: 'note', type: 'text', notNull: true, grants: [] },
+        { name: 'free', type: 'text', notNull: false, grants: [] },
+      ],
+      constraints: [
+        { name: 'order is set', kind: 'not null', definition: 'NOT NULL "Order"', column: 'Order' },
+        { name: 'code_nn', kind: 'not null', definition: 'NOT NULL code', column: 'code' },
+        { name: 'note_nn', kind: 'not null', definition: 'NOT NULL note NO INHERIT', column: 'note' },
+      ],
+    });
+    const notNullStatements = (prepare: readonly string[]): string[] => prepare.filter((p) => /NOT NULL/.test(unquoted(p)));
+
+    it('stages every plain NOT NULL of the target under its constraint name; NO INHERIT and NOT VALID ones are left to the exchange', () => {
+      expect(stagedNotNullFor(pg18)).toEqual([{ column: 'Order', name: 'order is set' }, { column: 'code', name: 'code_nn' }]);
+      const pg15 = catalog({ columns: [{ name: 'Order', type: 'integer', notNull: true, grants: [] }, { name: 'free', type: 'text', notNull: false, grants: [] }], constraints: [] });
+      expect(stagedNotNullFor(pg15)).toEqual([{ column: 'Order' }]);
+      expect(['NOT NULL id', 'NOT NULL "Order"', 'NOT NULL "a "" NOT VALID"'].filter(isPlainNotNull)).toHaveLength(3);
+      expect(['NOT NULL id NO INHERIT', 'NOT NULL id NOT VALID', 'NOT NULL "x" NO INHERIT NOT VALID', 'CHECK (id > 0)'].filter(isPlainNotNull)).toEqual([]);
+    });
+
+    it('creates the staging table with them, so COPY checks each row', () => {
+      const [create] = createStagingSql(staging, { schema: 'pgferry_staging', name: 'done' }, [
+        { name: 'Order', type: 'integer' }, { name: 'code', type: 'text' }, { name: 'free', type: 'text' },
+      ], { pipeline: 'p', runId: 'r', logged: true, schemaExists: true, notNull: stagedNotNullFor(pg18) }).filter((q) => q.startsWith('CREATE TABLE'));
+      expect(create).toBe(`CREATE TABLE ${S} ("Order" integer CONSTRAINT "order is set" NOT NULL, "code" text CONSTRAINT "code_nn" NOT NULL, "free" text)`);
+    });
+
+    it('keeps staged NOT NULLs that are the target\'s: no DROP, no ADD, so no scan of the staged rows for them', () => {
+      const { prepare } = exchangeStatements(pg18, target, staging, 'pgx_t', stagedNotNullFor(pg18));
+      expect(notNullStatements(prepare)).toEqual([
+        `ALTER TABLE ${S}\n  ALTER COLUMN "note" DROP NOT NULL`,
+        `ALTER TABLE ${S}\n  ADD CONSTRAINT "note_nn" NOT NULL note NO INHERIT`,
+      ]);
+      const pg15 = catalog({ columns: [{ name: 'Order', type: 'integer', notNull: true, grants: [] }], constraints: [] });
+      expect(notNullStatements(exchangeStatements(pg15, target, staging, 'pgx_t', [{ column: 'Order' }]).prepare)).toEqual([]);
+      expect(notNullStatements(exchangeStatements(pg15, target, staging, 'pgx_t').prepare)).toEqual([`ALTER TABLE ${S}\n  ALTER COLUMN "Order" SET NOT NULL`]);
+    });
+
+    it('replaces a staged NOT NULL the target renamed or changed since the plan, and drops one it no longer has', () => {
+      const staged = [{ column: 'Order', name: 'old name' }, { column: 'code', name: 'code_nn' }, { column: 'free', name: 'free_nn' }];
+      const changed = catalog({ ...pg18, constraints: pg18.constraints.map((c) => (c.name === 'code_nn' ? { ...c, definition: 'NOT NULL code NOT VALID' } : c)) });
+      const { prepare } = exchangeStatements(changed, target, staging, 'pgx_t', staged);
+      expect(notNullStatements(prepare)).toEqual([
+        `ALTER TABLE ${S}\n  ALTER COLUMN "Order" DROP NOT NULL,\n  ALTER COLUMN "code" DROP NOT NULL,\n  ALTER COLUMN "note" DROP NOT NULL,\n  ALTER COLUMN "free" DROP NOT NULL`,
+        `ALTER TABLE ${S}\n  ADD CONSTRAINT "order is set" NOT NULL "Order",\n  ADD CONSTRAINT "code_nn" NOT NULL code NOT VALID,\n  ADD CONSTRAINT "note_nn" NOT NULL note NO INHERIT`,
+      ]);
+    });
   });
 
   it('points self-referencing foreign keys and triggers at the staged table, whatever their names contain', () => {

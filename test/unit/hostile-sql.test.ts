@@ -205,6 +205,9 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'ddl.createStagingSql': () => [
     ...ddl.createStagingSql(staging, done, columns, { pipeline: N.pipeline, runId: N.runId, logged: false }),
     ...ddl.createStagingSql(staging, done, columns, { pipeline: N.pipeline, runId: N.runId, logged: true, schemaExists: true }),
+    ...ddl.createStagingSql(staging, done, columns, {
+      pipeline: N.pipeline, runId: N.runId, logged: true, schemaExists: true, notNull: [{ column: N.key, name: N.constraint }, { column: N.key2 }],
+    }),
   ],
   'ddl.dropStagingSql': () => ddl.dropStagingSql(staging, done),
   'extract.sourceFrom': () => extract.sourceFrom({ table: target }),
@@ -235,7 +238,8 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'exchange.exchangeStatements': () => {
     const { prepare, swap } = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging));
     const bare = exchange.exchangeStatements(undefined, target, staging, exchange.exchangeTempPrefix(staging));
-    return [...prepare, ...swap, ...bare.prepare, ...bare.swap];
+    const staged = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging), [{ column: N.key, name: N.constraint }, { column: N.other }]);
+    return [...prepare, ...swap, ...bare.prepare, ...bare.swap, ...staged.prepare];
   },
   'exchange.indexOn': () => exchange.indexOn(
     { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)}) WHERE (${ident(N.key2)} <> ' USING '::text)`, tablespace: N.tablespace },
@@ -292,6 +296,8 @@ const NOT_BUILDERS = new Set([
   'ddl.stagingCommentPrefix',
   'exchange.exchangeTempPrefix',
   'exchange.findOutsideQuotes',
+  'exchange.isPlainNotNull',
+  'exchange.stagedNotNullFor',
   'shadow.shadowTable',
   'partition.partitionTempPrefix',
   'partition.valuesTable',

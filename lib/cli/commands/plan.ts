@@ -56,7 +56,7 @@ async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, 
   const schema = config.state.schema;
   const { staging, done } = stagingTables(plan);
   const out: string[] = ['\n-- Plan (state database)\n', ...stateSchemaSql(schema), acquireLeaseSql(schema, config.name, PREVIEW_RUN_ID).text];
-  out.push('\n-- Plan (target): staging\n', ...createStagingSql(staging, done, stagedColumns(plan), { pipeline: config.name, runId: PREVIEW_RUN_ID, logged: isExchange(config) }));
+  out.push('\n-- Plan (target): staging\n', ...createStagingSql(staging, done, stagedColumns(plan), { pipeline: config.name, runId: PREVIEW_RUN_ID, logged: isExchange(config), notNull: plan.stagedNotNull ?? [] }));
   chunks.forEach((bounds, i) => {
     out.push(`\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`, copyToSql(chunkSelect(config, plan, bounds)), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
   });

@@ -54,17 +54,17 @@ export const exchange: Strategy = {
   async check(db, config) {
     await checkExchangeAllowed(db, config.sink.table);
   },
-  async apply({ db, config, staging, stagedRows }) {
+  async apply({ db, config, plan, staging, stagedRows }) {
     const target = config.sink.table;
     const rowsDeleted = (await tableExists(db, target)) ? await countRows(db, target) : 0;
     // The staging marker comment must not survive as the target's comment.
     await query(db, `COMMENT ON TABLE ${qualified(staging)} IS NULL`, 'exchanging the target');
-    await exchangeTable(db, target, staging);
+    await exchangeTable(db, target, staging, { stagedNotNull: plan.stagedNotNull ?? [] });
     return { rowsInserted: stagedRows, rowsDeleted };
   },
-  async describe(db, config, _plan, staging) {
+  async describe(db, config, plan, staging) {
     const catalog = await readTargetCatalog(db, config.sink.table);
-    const statements = exchangeStatements(catalog, config.sink.table, staging, exchangeTempPrefix(staging));
+    const statements = exchangeStatements(catalog, config.sink.table, staging, exchangeTempPrefix(staging), plan.stagedNotNull ?? []);
     return [...statements.prepare, ...statements.swap];
   },
 };
