@@ -22,28 +22,24 @@ export function stateSharesSink(config: PipelineConfig): boolean {
   return JSON.stringify(refOf(config.state)) === JSON.stringify(refOf(config.sink));
 }
 
-/** Opens state (always), target and source (read-only) as asked. */
+/** Opens state (always), target and source (read-only) as asked, at once: a task waits for one connection set-up, not three. */
 export async function openSessions(config: PipelineConfig, deps: TaskDeps, want: { source?: boolean; target?: boolean }): Promise<Sessions> {
-  const opened: Db[] = [];
-  try {
-    const shared = stateSharesSink(config);
-    const state = await deps.connect(refOf(config.state), {});
-    opened.push(state);
-    let target: Db | undefined;
-    if (want.target) {
-      target = shared ? state : await deps.connect(refOf(config.sink), {});
-      if (!shared) opened.push(target);
-    }
-    let source: Db | undefined;
-    if (want.source) {
-      source = await deps.connect(refOf(config.source), { readOnly: true });
-      opened.push(source);
-    }
-    return { state, target, source, shared };
-  } catch (error) {
-    await Promise.all(opened.map(close));
-    throw error;
+  const shared = stateSharesSink(config);
+  const opening = [
+    deps.connect(refOf(config.state), {}),
+    want.target && !shared ? deps.connect(refOf(config.sink), {}) : undefined,
+    want.source ? deps.connect(refOf(config.source), { readOnly: true }) : undefined,
+  ];
+  const settled = await Promise.allSettled(opening.map(async (p) => p));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? close(r.value) : undefined)));
+    // The first failure in order state, target, source: the one a sequential open would have reported.
+    throw failed.reason;
   }
+  const [state, target, source] = settled.map((r) => (r as PromiseFulfilledResult<Db | undefined>).value);
+  if (!state) throw new Error('no state connection');
+  return { state, target: want.target ? (shared ? state : target) : undefined, source, shared };
 }
 
 /** Closes every connection of {@link openSessions}. */
