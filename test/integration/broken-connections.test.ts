@@ -266,9 +266,19 @@ ${options ? `  options: ${options}\n` : ''}sink:
     return u.toString();
   };
 
-  it('a source server that refuses connections: ConnectionError, exit 1', async () => {
+  it('a source server that refuses connections: ConnectionError, exit 1, and the target sessions opened beside it are closed', async () => {
     const closed = withPort(sourceUrl, await freePort());
     expectClear(await run('refused_source', closed, targetUrl), 1, 'ConnectionError', /connection refused/);
+    // Tasks open their connections at once; the ones that did open must not outlive the failed task.
+    const target = await server.client(targetUrl);
+    try {
+      const sessions = async (): Promise<number> => (await target.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgferry'`)).rows[0].n as number;
+      for (let i = 0; i < 50 && (await sessions()) > 0; i += 1) await new Promise((r) => setTimeout(r, 20));
+      expect(await sessions()).toBe(0);
+    } finally {
+      await target.end();
+    }
   });
 
   it('a target (and state) server that refuses connections: ConnectionError, exit 1, though no run could be recorded', async () => {
