@@ -56,11 +56,15 @@ export function exchangeRefusal(catalog: TargetCatalog, options: RefusalOptions 
     + `Drop or detach what is listed before the run and re-create it afterwards, or use ${alternative}, which keeps the table.`;
 }
 
-/** Throws UnsafeTargetError when exchange would refuse the target; a missing target is fine (it will be created). */
-export async function checkExchangeAllowed(db: Db, target: TableName, options: RefusalOptions = {}): Promise<void> {
+/**
+ * Throws UnsafeTargetError when exchange would refuse the target; a missing target is fine (it will be created).
+ * Returns the catalog it read (undefined for a missing target).
+ */
+export async function checkExchangeAllowed(db: Db, target: TableName, options: RefusalOptions = {}): Promise<TargetCatalog | undefined> {
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
+  return catalog;
 }
 
 /** Options of {@link exchangeTable}. */

@@ -106,7 +106,7 @@ export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: nu
   } catch (error) {
     if (error instanceof DatabaseError && error.code === '23502' && (plan.stagedNotNull ?? []).length > 0) {
       throw new DatabaseError(`chunk ${chunk}: the source returned NULL in a column that is NOT NULL in the target, so the exchanged table could not hold it `
-        + `(${error.message}). Nothing was loaded; filter those rows out with custom_predicate or drop the NOT NULL in the target`, error.code, { cause: error });
+        + `(${error.message}). This chunk was rolled back and the target is unchanged; filter those rows out with custom_predicate or drop the NOT NULL in the target`, error.code, { cause: error });
     }
     // 23505: an earlier attempt of this chunk committed while this one copied; this copy was rolled back.
     if (!(error instanceof DatabaseError && error.code === '23505')) throw error;

@@ -9,11 +9,9 @@ import { strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
 import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
 import { describeTable, type TargetColumn } from '../sink/target.ts';
-import { readTargetCatalog } from '../sink/target-catalog.ts';
 import { planChunks } from '../source/chunks.ts';
 import { describeSource, tableColumnType } from '../source/describe.ts';
 import { planWindow } from '../source/window.ts';
-import { stagedNotNullFor } from '../sql/exchange.ts';
 import { chunkPredicate, sourceSelect, type ChunkBounds } from '../sql/extract.ts';
 import { ident, qualified } from '../sql/quote.ts';
 import type { ColumnSpec, RunPlan } from '../state/types.ts';
@@ -77,10 +75,7 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     xminReference: await xminReference(source, config),
     ...(targetColumns ? { targetColumns } : {}),
   };
-  await strategyFor(config).check?.(target, config, plan);
-  // Read after check, which refuses a target exchange cannot replace.
-  const catalog = isExchange(config) && exists ? await readTargetCatalog(target, config.sink.table) : undefined;
-  const stagedNotNull = catalog ? stagedNotNullFor(catalog) : [];
+  const additions = await strategyFor(config).check?.(target, config, plan);
   const chunks = await planChunks(source, {
     source: config.source,
     predicates: extractionPredicates(config, plan),
@@ -88,7 +83,7 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     chunkRows: config.source.options.chunk_rows,
     estimatedRows: described.estimatedRows,
   });
-  return { plan: stagedNotNull.length > 0 ? { ...plan, stagedNotNull } : plan, chunks };
+  return { plan: { ...plan, ...additions }, chunks };
 }
 
 /** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */

@@ -30,15 +30,14 @@ export async function openSessions(config: PipelineConfig, deps: TaskDeps, want:
     want.target && !shared ? deps.connect(refOf(config.sink), {}) : undefined,
     want.source ? deps.connect(refOf(config.source), { readOnly: true }) : undefined,
   ];
-  const settled = await Promise.allSettled(opening.map(async (p) => p));
+  const settled = await Promise.allSettled(opening);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? close(r.value) : undefined)));
     // The first failure in order state, target, source: the one a sequential open would have reported.
     throw failed.reason;
   }
-  const [state, target, source] = settled.map((r) => (r as PromiseFulfilledResult<Db | undefined>).value);
-  if (!state) throw new Error('no state connection');
+  const [state, target, source] = settled.map((r) => (r as PromiseFulfilledResult<Db | undefined>).value) as [Db, Db | undefined, Db | undefined];
   return { state, target: want.target ? (shared ? state : target) : undefined, source, shared };
 }
 

@@ -2,7 +2,7 @@
 import { execute, query } from '../../db/index.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { dropIndexesSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql, rebuildIndexesSql } from '../../sql/deferred-indexes.ts';
-import { exchangeStatements, exchangeTempPrefix } from '../../sql/exchange.ts';
+import { exchangeStatements, exchangeTempPrefix, stagedNotNullFor } from '../../sql/exchange.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
 import { readDeferrableIndexes } from '../deferred-indexes.ts';
@@ -52,7 +52,10 @@ export const truncateInsert: Strategy = {
 /** `full_refresh` / `exchange`. */
 export const exchange: Strategy = {
   async check(db, config) {
-    await checkExchangeAllowed(db, config.sink.table);
+    const catalog = await checkExchangeAllowed(db, config.sink.table);
+    // The staging table is created with the target's NOT NULLs: COPY checks them, the exchange keeps them.
+    const stagedNotNull = catalog ? stagedNotNullFor(catalog) : [];
+    return stagedNotNull.length > 0 ? { stagedNotNull } : {};
   },
   async apply({ db, config, plan, staging, stagedRows }) {
     const target = config.sink.table;

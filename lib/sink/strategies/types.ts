@@ -5,6 +5,9 @@ import type { TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import type { TaskLogger } from '../../workflow/types.ts';
 
+/** What a strategy's plan-time check adds to the run's plan. */
+export type PlanAdditions = Pick<RunPlan, 'stagedNotNull'>;
+
 /** What a strategy gets inside the apply transaction. */
 export interface StrategyContext {
   /** The target connection, inside the open apply transaction: never BEGIN/COMMIT here. */
@@ -28,8 +31,11 @@ export interface StrategyResult {
 
 /** A load strategy: `check` runs at plan time (read-only, before extraction), `apply` in the apply transaction. */
 export interface Strategy {
-  /** Refuses, before anything is extracted, a target this strategy cannot load (UnsafeTargetError, ConfigError...). */
-  check?(db: Db, config: PipelineConfig, plan: RunPlan): Promise<void>;
+  /**
+   * Refuses, before anything is extracted, a target this strategy cannot load (UnsafeTargetError, ConfigError...).
+   * May return what the plan records for this strategy from the catalog it read.
+   */
+  check?(db: Db, config: PipelineConfig, plan: RunPlan): Promise<PlanAdditions | void>;
   /** Applies staging to the target; throws to roll everything back. */
   apply(ctx: StrategyContext): Promise<StrategyResult>;
   /**
