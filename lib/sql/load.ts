@@ -1,9 +1,19 @@
-/** SQL text of the load strategies built so far. Pure functions over names and column lists. */
+/** SQL text of plain loads: every staged row into the target. Pure functions over names and column lists. */
 import type { ColumnSpec } from '../state/types.ts';
 import { identList, qualified, type TableName } from './quote.ts';
 
+/** Every staged row into the target. */
+export function insertAllSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[]): string {
+  const list = identList(columns.map((c) => c.name));
+  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`;
+}
+
 /** `full_refresh` / `truncate_insert`: readers wait on the lock, then see the new rows. */
 export function truncateInsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[]): string[] {
-  const list = identList(columns.map((c) => c.name));
-  return [`TRUNCATE ${qualified(target)}`, `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`];
+  return [`TRUNCATE ${qualified(target)}`, insertAllSql(target, staging, columns)];
+}
+
+/** Readers and writers wait until the transaction ends. */
+export function lockExclusiveSql(target: TableName): string {
+  return `LOCK TABLE ONLY ${qualified(target)} IN ACCESS EXCLUSIVE MODE`;
 }

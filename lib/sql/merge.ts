@@ -4,6 +4,7 @@
  * where the target column cannot be NULL (index-friendly) and a NULL-safe form where it can.
  */
 import type { ColumnSpec } from '../state/types.ts';
+import { insertAllSql } from './load.ts';
 import { ident, identList, qualified, typedLiteral, type TableName } from './quote.ts';
 
 /** A key column and whether the target declares it NOT NULL. */
@@ -89,9 +90,8 @@ export function deleteInsertSql(
   keys: readonly KeyColumn[],
   options: { stagedRows?: number } = {},
 ): string[] {
-  const list = identList(columns.map((c) => c.name));
   const keyList = identList(keys.map((k) => k.name));
-  const insert = `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`;
+  const insert = insertAllSql(target, staging, columns);
   const nullable = keys.filter((k) => !k.notNull);
   const single = keys.length === 1 && keys[0] !== undefined && (options.stagedRows ?? Infinity) <= KEY_ARRAY_LIMIT ? keys[0] : undefined;
   if (single) {
@@ -118,10 +118,9 @@ export function deleteInsertSql(
  * `unstaged` target columns to what INSERT proposed for them (their defaults). DO NOTHING when nothing is left to set.
  */
 export function upsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly string[], unstaged: readonly string[] = []): string {
-  const list = identList(columns.map((c) => c.name));
   const sets = [...columns.map((c) => c.name).filter((name) => !keys.includes(name)), ...unstaged].map((name) => `${ident(name)} = EXCLUDED.${ident(name)}`);
   const action = sets.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${sets.join(', ')}`;
-  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)} ON CONFLICT (${identList(keys)}) ${action}`;
+  return `${insertAllSql(target, staging, columns)} ON CONFLICT (${identList(keys)}) ${action}`;
 }
 
 /**
@@ -198,8 +197,7 @@ WHERE o.pgferry_n > coalesce(e.pgferry_n, 0)`;
 
 /** `replace`: delete the slice named by the strategy's raw predicate, insert the staged rows. */
 export function replaceSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], predicate: string): string[] {
-  const list = identList(columns.map((c) => c.name));
-  return [`DELETE FROM ${qualified(target)} WHERE (${predicate})`, `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`];
+  return [`DELETE FROM ${qualified(target)} WHERE (${predicate})`, insertAllSql(target, staging, columns)];
 }
 
 /** A unique index on the key, so merges are index lookups and upsert has its conflict target. */

@@ -216,6 +216,8 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'extract.copyToSql': () => extract.copyToSql(extract.sourceSelect({ table: target }, '*')),
   'extract.copyFromSql': () => extract.copyFromSql(staging, columns.map((c) => c.name)),
   'load.truncateInsertSql': () => load.truncateInsertSql(target, staging, columns),
+  'load.insertAllSql': () => load.insertAllSql(target, staging, columns),
+  'load.lockExclusiveSql': () => load.lockExclusiveSql(target),
   'merge.keyMatch': () => merge.keyMatch(keys, 't', 's'),
   'merge.notExistsKeySql': () => [merge.notExistsKeySql(keys, target, 's', 't'), merge.notExistsKeySql([keys[0] as merge.KeyColumn], staging, 't', 's')],
   'merge.findDuplicateKeySql': () => merge.findDuplicateKeySql(staging, [N.key, N.key2]),

@@ -3,12 +3,14 @@ import type { PipelineConfig } from '../../config/index.ts';
 import { query, type Db } from '../../db/index.ts';
 import { UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
+import { insertAllSql } from '../../sql/load.ts';
 import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceInPlaceSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
-import { identList, qualified } from '../../sql/quote.ts';
+import { identList, qualified, type TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
+import { describeEmptyTarget, loadEmptyTarget } from '../empty-target.ts';
 import { planInPlaceMerge } from '../in-place-merge.ts';
 import { tableExists } from '../target.ts';
-import type { Strategy, StrategyContext } from './types.ts';
+import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
 
 /** The strategy's unique_key, if it has one. */
 export function uniqueKey(config: PipelineConfig): readonly string[] | undefined {
@@ -24,15 +26,47 @@ function keyColumns(plan: RunPlan, keys: readonly string[]): KeyColumn[] {
   return keys.map((name) => ({ name, notNull: target.get(name) ?? false }));
 }
 
-/** Creates a missing target (create_table), with a unique index on the key when there is one. */
-async function ensureTarget(ctx: StrategyContext, keys: readonly string[] | undefined): Promise<void> {
+/**
+ * A missing target (create_table) is created, every staged row inserted, and then the unique index on the
+ * key built, when there is one. Undefined when the target exists.
+ */
+async function loadNewTarget(ctx: StrategyContext, keys: readonly string[] | undefined): Promise<StrategyResult | undefined> {
   const target = ctx.config.sink.table;
-  if (await tableExists(ctx.db, target)) return;
-  await query(ctx.db, createTableSql(target, ctx.plan.columns), 'creating the target');
-  if (keys && keys.length > 0) {
-    const version = await query<{ v: number }>(ctx.db, `SELECT current_setting('server_version_num')::int AS v`);
-    await query(ctx.db, uniqueKeyIndexSql(target, keys, (version.rows[0]?.v ?? 0) >= 150000), 'creating the target key index');
+  if (await tableExists(ctx.db, target)) return undefined;
+  const statements = await newTargetStatements(ctx.db, ctx.config, ctx.plan, ctx.staging, keys);
+  await query(ctx.db, statements.create, 'creating the target');
+  const inserted = await query(ctx.db, statements.insert, 'inserting into the new target');
+  if (statements.index) await query(ctx.db, statements.index, 'creating the target key index');
+  return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
+}
+
+async function newTargetStatements(
+  db: Db,
+  config: PipelineConfig,
+  plan: RunPlan,
+  staging: TableName,
+  keys: readonly string[] | undefined,
+): Promise<{ create: string; insert: string; index?: string }> {
+  const target = config.sink.table;
+  const statements = { create: createTableSql(target, plan.columns), insert: insertAllSql(target, staging, plan.columns) };
+  if (!keys || keys.length === 0) return statements;
+  const version = await query<{ v: number }>(db, `SELECT current_setting('server_version_num')::int AS v`);
+  return { ...statements, index: uniqueKeyIndexSql(target, keys, (version.rows[0]?.v ?? 0) >= 150000) };
+}
+
+/** A new target (created, loaded, indexed) or an empty one (see ../empty-target.ts), or undefined: the strategy's own statements. */
+async function loadNewOrEmptyTarget(ctx: StrategyContext, keys: readonly string[] | undefined): Promise<StrategyResult | undefined> {
+  return (await loadNewTarget(ctx, keys)) ??
+    (await loadEmptyTarget({ db: ctx.db, target: ctx.config.sink.table, staging: ctx.staging, columns: ctx.plan.columns, stagedRows: ctx.stagedRows, log: ctx.log }));
+}
+
+/** What `pgferry plan` prints for a new or an empty target, or undefined: the strategy's own statements. */
+async function describeNewOrEmptyTarget(db: Db, config: PipelineConfig, plan: RunPlan, staging: TableName, keys: readonly string[] | undefined): Promise<string[] | undefined> {
+  if (!plan.targetExists) {
+    const s = await newTargetStatements(db, config, plan, staging, keys);
+    return [s.create, s.insert, ...(s.index ? [s.index] : [])];
   }
+  return describeEmptyTarget(db, config.sink.table, staging, plan.columns);
 }
 
 /** Refuses upsert into an existing target without a unique index on exactly the key columns. */
@@ -65,7 +99,8 @@ export const deleteInsert: Strategy = {
   needsStagingStatistics: (ctx) => (uniqueKey(ctx.config) ?? []).length !== 1 || ctx.stagedRows > KEY_ARRAY_LIMIT,
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
-    await ensureTarget(ctx, keys);
+    const loaded = await loadNewOrEmptyTarget(ctx, keys);
+    if (loaded) return loaded;
     const target = ctx.config.sink.table;
     const inPlace = await planInPlaceMerge(ctx.db, target, keys, ctx.plan.columns);
     if (inPlace.merge) {
@@ -87,7 +122,9 @@ export const deleteInsert: Strategy = {
   },
   async describe(db, config, plan, staging) {
     const keys = uniqueKey(config) ?? [];
-    const inPlace = plan.targetExists ? await planInPlaceMerge(db, config.sink.table, keys, plan.columns) : {};
+    const loaded = await describeNewOrEmptyTarget(db, config, plan, staging, keys);
+    if (loaded) return loaded;
+    const inPlace = await planInPlaceMerge(db, config.sink.table, keys, plan.columns);
     if (inPlace.merge) return [replaceInPlaceSql(config.sink.table, staging, plan.columns, keys, inPlace.merge.unstaged, inPlace.merge)];
     return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, keys));
   },
@@ -100,12 +137,14 @@ export const upsert: Strategy = {
   needsStagingStatistics: () => false,
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
-    await ensureTarget(ctx, keys);
+    const loaded = await loadNewOrEmptyTarget(ctx, keys);
+    if (loaded) return loaded;
     const result = await query(ctx.db, upsertSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, keys), 'upserting staged rows');
     return { rowsInserted: result.rowCount ?? 0, rowsDeleted: 0 };
   },
-  async describe(_db, config, plan, staging) {
-    return [upsertSql(config.sink.table, staging, plan.columns, uniqueKey(config) ?? [])];
+  async describe(db, config, plan, staging) {
+    const keys = uniqueKey(config) ?? [];
+    return (await describeNewOrEmptyTarget(db, config, plan, staging, keys)) ?? [upsertSql(config.sink.table, staging, plan.columns, keys)];
   },
 };
 
@@ -129,16 +168,22 @@ function appendStatement(config: PipelineConfig, plan: RunPlan, staging: Strateg
   return appendSql(config.sink.table, staging, plan.columns, types, appendOverlap(plan, cursorBefore), keys ? keyColumns(plan, keys) : undefined);
 }
 
+/** The key a new append target gets a unique index on: only_new_rows looks keys up in it. */
+function appendKeyIndex(config: PipelineConfig): readonly string[] | undefined {
+  const s = config.sink.strategy;
+  return s.mode === 'incremental_append' && s.only_new_rows ? uniqueKey(config) : undefined;
+}
+
 /** `incremental_append` (plain, or `only_new_rows`). */
 export const append: Strategy = {
   async apply(ctx) {
-    const s = ctx.config.sink.strategy;
-    await ensureTarget(ctx, s.mode === 'incremental_append' && s.only_new_rows ? uniqueKey(ctx.config) : undefined);
+    const loaded = await loadNewOrEmptyTarget(ctx, appendKeyIndex(ctx.config));
+    if (loaded) return loaded;
     const inserted = await query(ctx.db, appendStatement(ctx.config, ctx.plan, ctx.staging, ctx.cursorBefore), 'appending staged rows');
     return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
   },
-  async describe(_db, config, plan, staging) {
-    return [appendStatement(config, plan, staging, plan.window.lower === null ? null : { value: '<stored cursor>' })];
+  async describe(db, config, plan, staging) {
+    return (await describeNewOrEmptyTarget(db, config, plan, staging, appendKeyIndex(config))) ?? [appendStatement(config, plan, staging, plan.window.lower === null ? null : { value: '<stored cursor>' })];
   },
 };
 
@@ -147,14 +192,16 @@ export const replace: Strategy = {
   async apply(ctx) {
     const s = ctx.config.sink.strategy;
     if (s.mode !== 'replace') throw new Error('replace strategy called for another mode');
-    await ensureTarget(ctx, undefined);
+    const loaded = await loadNewOrEmptyTarget(ctx, undefined);
+    if (loaded) return loaded;
     const [del, ins] = replaceSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, s.custom_predicate);
     const deleted = await query(ctx.db, del ?? '', 'deleting the replaced slice');
     const inserted = await query(ctx.db, ins ?? '', 'inserting staged rows');
     return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: deleted.rowCount ?? 0 };
   },
-  async describe(_db, config, plan, staging) {
+  async describe(db, config, plan, staging) {
     const s = config.sink.strategy;
-    return s.mode === 'replace' ? replaceSql(config.sink.table, staging, plan.columns, s.custom_predicate) : [];
+    if (s.mode !== 'replace') return [];
+    return (await describeNewOrEmptyTarget(db, config, plan, staging, undefined)) ?? replaceSql(config.sink.table, staging, plan.columns, s.custom_predicate);
   },
 };

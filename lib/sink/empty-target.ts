@@ -1,0 +1,75 @@
+/**
+ * The first load of an incremental target that exists but holds no rows (the table a user created before
+ * the first run, or one the run just created). Merging into an empty table can only insert, so it is loaded
+ * as `truncate_insert` loads a truncated one: under an ACCESS EXCLUSIVE lock, the indexes that can be built
+ * again exactly are dropped, the staged rows inserted into the bare heap, and the indexes built by one sort
+ * each, in the apply transaction. On the bench's 5,000,000 rows the apply takes 14 s instead of 44 s for
+ * INSERT ... ON CONFLICT (30 s for a plain INSERT maintaining the indexes row by row).
+ *
+ * Only where nothing could tell the difference from the strategy's own statements: a plain table the role
+ * owns, without children, rules, row-level security or triggers of its own (the foreign keys' internal
+ * triggers fire for inserted rows either way). Readers of the empty table wait for the load to commit.
+ */
+import { execute, query, type Db } from '../db/index.ts';
+import { dropIndexesSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql, rebuildIndexesSql } from '../sql/deferred-indexes.ts';
+import { insertAllSql, lockExclusiveSql } from '../sql/load.ts';
+import { qualified, type TableName } from '../sql/quote.ts';
+import type { ColumnSpec } from '../state/types.ts';
+import type { TaskLogger } from '../workflow/types.ts';
+import { readDeferrableIndexes } from './deferred-indexes.ts';
+import type { StrategyResult } from './strategies/types.ts';
+
+const WHAT = 'loading the empty target';
+
+const ELIGIBLE_SQL = `SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass AND NOT c.relhasrules AND NOT c.relrowsecurity
+  AND pg_catalog.pg_has_role(c.relowner, 'USAGE')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS eligible
+FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
+
+/** Whether the target may be loaded as an empty table and holds no rows now (without a lock: a hint). */
+export async function emptyTargetHint(db: Db, target: TableName): Promise<boolean> {
+  const facts = await query<{ eligible: boolean }>(db, { text: ELIGIBLE_SQL, values: [qualified(target)] }, WHAT);
+  return facts.rows[0]?.eligible === true && (await isEmpty(db, target));
+}
+
+async function isEmpty(db: Db, target: TableName): Promise<boolean> {
+  const result = await query<{ empty: boolean }>(db, `SELECT NOT EXISTS (SELECT 1 FROM ONLY ${qualified(target)}) AS empty`, WHAT);
+  return result.rows[0]?.empty === true;
+}
+
+/**
+ * Inside the apply transaction: when the target is eligible and empty, locks it, makes sure it is still
+ * empty, and loads every staged row with its indexes built after the load. Undefined when the strategy's
+ * own statements must run (the lock, if taken, is kept to the end of the transaction).
+ */
+export async function loadEmptyTarget(
+  ctx: { db: Db; target: TableName; staging: TableName; columns: readonly ColumnSpec[]; stagedRows: number; log: TaskLogger },
+): Promise<StrategyResult | undefined> {
+  const { db, target } = ctx;
+  if (ctx.stagedRows === 0 || !(await emptyTargetHint(db, target))) return undefined;
+  await query(db, lockExclusiveSql(target), `${WHAT}: locking it`);
+  if (!(await isEmpty(db, target))) return undefined;
+  const deferred = await readDeferrableIndexes(db, target);
+  ctx.log.info('the target holds no rows: inserting every staged row and building its indexes after the load', { indexes: deferred.map((i) => i.name) });
+  await execute(db, dropIndexesSql(target, deferred), "dropping the target's indexes for the load");
+  const inserted = await query(db, insertAllSql(target, ctx.staging, ctx.columns), 'inserting into the empty target');
+  if (deferred.length > 0) {
+    await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), "building the target's indexes");
+    await execute(db, rebuildIndexesSql(target, deferred), "building the target's indexes");
+  }
+  return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
+}
+
+/** What `pgferry plan` prints for an empty target, or undefined when the run would take the strategy's statements. */
+export async function describeEmptyTarget(db: Db, target: TableName, staging: TableName, columns: readonly ColumnSpec[]): Promise<string[] | undefined> {
+  if (!(await emptyTargetHint(db, target))) return undefined;
+  // Read outside the lock the run takes; the run reads again under it.
+  const deferred = await readDeferrableIndexes(db, target);
+  return [
+    '-- the target holds no rows now: if it still holds none under the lock, the run inserts every staged row and builds the indexes after the load\n',
+    lockExclusiveSql(target),
+    ...dropIndexesSql(target, deferred),
+    insertAllSql(target, staging, columns),
+    ...(deferred.length > 0 ? [maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), ...rebuildIndexesSql(target, deferred)] : []),
+  ];
+}
