@@ -2,10 +2,14 @@
 import type { ColumnSpec } from '../state/types.ts';
 import { identList, qualified, type TableName } from './quote.ts';
 
-/** Every staged row into the target. */
-export function insertAllSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[]): string {
+/**
+ * Every staged row into the target; `orderBy`: in the order of these columns (a merge's key: each index leaf
+ * and heap page of the target is then visited once, in order, however the source ordered the changes).
+ */
+export function insertAllSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], orderBy: readonly string[] = []): string {
   const list = identList(columns.map((c) => c.name));
-  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}`;
+  const order = orderBy.length > 0 ? ` ORDER BY ${identList(orderBy)}` : '';
+  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${list} FROM ${qualified(staging)}${order}`;
 }
 
 /** `full_refresh` / `truncate_insert`: readers wait on the lock, then see the new rows. */

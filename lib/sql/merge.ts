@@ -91,7 +91,7 @@ export function deleteInsertSql(
   options: { stagedRows?: number } = {},
 ): string[] {
   const keyList = identList(keys.map((k) => k.name));
-  const insert = insertAllSql(target, staging, columns);
+  const insert = insertAllSql(target, staging, columns, keys.map((k) => k.name));
   const nullable = keys.filter((k) => !k.notNull);
   const single = keys.length === 1 && keys[0] !== undefined && (options.stagedRows ?? Infinity) <= KEY_ARRAY_LIMIT ? keys[0] : undefined;
   if (single) {
@@ -120,7 +120,7 @@ export function deleteInsertSql(
 export function upsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly string[], unstaged: readonly string[] = []): string {
   const sets = [...columns.map((c) => c.name).filter((name) => !keys.includes(name)), ...unstaged].map((name) => `${ident(name)} = EXCLUDED.${ident(name)}`);
   const action = sets.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${sets.join(', ')}`;
-  return `${insertAllSql(target, staging, columns)} ON CONFLICT (${identList(keys)}) ${action}`;
+  return `${insertAllSql(target, staging, columns, keys)} ON CONFLICT (${identList(keys)}) ${action}`;
 }
 
 /**

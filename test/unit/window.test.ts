@@ -51,22 +51,23 @@ describe('SQL of the merge strategies', () => {
   const target = { schema: 'dw', name: 'orders' };
   const staging = { schema: 'pgferry_staging', name: 'orders_x' };
   const columns = [{ name: 'id', type: 'bigint' }, { name: 'v', type: 'text' }];
-  it('delete_insert deletes a single-column key through an index-friendly ANY(ARRAY(...)), then inserts', () => {
+  it('delete_insert deletes a single-column key through an index-friendly ANY(ARRAY(...)), then inserts in key order', () => {
     const [del, ins] = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: true }], { stagedRows: 50_000 });
     expect(del).toBe('DELETE FROM "dw"."orders" AS t WHERE t."id" = ANY (ARRAY(SELECT DISTINCT "id" FROM "pgferry_staging"."orders_x" WHERE "id" IS NOT NULL))');
-    expect(ins).toBe('INSERT INTO "dw"."orders" ("id", "v") SELECT "id", "v" FROM "pgferry_staging"."orders_x"');
+    expect(ins).toBe('INSERT INTO "dw"."orders" ("id", "v") SELECT "id", "v" FROM "pgferry_staging"."orders_x" ORDER BY "id"');
   });
   it('delete_insert joins on the key for many staged rows or composite keys, NULL-safe for nullable columns', () => {
     const [del] = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: true }], { stagedRows: 5_000_000 });
     expect(del).toBe('DELETE FROM "dw"."orders" AS t USING (SELECT DISTINCT "id" FROM "pgferry_staging"."orders_x") AS s WHERE t."id" = s."id"');
     const composite = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: true }, { name: 'v', notNull: false }]);
     expect(composite).toHaveLength(3);
+    expect(composite[2]).toMatch(/ORDER BY "id", "v"$/);
     expect(composite[1]).toContain('(t."v" = s."v" OR (t."v" IS NULL AND s."v" IS NULL))');
     const nullableSingle = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: false }], { stagedRows: 10 });
     expect(nullableSingle[1]).toBe('DELETE FROM "dw"."orders" AS t WHERE t."id" IS NULL AND EXISTS (SELECT 1 FROM "pgferry_staging"."orders_x" AS s WHERE s."id" IS NULL)');
   });
-  it('upsert updates every non-key column on conflict', () => {
-    expect(upsertSql(target, staging, columns, ['id'])).toContain('ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v"');
+  it('upsert updates every non-key column on conflict, taking the staged rows in key order', () => {
+    expect(upsertSql(target, staging, columns, ['id'])).toContain('FROM "pgferry_staging"."orders_x" ORDER BY "id" ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v"');
   });
   it('delete_insert in place sets unstaged target columns from EXCLUDED and counts replaced rows', () => {
     const sql = replaceInPlaceSql(target, staging, columns, ['id'], ['loaded_at'], { returningOld: true });
