@@ -194,6 +194,35 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
   );
 }
 
+/**
+ * The first run of an incremental merge (no stored cursor: every row) into an existing, empty target with a
+ * primary key and an index, as a user creates it before the first run. Before each run the target is
+ * created again and the cursor forgotten (`pgferry state reset`).
+ */
+function firstMergeScenario(): Promise<Scenario> {
+  const target = 'public.orders_first_merge';
+  return pgferryScenario(
+    {
+      name: 'first_merge',
+      groups: ['first'],
+      description: 'incremental_merge / delete_insert, first run (no cursor) into an existing empty target with PK + 1 index',
+      tables: { source: MAIN, target },
+    },
+    {
+      name: 'bench_first_merge',
+      strategy: { mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] },
+      options: { incremental_strategy: 'column', incremental_column: 'updated_at' },
+    },
+    {
+      async prepare(ctx, _round, self) {
+        await sql(ctx.urls.target, targetSql(target));
+        const reset = await measure(process.execPath, [join(ROOT, 'bin/pgferry.js'), 'state', 'reset', self.pipelineFile as string]);
+        if (reset.code !== 0) throw new Error(`pgferry state reset failed (exit ${reset.code}): ${reset.stderr.slice(-2000)}`);
+      },
+    },
+  );
+}
+
 /** Every scenario, in the order of one round. */
 export async function allScenarios(rows: number): Promise<Scenario[]> {
   const small = smallRows(rows);
@@ -213,6 +242,7 @@ export async function allScenarios(rows: number): Promise<Scenario[]> {
       { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' } },
       { name: 'bench_truncate_insert', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
     ),
+    await firstMergeScenario(),
     await incrementalScenario('delete_insert', 1, 0),
     await incrementalScenario('upsert', 1, 1),
     await incrementalScenario('delete_insert', 0.1, 2),

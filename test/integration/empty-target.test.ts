@@ -105,6 +105,24 @@ describe('Feature: an incremental run into an empty target inserts and builds th
     }
   });
 
+  it('replace keeps its own statements on an empty target, so a predicate the target cannot run fails the first run', async () => {
+    await target.query(targetDdl('ev_replace'));
+    const log = recorder();
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'ev_replace',
+      source: { table: { schema: 'public', name: 'events' } },
+      sink: { table: { schema: 'public', name: 'ev_replace' } },
+      strategy: { mode: 'replace', custom_predicate: 'no_such_column = 1' },
+    });
+
+    const summary = await runLocal(config, { log });
+
+    expect(summary.status).toBe('failed');
+    expect(summary.error?.message).toMatch(/no_such_column/);
+    expect(log.lines.join('\n')).not.toMatch(EMPTY_LOAD);
+    expect((await target.query('SELECT count(*)::int AS n FROM public.ev_replace')).rows[0].n).toBe(0);
+  });
+
   it('a duplicate that fails a rebuilt unique index rolls everything back: the target stays empty, with its indexes', async () => {
     await target.query(targetDdl('ev_dup'));
     await source.query(`CREATE TABLE public.events_dup AS SELECT * FROM public.events; UPDATE public.events_dup SET code = 'c1' WHERE id = 2`);

@@ -192,16 +192,17 @@ export const replace: Strategy = {
   async apply(ctx) {
     const s = ctx.config.sink.strategy;
     if (s.mode !== 'replace') throw new Error('replace strategy called for another mode');
-    const loaded = await loadNewOrEmptyTarget(ctx, undefined);
-    if (loaded) return loaded;
+    // The predicate runs against the target even when it was just created or is empty, so a bad one fails the first run.
+    if (!(await tableExists(ctx.db, ctx.config.sink.table))) await query(ctx.db, createTableSql(ctx.config.sink.table, ctx.plan.columns), 'creating the target');
     const [del, ins] = replaceSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, s.custom_predicate);
     const deleted = await query(ctx.db, del ?? '', 'deleting the replaced slice');
     const inserted = await query(ctx.db, ins ?? '', 'inserting staged rows');
     return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: deleted.rowCount ?? 0 };
   },
-  async describe(db, config, plan, staging) {
+  async describe(_db, config, plan, staging) {
     const s = config.sink.strategy;
     if (s.mode !== 'replace') return [];
-    return (await describeNewOrEmptyTarget(db, config, plan, staging, undefined)) ?? replaceSql(config.sink.table, staging, plan.columns, s.custom_predicate);
+    const create = plan.targetExists ? [] : [createTableSql(config.sink.table, plan.columns)];
+    return [...create, ...replaceSql(config.sink.table, staging, plan.columns, s.custom_predicate)];
   },
 };
