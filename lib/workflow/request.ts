@@ -1,5 +1,5 @@
 /** The execution input a run accepts: `{}` or `{"full_refresh": true}`; anything else is refused. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PipelineConfig } from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
 
