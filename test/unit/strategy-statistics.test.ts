@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { strategyFor } from '../../lib/sink/strategies/index.ts';
+import { analyzesStaging, DEDUPE_STATISTICS_ROWS, strategyFor } from '../../lib/sink/strategies/index.ts';
 import type { StrategyContext } from '../../lib/sink/strategies/types.ts';
 import { KEY_ARRAY_LIMIT } from '../../lib/sql/merge.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
@@ -25,5 +25,16 @@ describe('Function: needsStagingStatistics', () => {
     expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['a', 'b'] }, 10))).toBe(true);
     expect(needs(context({ mode: 'full_refresh', overwrite_type: 'exchange' }, 10))).toBe(true);
     expect(needs(context({ mode: 'incremental_append', unique_key: ['id'], only_new_rows: true }, 10))).toBe(true);
+  });
+});
+
+describe('Function: analyzesStaging', () => {
+  it('analyzes a large staging table before the duplicate-key check, even where no statement joins it', () => {
+    const upsert = { mode: 'incremental_merge', merge_policy: 'upsert', unique_key: ['id'] };
+    expect(analyzesStaging(context(upsert, DEDUPE_STATISTICS_ROWS))).toBe(false);
+    expect(analyzesStaging(context(upsert, DEDUPE_STATISTICS_ROWS + 1))).toBe(true);
+    expect(analyzesStaging(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] }, 500_000))).toBe(true);
+    expect(analyzesStaging(context({ mode: 'full_refresh', overwrite_type: 'truncate_insert' }, 5_000_000))).toBe(false);
+    expect(analyzesStaging(context({ mode: 'full_refresh', overwrite_type: 'exchange' }, 0))).toBe(false);
   });
 });

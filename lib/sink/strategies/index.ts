@@ -64,12 +64,28 @@ export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
   return 0;
 }
 
+/**
+ * Above this many staged rows, staging is analyzed before the duplicate-key check: without statistics the
+ * planner expects 200 keys and hashes them in work_mem, spilling batch after batch (10,000,000 narrow rows:
+ * 10.1 s; analyzed, a parallel sort: 0.3 s + 4.2 s; 500,000: 0.43 s against 0.06 s + 0.25 s).
+ */
+export const DEDUPE_STATISTICS_ROWS = 100_000;
+
+/**
+ * Whether staging is analyzed before the apply. It was never analyzed: without statistics the planner
+ * guesses its size for every join with the target and for the duplicate-key check, and an exchanged table
+ * would start life with none.
+ */
+export function analyzesStaging(ctx: StrategyContext): boolean {
+  if (ctx.stagedRows === 0) return false;
+  if (strategyFor(ctx.config).needsStagingStatistics?.(ctx) ?? true) return true;
+  return (uniqueKey(ctx.config) ?? []).length > 0 && dedupesKeys(ctx.config) && ctx.stagedRows > DEDUPE_STATISTICS_ROWS;
+}
+
 /** Resolves duplicates, then runs the strategy; inside the apply transaction. */
 export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResult> {
   const strategy = strategyFor(ctx.config);
-  // Staging was never analyzed: without statistics the planner guesses its size for every join with the
-  // target, and an exchanged table would start life with none.
-  if (ctx.stagedRows > 0 && (strategy.needsStagingStatistics?.(ctx) ?? true)) await query(ctx.db, `ANALYZE ${qualified(ctx.staging)}`, 'analyzing staging');
+  if (analyzesStaging(ctx)) await query(ctx.db, `ANALYZE ${qualified(ctx.staging)}`, 'analyzing staging');
   const removed = await resolveDuplicates(ctx);
   if (removed > 0) ctx.log.info('duplicate keys resolved with keep_last', { removed });
   return strategy.apply({ ...ctx, stagedRows: ctx.stagedRows - removed });
