@@ -31,6 +31,12 @@ export interface RunPlan {
    * row as it arrives and the exchange needs no scan of the staged rows to add them.
    */
   readonly stagedNotNull?: readonly StagedNotNull[];
+  /**
+   * Merges and `only_new_rows`: the unique indexes on the key that keep staged keys from repeating, so the
+   * duplicate-key check is skipped (see lib/source/unique-key.ts): the source table's, read in one chunk or
+   * in chunks split on a key column, and the target's, which rejects a duplicate should one slip in.
+   */
+  readonly stagedKeysUnique?: { readonly sourceIndex: string; readonly targetIndex: string };
 }
 
 /** A NOT NULL column of the staging table; `name` is the target's not-null constraint (PostgreSQL 18 and later). */

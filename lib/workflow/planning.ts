@@ -5,12 +5,13 @@
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
 import { DatabaseError, UnsafeTargetError } from '../errors.ts';
-import { strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
+import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
 import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
 import { describeTable, type TargetColumn } from '../sink/target.ts';
 import { planChunks } from '../source/chunks.ts';
 import { describeSource, tableColumnType } from '../source/describe.ts';
+import { stagedKeysUnique } from '../source/unique-key.ts';
 import { planWindow } from '../source/window.ts';
 import { chunkPredicate, sourceSelect, type ChunkBounds } from '../sql/extract.ts';
 import { ident, qualified } from '../sql/quote.ts';
@@ -83,7 +84,14 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     chunkRows: config.source.options.chunk_rows,
     estimatedRows: described.estimatedRows,
   });
-  return { plan: { ...plan, ...additions }, chunks };
+  const keys = dedupesKeys(config) ? uniqueKey(config) ?? [] : [];
+  const unique = await stagedKeysUnique(
+    { source, target },
+    { source: config.source.table, target: config.sink.table, targetExists: exists },
+    keys,
+    { count: chunks.length, column: chunkColumn?.name },
+  );
+  return { plan: { ...plan, ...additions, ...(unique ? { stagedKeysUnique: unique } : {}) }, chunks };
 }
 
 /** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */

@@ -8,7 +8,7 @@ const URL = 'postgres://u:p@localhost:5432/db';
 
 function context(strategy: Record<string, unknown>, stagedRows: number): StrategyContext {
   const config = pipelineConfig(URL, URL, { strategy, options: { incremental_strategy: 'column', incremental_column: 'updated_at' } });
-  return { config, stagedRows } as unknown as StrategyContext;
+  return { config, stagedRows, plan: {} } as unknown as StrategyContext;
 }
 
 const needs = (ctx: StrategyContext): boolean => strategyFor(ctx.config).needsStagingStatistics?.(ctx) ?? true;

@@ -37,6 +37,8 @@ export async function planCommand(file: string, io: Io): Promise<number> {
     io.out(`-- cursor after a successful run: ${JSON.stringify(w.cursorAfter)}`);
     io.out(`-- columns: ${plan.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`);
     io.out(`-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}`);
+    const unique = plan.stagedKeysUnique;
+    if (unique) io.out(`-- duplicate keys: cannot occur (unique index ${unique.sourceIndex} on the source, ${unique.targetIndex} on the target); no check`);
     for (const statement of await runStatements(target, config, plan, chunks)) io.out(statement.endsWith('\n') ? statement : `${statement};`);
     return ExitCode.ok;
   } finally {

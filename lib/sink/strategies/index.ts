@@ -43,6 +43,11 @@ export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
   const s = ctx.config.sink.strategy;
   const keys = uniqueKey(ctx.config);
   if (!keys || keys.length === 0 || !dedupesKeys(ctx.config)) return 0;
+  const unique = ctx.plan.stagedKeysUnique;
+  if (unique) {
+    ctx.log.info('staged keys cannot repeat: no duplicate-key check', { sourceIndex: unique.sourceIndex, targetIndex: unique.targetIndex });
+    return 0;
+  }
   const policy = s.mode === 'incremental_merge' || s.mode === 'incremental_append' ? s.duplicate_policy : 'fail';
   if (policy === 'keep_last') {
     const options = ctx.config.source.options;
@@ -79,7 +84,8 @@ export const DEDUPE_STATISTICS_ROWS = 100_000;
 export function analyzesStaging(ctx: StrategyContext): boolean {
   if (ctx.stagedRows === 0) return false;
   if (strategyFor(ctx.config).needsStagingStatistics?.(ctx) ?? true) return true;
-  return (uniqueKey(ctx.config) ?? []).length > 0 && dedupesKeys(ctx.config) && ctx.stagedRows > DEDUPE_STATISTICS_ROWS;
+  const checksKeys = (uniqueKey(ctx.config) ?? []).length > 0 && dedupesKeys(ctx.config) && !ctx.plan.stagedKeysUnique;
+  return checksKeys && ctx.stagedRows > DEDUPE_STATISTICS_ROWS;
 }
 
 /** Resolves duplicates, then runs the strategy; inside the apply transaction. */
