@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runLocal } from '../../lib/local/runner.ts';
 import { describeEmptyTarget, emptyTargetHint } from '../../lib/sink/empty-target.ts';
-import type { TaskLogger } from '../../lib/workflow/types.ts';
+import { recorder } from '../helpers/log.ts';
 import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
@@ -24,15 +24,6 @@ COMMENT ON INDEX public.${name}_updated_at IS 'the cursor'`;
 const INDEXES = `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS def, obj_description(i.indexrelid, 'pg_class') AS comment, k.conname AS constraint
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
 WHERE i.indrelid = $1::regclass ORDER BY 1`;
-
-/** Collects the runner's log lines. */
-function recorder(): TaskLogger & { lines: string[] } {
-  const lines: string[] = [];
-  const add = (message: string, fields?: Record<string, unknown>): void => {
-    lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
-  };
-  return { lines, info: add, warn: add, error: add };
-}
 
 const EMPTY_LOAD = /the target holds no rows/;
 

@@ -6,7 +6,7 @@ import { planInPlaceMerge } from '../../lib/sink/in-place-merge.ts';
 import { deleteInsert } from '../../lib/sink/strategies/incremental.ts';
 import type { RunPlan } from '../../lib/state/types.ts';
 import { replaceInPlaceSql } from '../../lib/sql/merge.ts';
-import type { TaskLogger } from '../../lib/workflow/types.ts';
+import { recorder } from '../helpers/log.ts';
 import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
@@ -21,15 +21,6 @@ CREATE SEQUENCE public.${name}_seq;
 CREATE TABLE public.${name} (
   id bigint PRIMARY KEY, k integer, v text, updated_at timestamptz(6),
   origin text DEFAULT 'fresh', seq bigint DEFAULT nextval('public.${name}_seq'), k2 integer GENERATED ALWAYS AS (k * 2) STORED)`;
-
-/** Collects the runner's log lines. */
-function recorder(): TaskLogger & { lines: string[] } {
-  const lines: string[] = [];
-  const add = (message: string, fields?: Record<string, unknown>): void => {
-    lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
-  };
-  return { lines, info: add, warn: add, error: add };
-}
 
 describe('Feature: delete_insert replaces rows in place where nothing can tell the difference', () => {
   let server: TestPostgres;

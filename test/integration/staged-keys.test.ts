@@ -6,8 +6,8 @@ import { runLocal } from '../../lib/local/runner.ts';
 import { applyStrategy } from '../../lib/sink/strategies/index.ts';
 import { stagedKeysUnique } from '../../lib/source/unique-key.ts';
 import type { RunPlan } from '../../lib/state/types.ts';
-import type { TaskLogger } from '../../lib/workflow/types.ts';
 import { cli } from '../helpers/cli.ts';
+import { recorder } from '../helpers/log.ts';
 import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
@@ -23,15 +23,6 @@ CREATE TABLE public.child () INHERITS (public.parent);
 INSERT INTO public.loose SELECT id, v, updated_at FROM public.events`;
 
 const targetDdl = (name: string): string => `CREATE TABLE public.${name} (id bigint PRIMARY KEY, k integer, v text, updated_at timestamptz(6))`;
-
-/** Collects the runner's log lines. */
-function recorder(): TaskLogger & { lines: string[] } {
-  const lines: string[] = [];
-  const add = (message: string, fields?: Record<string, unknown>): void => {
-    lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
-  };
-  return { lines, info: add, warn: add, error: add };
-}
 
 const SKIPPED = /staged keys cannot repeat: no duplicate-key check/;
 
