@@ -5,8 +5,8 @@
  * a tablespace the role may create in, on an ordinary table that is not a partition or partitioned, owned
  * by the session's role. Everything else stays and is maintained row by row, as before.
  */
-import { query, type Db } from '../db/index.ts';
-import type { DeferredIndex } from '../sql/deferred-indexes.ts';
+import { execute, query, type Db } from '../db/index.ts';
+import { deferredLoadSql, type DeferredIndex } from '../sql/deferred-indexes.ts';
 import { INDEX_CONSTRAINT_KINDS } from '../sql/exchange.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
 
@@ -70,4 +70,16 @@ export async function readDeferrableIndexes(db: Db, target: TableName): Promise<
     replicaIdentity: r.replica_identity,
     clustered: r.clustered,
   }));
+}
+
+/**
+ * Runs `insert` (into the emptied, locked `target`) with `deferred` dropped before it and built again after it;
+ * returns the rows it inserted.
+ */
+export async function insertWithDeferredIndexes(db: Db, target: TableName, insert: string, deferred: readonly DeferredIndex[]): Promise<number> {
+  const { before, after } = deferredLoadSql(target, deferred);
+  await execute(db, before, "dropping the target's indexes for the load");
+  const inserted = await query(db, insert, 'inserting into the target');
+  await execute(db, after, "building the target's indexes");
+  return inserted.rowCount ?? 0;
 }

@@ -10,13 +10,13 @@
  * owns, without children, rules, row-level security or triggers of its own (the foreign keys' internal
  * triggers fire for inserted rows either way). Readers of the empty table wait for the load to commit.
  */
-import { execute, query, type Db } from '../db/index.ts';
-import { dropIndexesSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql, rebuildIndexesSql } from '../sql/deferred-indexes.ts';
+import { query, type Db } from '../db/index.ts';
+import { deferredLoadSql } from '../sql/deferred-indexes.ts';
 import { insertAllSql, lockExclusiveSql } from '../sql/load.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
 import type { ColumnSpec } from '../state/types.ts';
 import type { TaskLogger } from '../workflow/types.ts';
-import { readDeferrableIndexes } from './deferred-indexes.ts';
+import { insertWithDeferredIndexes, readDeferrableIndexes } from './deferred-indexes.ts';
 import type { StrategyResult } from './strategies/types.ts';
 
 const WHAT = 'loading the empty target';
@@ -51,25 +51,20 @@ export async function loadEmptyTarget(
   if (!(await isEmpty(db, target))) return undefined;
   const deferred = await readDeferrableIndexes(db, target);
   ctx.log.info('the target holds no rows: inserting every staged row and building its indexes after the load', { indexes: deferred.map((i) => i.name) });
-  await execute(db, dropIndexesSql(target, deferred), "dropping the target's indexes for the load");
-  const inserted = await query(db, insertAllSql(target, ctx.staging, ctx.columns), 'inserting into the empty target');
-  if (deferred.length > 0) {
-    await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), "building the target's indexes");
-    await execute(db, rebuildIndexesSql(target, deferred), "building the target's indexes");
-  }
-  return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
+  const inserted = await insertWithDeferredIndexes(db, target, insertAllSql(target, ctx.staging, ctx.columns), deferred);
+  return { rowsInserted: inserted, rowsDeleted: 0 };
 }
 
 /** What `pgferry plan` prints for an empty target, or undefined when the run would take the strategy's statements. */
 export async function describeEmptyTarget(db: Db, target: TableName, staging: TableName, columns: readonly ColumnSpec[]): Promise<string[] | undefined> {
   if (!(await emptyTargetHint(db, target))) return undefined;
   // Read outside the lock the run takes; the run reads again under it.
-  const deferred = await readDeferrableIndexes(db, target);
+  const { before, after } = deferredLoadSql(target, await readDeferrableIndexes(db, target));
   return [
     '-- the target holds no rows now: if it still holds none under the lock, the run inserts every staged row and builds the indexes after the load\n',
     lockExclusiveSql(target),
-    ...dropIndexesSql(target, deferred),
+    ...before,
     insertAllSql(target, staging, columns),
-    ...(deferred.length > 0 ? [maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), ...rebuildIndexesSql(target, deferred)] : []),
+    ...after,
   ];
 }

@@ -65,3 +65,14 @@ export function maintenanceWorkMemSql(bytes: number): string {
   const kb = Math.trunc(bytes / 1024);
   return `SELECT pg_catalog.set_config('maintenance_work_mem', '${kb}kB', true) WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem')) < ${kb * 1024}`;
 }
+
+/**
+ * What goes around the INSERT of a load into an emptied, locked table: the indexes dropped before it, then
+ * (with `maintenance_work_mem` raised) built again after it.
+ */
+export function deferredLoadSql(target: TableName, indexes: readonly DeferredIndex[]): { before: string[]; after: string[] } {
+  return {
+    before: dropIndexesSql(target, indexes),
+    after: indexes.length > 0 ? [maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), ...rebuildIndexesSql(target, indexes)] : [],
+  };
+}

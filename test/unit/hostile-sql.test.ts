@@ -261,6 +261,10 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'deferred.dropIndexesSql': () => deferred.dropIndexesSql(target, deferredIndexes),
   'deferred.rebuildIndexesSql': () => deferred.rebuildIndexesSql(target, deferredIndexes),
   'deferred.maintenanceWorkMemSql': () => deferred.maintenanceWorkMemSql(256 * 1024 * 1024),
+  'deferred.deferredLoadSql': () => {
+    const { before, after } = deferred.deferredLoadSql(target, deferredIndexes);
+    return [...before, ...after];
+  },
   'shadow.createShadowSql': () => shadow.createShadowSql(shadow.shadowTable(staging), columns, { unlogged: true }),
   'shadow.notStagedSql': () => [shadow.notStagedSql(keys, staging), shadow.notStagedSql([keys[0] as shadow.ShadowKey], staging)],
   'shadow.keepTargetRowsSql': () => shadow.keepTargetRowsSql(staging, target, done, columns, keys),

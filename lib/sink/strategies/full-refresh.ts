@@ -1,11 +1,11 @@
 /** `full_refresh`: `truncate_insert` (TRUNCATE + INSERT in the apply transaction) or `exchange` (staging becomes the target). */
 import { execute, query } from '../../db/index.ts';
 import { createTableSql } from '../../sql/ddl.ts';
-import { dropIndexesSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql, rebuildIndexesSql } from '../../sql/deferred-indexes.ts';
+import { deferredLoadSql } from '../../sql/deferred-indexes.ts';
 import { exchangeStatements, exchangeTempPrefix, stagedNotNullFor } from '../../sql/exchange.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
-import { readDeferrableIndexes } from '../deferred-indexes.ts';
+import { insertWithDeferredIndexes, readDeferrableIndexes } from '../deferred-indexes.ts';
 import { checkExchangeAllowed, exchangeTable, readTargetCatalog } from '../exchange.ts';
 import { countRows, tableExists } from '../target.ts';
 import type { Strategy } from './types.ts';
@@ -26,26 +26,16 @@ export const truncateInsert: Strategy = {
     const [truncate, insert] = truncateInsertSql(target, staging, plan.columns);
     await execute(db, [truncate ?? ''], 'truncating the target');
     const deferred = exists ? await readDeferrableIndexes(db, target) : [];
-    await execute(db, dropIndexesSql(target, deferred), "dropping the target's indexes for the load");
-    const inserted = await query(db, insert ?? '', 'inserting into the target');
-    if (deferred.length > 0) {
-      await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), "building the target's indexes");
-      await execute(db, rebuildIndexesSql(target, deferred), "building the target's indexes");
-    }
-    return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted };
+    const inserted = await insertWithDeferredIndexes(db, target, insert ?? '', deferred);
+    return { rowsInserted: inserted, rowsDeleted };
   },
   async describe(db, config, plan, staging) {
     const target = config.sink.table;
     const [truncate, insert] = truncateInsertSql(target, staging, plan.columns);
     if (!plan.targetExists) return [createTableSql(target, plan.columns), truncate ?? '', insert ?? ''];
     // Read outside the lock TRUNCATE will take; the run reads again after it.
-    const deferred = await readDeferrableIndexes(db, target);
-    return [
-      truncate ?? '',
-      ...dropIndexesSql(target, deferred),
-      insert ?? '',
-      ...(deferred.length > 0 ? [maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), ...rebuildIndexesSql(target, deferred)] : []),
-    ];
+    const { before, after } = deferredLoadSql(target, await readDeferrableIndexes(db, target));
+    return [truncate ?? '', ...before, insert ?? '', ...after];
   },
 };
 
