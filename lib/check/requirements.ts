@@ -3,7 +3,7 @@
  * table or plan the query), the target (schemas, the target table as its strategy uses it, staging) and the
  * state schema. Each finding goes to a {@link Findings}; nothing is changed.
  */
-import type { PipelineConfig } from '../config/index.ts';
+import { CONFIG_DEFAULTS, type PipelineConfig } from '../config/index.ts';
 import { redact } from '../connections/index.ts';
 import type { Db } from '../db/index.ts';
 import { sourceSelect } from '../sql/extract.ts';
@@ -145,7 +145,7 @@ async function checkCursor(db: Db, table: TableName, info: TableInfo, config: Pi
   if (chunk !== undefined) {
     const c = await columnInfo(db, info.oid, chunk);
     if (!c.exists) found.problem('source', `source.options.chunk_column: ${onTable(table)} has no column ${ident(chunk)}`);
-    else if (!c.indexed && (info.estimatedRows === null || info.estimatedRows > options.chunk_rows)) {
+    else if (!c.indexed && (info.estimatedRows === null || info.estimatedRows > (options.chunk_rows ?? CONFIG_DEFAULTS.chunkRows))) {
       found.warn('source', `chunk_column ${ident(chunk)} is not the leading column of an index on ${onTable(table)}: every chunk scans the table`);
     }
   }

@@ -133,7 +133,7 @@ const sourceOptions = mapping({
   null_cursor: oneOf(NULL_CURSOR_POLICIES).default(CONFIG_DEFAULTS.nullCursor),
   custom_predicate: sqlText('a SQL condition').optional(),
   chunk_column: identifier().optional(),
-  chunk_rows: wholeNumber(1, undefined, 'a positive integer').default(CONFIG_DEFAULTS.chunkRows),
+  chunk_rows: wholeNumber(1, undefined, 'a positive integer').optional(),
   max_parallel_chunks: wholeNumber(1, 256, 'an integer from 1 to 256').default(CONFIG_DEFAULTS.maxParallelChunks),
 });
 

@@ -63,6 +63,8 @@ export const CONFIG_DEFAULTS = {
   incrementalStrategy: 'none',
   nullCursor: 'fail',
   chunkRows: 1_000_000,
+  /** Bytes of the source table per chunk when `chunk_rows` is not set: wide rows get fewer rows per chunk. */
+  chunkBytes: 256 * 1024 * 1024,
   maxParallelChunks: 4,
   createTable: true,
   stagingSchema: 'pgferry_staging',
@@ -139,8 +141,11 @@ export interface SourceOptions {
   custom_predicate?: string;
   /** @default the single-column primary key, resolved at plan time */
   chunk_column?: string;
-  /** @default 1_000_000 */
-  chunk_rows: number;
+  /**
+   * Target rows per chunk. @default 1,000,000, or fewer where the table's rows are wide: as many as fill
+   * about 256 MiB of the table (its size with TOAST over its estimated rows), resolved at plan time.
+   */
+  chunk_rows?: number;
   /** @default 4 */
   max_parallel_chunks: number;
 }

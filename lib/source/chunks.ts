@@ -3,6 +3,7 @@
  * chunks are balanced by rows, not by value range; the ranges are open at both ends, so every row
  * lands in exactly one chunk whatever the estimate got wrong.
  */
+import { CONFIG_DEFAULTS } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
 import { ident } from '../sql/quote.ts';
 import { sourceFrom, type ChunkBounds, type SourceRef } from '../sql/extract.ts';
@@ -12,6 +13,16 @@ import type { ColumnSpec } from '../state/types.ts';
 const SAMPLE_ROWS_PER_CHUNK = 200;
 /** Fewest rows to sample before trusting a sample at all. */
 const MIN_SAMPLE_ROWS = 20_000;
+
+/**
+ * Rows per chunk when the pipeline sets no `chunk_rows`: 1,000,000, or as many rows as fill `chunkBytes` of
+ * the table where rows are wider than that allows (a chunk of wide rows would otherwise run for many
+ * minutes in one Lambda, with the other chunk slots idle).
+ */
+export function defaultChunkRows(rowBytes: number | undefined, chunkBytes: number = CONFIG_DEFAULTS.chunkBytes): number {
+  if (rowBytes === undefined || !(rowBytes > 0)) return CONFIG_DEFAULTS.chunkRows;
+  return Math.max(1, Math.min(CONFIG_DEFAULTS.chunkRows, Math.floor(chunkBytes / rowBytes)));
+}
 
 /** Inputs of {@link planChunks}. */
 export interface ChunkPlanInput {

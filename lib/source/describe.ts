@@ -12,6 +12,11 @@ export interface SourceDescription {
   readonly primaryKey?: ColumnSpec;
   /** Planner's row estimate of a table source (`reltuples`), or undefined when unknown. */
   readonly estimatedRows?: number;
+  /**
+   * Bytes per row of a table source as stored (its size with TOAST over its estimated rows; of a partitioned
+   * table, over its partitions), or undefined when unknown (a view, a table never analyzed).
+   */
+  readonly rowBytes?: number;
 }
 
 /**
@@ -19,7 +24,7 @@ export interface SourceDescription {
  * non-built-in type comes out schema-qualified and means the same type on the target.
  */
 export async function describeSource(db: Db, source: SourceRef, columns: readonly string[] | undefined): Promise<SourceDescription> {
-  let relation: { oid: number; reltuples: number } | undefined;
+  let relation: Relation | undefined;
   if (source.table) relation = await findTable(db, source.table);
   const probe = await query(db, `${sourceSelect(source, columns ?? '*')} LIMIT 0`, 'describing the source');
   const names = probe.fields.map((f) => f.name);
@@ -34,7 +39,12 @@ export async function describeSource(db: Db, source: SourceRef, columns: readonl
   const declared = await tableColumnTypes(db, relation.oid);
   described = described.map((c) => ({ name: c.name, type: declared.get(c.name) ?? c.type }));
   const primaryKey = await singleColumnPrimaryKey(db, relation.oid);
-  return { columns: described, primaryKey, estimatedRows: relation.reltuples >= 0 ? relation.reltuples : undefined };
+  return {
+    columns: described,
+    primaryKey,
+    ...(relation.reltuples >= 0 ? { estimatedRows: relation.reltuples } : {}),
+    ...(relation.rowBytes !== null && relation.rowBytes > 0 ? { rowBytes: relation.rowBytes } : {}),
+  };
 }
 
 /** Type of a column of a table source (which may not be among the extracted columns). */
@@ -62,14 +72,24 @@ async function tableColumnTypes(db: Db, oid: number): Promise<Map<string, string
   });
 }
 
-async function findTable(db: Db, table: TableName): Promise<{ oid: number; reltuples: number }> {
-  const result = await query<{ oid: number; reltuples: number }>(db, {
-    text: `SELECT c.oid::int8 AS oid, c.reltuples::float8 AS reltuples FROM pg_class c WHERE c.oid = to_regclass($1)`,
-    values: [qualified(table)],
-  }, 'looking up the source table');
+interface Relation {
+  readonly oid: number;
+  readonly reltuples: number;
+  readonly rowBytes: number | null;
+}
+
+// pg_partition_tree lists nothing for a table outside any partition tree; its own size and estimate serve.
+const FIND_TABLE = `SELECT c.oid::int8 AS oid, c.reltuples::float8 AS reltuples,
+  CASE WHEN c.relkind = 'p' THEN (SELECT sum(pg_catalog.pg_table_size(l.oid))::float8 / NULLIF(sum(GREATEST(l.reltuples, 0)), 0)
+      FROM pg_catalog.pg_partition_tree(c.oid) p JOIN pg_catalog.pg_class l ON l.oid = p.relid WHERE p.isleaf)
+    WHEN c.reltuples > 0 THEN pg_catalog.pg_table_size(c.oid)::float8 / c.reltuples END AS row_bytes
+FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
+
+async function findTable(db: Db, table: TableName): Promise<Relation> {
+  const result = await query<{ oid: number; reltuples: number; row_bytes: number | null }>(db, { text: FIND_TABLE, values: [qualified(table)] }, 'looking up the source table');
   const row = result.rows[0];
   if (!row) throw new DatabaseError(`source table ${qualified(table)} does not exist`, '42P01');
-  return { oid: Number(row.oid), reltuples: Number(row.reltuples) };
+  return { oid: Number(row.oid), reltuples: Number(row.reltuples), rowBytes: row.row_bytes === null ? null : Number(row.row_bytes) };
 }
 
 async function formatTypes(db: Db, types: readonly (readonly [number, number])[]): Promise<string[]> {

@@ -9,7 +9,7 @@ import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.
 import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
 import { describeTable, type TargetColumn } from '../sink/target.ts';
-import { planChunks } from '../source/chunks.ts';
+import { defaultChunkRows, planChunks } from '../source/chunks.ts';
 import { describeSource, tableColumnType } from '../source/describe.ts';
 import { stagedKeysUnique } from '../source/unique-key.ts';
 import { planWindow } from '../source/window.ts';
@@ -53,10 +53,22 @@ export interface PlanOptions {
   /** Ignore the stored cursor for this run. */
   readonly fullRefresh: boolean;
   readonly log: TaskLogger;
+  /** Bytes of the table per chunk when `chunk_rows` is not set. @default CONFIG_DEFAULTS.chunkBytes */
+  readonly chunkBytes?: number;
+}
+
+/** What {@link computePlan} decided. */
+export interface ComputedPlan {
+  readonly plan: RunPlan;
+  readonly chunks: ChunkBounds[];
+  /** Target rows per chunk: `chunk_rows`, or the default for the table's row width. */
+  readonly chunkRows: number;
+  /** Bytes per row of a table source as stored, when known. */
+  readonly rowBytes?: number;
 }
 
 /** Computes a run's plan and chunk bounds; reads source and target, writes nothing. */
-export async function computePlan(source: Db, target: Db, config: PipelineConfig, runId: string, options: PlanOptions): Promise<{ plan: RunPlan; chunks: ChunkBounds[] }> {
+export async function computePlan(source: Db, target: Db, config: PipelineConfig, runId: string, options: PlanOptions): Promise<ComputedPlan> {
   const described = await describeSource(source, config.source, config.source.columns);
   const find = (name: string | undefined): ColumnSpec | undefined => described.columns.find((c) => c.name === name);
   for (const key of uniqueKey(config) ?? []) {
@@ -77,11 +89,12 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     ...(targetColumns ? { targetColumns } : {}),
   };
   const additions = await strategyFor(config).check?.(target, config, plan);
+  const chunkRows = config.source.options.chunk_rows ?? defaultChunkRows(described.rowBytes, options.chunkBytes);
   const chunks = await planChunks(source, {
     source: config.source,
     predicates: extractionPredicates(config, plan),
     chunkColumn,
-    chunkRows: config.source.options.chunk_rows,
+    chunkRows,
     estimatedRows: described.estimatedRows,
   });
   const keys = dedupesKeys(config) ? uniqueKey(config) ?? [] : [];
@@ -91,7 +104,12 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     keys,
     { count: chunks.length, column: chunkColumn?.name },
   );
-  return { plan: { ...plan, ...additions, ...(unique ? { stagedKeysUnique: unique } : {}) }, chunks };
+  return {
+    plan: { ...plan, ...additions, ...(unique ? { stagedKeysUnique: unique } : {}) },
+    chunks,
+    chunkRows,
+    ...(described.rowBytes !== undefined ? { rowBytes: described.rowBytes } : {}),
+  };
 }
 
 /** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */

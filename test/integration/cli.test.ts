@@ -66,7 +66,7 @@ sink:
     const result = await cli('plan', planFile);
     expect(result.code).toBe(0);
     const text = result.stdout.join('\n');
-    expect(text).toContain('-- chunks: 3 on id (bigint)');
+    expect(text).toContain('-- chunks: 3 on id (bigint), 1,000 rows per chunk (chunk_rows)');
     expect(text).toContain('COPY (SELECT "id", "amount", "note" FROM "public"."orders"');
     expect(text).toContain('TRUNCATE "public"."orders_copy"');
     const touched = await fresh.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('pgferry', 'pgferry_staging')`);

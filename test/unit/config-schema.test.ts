@@ -14,7 +14,7 @@ describe('Function: parsePipeline', () => {
         connection_type: 'secretsmanager',
         connection_params: {},
         table: { schema: 'public', name: 'orders' },
-        options: { incremental_strategy: 'none', null_cursor: 'fail', chunk_rows: 1_000_000, max_parallel_chunks: 4 },
+        options: { incremental_strategy: 'none', null_cursor: 'fail', max_parallel_chunks: 4 },
       },
       sink: {
         type: 'postgres',

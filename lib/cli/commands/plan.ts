@@ -28,7 +28,7 @@ export async function planCommand(file: string, io: Io): Promise<number> {
     state = await openConnection(config.state, { readOnly: true });
     const stored = await readStoredCursor(state, config);
     const log = { info: () => undefined, warn: (m: string) => io.err(`warn  ${m}`), error: () => undefined };
-    const { plan, chunks } = await computePlan(source, target, config, PREVIEW_RUN_ID, { stored, fullRefresh: false, log });
+    const { plan, chunks, chunkRows, rowBytes } = await computePlan(source, target, config, PREVIEW_RUN_ID, { stored, fullRefresh: false, log });
     const label = strategyLabel(config);
     const w = plan.window;
     io.out(`-- pipeline ${config.name}: ${label.mode} / ${label.strategy}`);
@@ -36,7 +36,7 @@ export async function planCommand(file: string, io: Io): Promise<number> {
     io.out(`-- window: ${w.strategy}${w.full ? ' (full extraction)' : ''}; lower ${JSON.stringify(w.lower)} (inclusive), upper ${JSON.stringify(w.upper)} (${w.strategy === 'xmin' ? 'exclusive' : 'inclusive'})${w.note ? `; ${w.note}` : ''}`);
     io.out(`-- cursor after a successful run: ${JSON.stringify(w.cursorAfter)}`);
     io.out(`-- columns: ${plan.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`);
-    io.out(`-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}`);
+    io.out(`-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}, ${chunkRowsText(config, chunkRows, rowBytes)}`);
     const unique = plan.stagedKeysUnique;
     if (unique) io.out(`-- duplicate keys: cannot occur (unique index ${unique.sourceIndex} on the source, ${unique.targetIndex} on the target); no check`);
     for (const statement of await runStatements(target, config, plan, chunks)) io.out(statement.endsWith('\n') ? statement : `${statement};`);
@@ -44,6 +44,14 @@ export async function planCommand(file: string, io: Io): Promise<number> {
   } finally {
     await Promise.all([close(source), close(target), close(state)]);
   }
+}
+
+/** How many rows a chunk targets, and why: the pipeline's chunk_rows or the default for the table's row width. */
+function chunkRowsText(config: PipelineConfig, chunkRows: number, rowBytes: number | undefined): string {
+  const rows = `${chunkRows.toLocaleString('en-US')} rows per chunk`;
+  if (config.source.options.chunk_rows !== undefined) return `${rows} (chunk_rows)`;
+  const width = rowBytes === undefined ? 'row width unknown' : `~${Math.round(rowBytes).toLocaleString('en-US')} bytes per row as stored`;
+  return `${rows} (default; ${width})`;
 }
 
 /** The stored cursor, or null when the state schema or the pipeline's row does not exist yet. */

@@ -14,7 +14,7 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
     if (!source || !target) throw new Error('plan needs source and target connections');
     await ensureStateSchema(state, config.state.schema);
     const { cursor } = await acquireLease(state, config.state.schema, config.name, input.runId);
-    const { plan, chunks } = await computePlan(source, target, config, input.runId, { stored: cursor, fullRefresh: request.fullRefresh, log: deps.log });
+    const { plan, chunks, chunkRows } = await computePlan(source, target, config, input.runId, { stored: cursor, fullRefresh: request.fullRefresh, log: deps.log });
     if (plan.window.note) deps.log.info(plan.window.note, { pipeline: config.name, runId: input.runId, lower: plan.window.lower, upper: plan.window.upper });
     // Recorded before staging exists, so a failure from here on can always find and drop it.
     await createRun(state, config.state.schema, {
@@ -30,7 +30,7 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
     const leftovers = await dropLeftoverStaging(target, config.sink.staging.schema, config.name, input.runId);
     if (leftovers.length > 0) deps.log.warn('dropped staging tables left by earlier runs', { pipeline: config.name, tables: leftovers });
     await createStaging(target, plan, { pipeline: config.name, runId: input.runId, logged: isExchange(config) });
-    deps.log.info('planned run', { pipeline: config.name, runId: input.runId, chunks: chunks.length, columns: plan.columns.length });
+    deps.log.info('planned run', { pipeline: config.name, runId: input.runId, chunks: chunks.length, chunkRows, columns: plan.columns.length });
     return { pipeline: config.name, runId: input.runId, chunks: chunks.map((_, i) => i) };
   });
 }
