@@ -116,6 +116,11 @@ export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: nu
   }
 }
 
+/** ANALYZE of a run's staging table (inside the apply transaction, so it sees every chunk). */
+export async function analyzeStaging(db: Db, staging: TableName): Promise<void> {
+  await query(db, `ANALYZE ${qualified(staging)}`, 'analyzing staging');
+}
+
 /** Totals of the chunks loaded into staging. */
 export async function stagedTotals(db: Db, plan: RunPlan): Promise<{ chunks: number; rows: number; bytes: number }> {
   const { done } = stagingTables(plan);

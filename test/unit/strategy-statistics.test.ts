@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyzesStaging, DEDUPE_STATISTICS_ROWS, strategyFor } from '../../lib/sink/strategies/index.ts';
+import { deleteJoinsStaging } from '../../lib/sink/strategies/incremental.ts';
 import type { StrategyContext } from '../../lib/sink/strategies/types.ts';
 import { KEY_ARRAY_LIMIT } from '../../lib/sql/merge.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
@@ -20,9 +21,15 @@ describe('Function: needsStagingStatistics', () => {
     expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] }, KEY_ARRAY_LIMIT))).toBe(false);
   });
 
+  it('leaves delete_insert to analyze in apply, once it knows its DELETE joins staging', () => {
+    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] }, KEY_ARRAY_LIMIT + 1))).toBe(false);
+    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['a', 'b'] }, 10))).toBe(false);
+    expect(deleteJoinsStaging(['id'], KEY_ARRAY_LIMIT)).toBe(false);
+    expect(deleteJoinsStaging(['id'], KEY_ARRAY_LIMIT + 1)).toBe(true);
+    expect(deleteJoinsStaging(['a', 'b'], 10)).toBe(true);
+  });
+
   it('analyzes staging for joins with the target and for a table that becomes the target', () => {
-    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] }, KEY_ARRAY_LIMIT + 1))).toBe(true);
-    expect(needs(context({ mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['a', 'b'] }, 10))).toBe(true);
     expect(needs(context({ mode: 'full_refresh', overwrite_type: 'exchange' }, 10))).toBe(true);
     expect(needs(context({ mode: 'incremental_append', unique_key: ['id'], only_new_rows: true }, 10))).toBe(true);
   });

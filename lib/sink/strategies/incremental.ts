@@ -9,6 +9,7 @@ import { identList, qualified, type TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { describeEmptyTarget, loadEmptyTarget } from '../empty-target.ts';
 import { planInPlaceMerge } from '../in-place-merge.ts';
+import { analyzeStaging } from '../staging.ts';
 import { tableExists } from '../target.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
 
@@ -91,12 +92,20 @@ async function checkUpsertIndex(db: Db, config: PipelineConfig, plan: RunPlan): 
 }
 
 /**
+ * Whether delete_insert's DELETE joins staging (and wants its statistics): a single-column key of at most
+ * KEY_ARRAY_LIMIT staged rows is deleted by index lookups of `= ANY (ARRAY(...))` instead.
+ */
+export function deleteJoinsStaging(keys: readonly string[], stagedRows: number): boolean {
+  return keys.length !== 1 || stagedRows > KEY_ARRAY_LIMIT;
+}
+
+/**
  * `incremental_merge` / `delete_insert`. Where the result cannot differ (see ../in-place-merge.ts), rows are
  * replaced in place by one INSERT ... ON CONFLICT (key) DO UPDATE; rowsDeleted then counts the rows it updated.
  */
 export const deleteInsert: Strategy = {
-  // A single-column key is deleted by index lookups of `= ANY (ARRAY(...))`; composite keys join staging.
-  needsStagingStatistics: (ctx) => (uniqueKey(ctx.config) ?? []).length !== 1 || ctx.stagedRows > KEY_ARRAY_LIMIT,
+  // Analyzed in apply, and only before DELETE joins staging: a new or empty target and the in-place merge only scan it.
+  needsStagingStatistics: () => false,
   async apply(ctx) {
     const keys = uniqueKey(ctx.config) ?? [];
     const loaded = await loadNewOrEmptyTarget(ctx, keys);
@@ -114,6 +123,7 @@ export const deleteInsert: Strategy = {
       return { rowsInserted: ctx.stagedRows, rowsDeleted: ctx.stagedRows - inserted };
     }
     ctx.log.info('delete_insert: deleting and inserting', { reason: inPlace.blocker });
+    if (!ctx.stagingAnalyzed && deleteJoinsStaging(keys, ctx.stagedRows)) await analyzeStaging(ctx.db, ctx.staging);
     const statements = deleteInsertSql(target, ctx.staging, ctx.plan.columns, keyColumns(ctx.plan, keys), { stagedRows: ctx.stagedRows });
     let rowsDeleted = 0;
     for (const del of statements.slice(0, -1)) rowsDeleted += (await query(ctx.db, del, 'deleting replaced rows')).rowCount ?? 0;

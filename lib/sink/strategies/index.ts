@@ -6,6 +6,7 @@ import { findDuplicateKeySql, keepLastSql, XMIN_COLUMN } from '../../sql/merge.t
 import { identList, qualified } from '../../sql/quote.ts';
 import { exchange, truncateInsert } from './full-refresh.ts';
 import { append, deleteInsert, replace, uniqueKey, upsert } from './incremental.ts';
+import { analyzeStaging } from '../staging.ts';
 import { partitionReplace } from './partition-replace.ts';
 import { shadowSwap } from './shadow-swap.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
@@ -91,10 +92,11 @@ export function analyzesStaging(ctx: StrategyContext): boolean {
 /** Resolves duplicates, then runs the strategy; inside the apply transaction. */
 export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResult> {
   const strategy = strategyFor(ctx.config);
-  if (analyzesStaging(ctx)) await query(ctx.db, `ANALYZE ${qualified(ctx.staging)}`, 'analyzing staging');
+  const analyzed = analyzesStaging(ctx);
+  if (analyzed) await analyzeStaging(ctx.db, ctx.staging);
   const removed = await resolveDuplicates(ctx);
   if (removed > 0) ctx.log.info('duplicate keys resolved with keep_last', { removed });
-  return strategy.apply({ ...ctx, stagedRows: ctx.stagedRows - removed });
+  return strategy.apply({ ...ctx, stagedRows: ctx.stagedRows - removed, stagingAnalyzed: analyzed });
 }
 
 export { XMIN_COLUMN };

@@ -21,6 +21,8 @@ export interface StrategyContext {
   /** The cursor stored before this run (what the previous run loaded up to). */
   readonly cursorBefore: unknown;
   readonly log: TaskLogger;
+  /** Staging was analyzed in this transaction before `apply` (for the strategy or the duplicate-key check). */
+  readonly stagingAnalyzed?: boolean;
 }
 
 /** Rows the strategy changed in the target. */
@@ -41,7 +43,8 @@ export interface Strategy {
   /**
    * Whether the staging table is analyzed before `apply`: its statistics guide joins with the target, and an
    * exchanged staging table starts life as the target with them. Statements that only scan staging or look
-   * keys up one by one do not need them (ANALYZE reads up to 30,000 rows). @default true
+   * keys up one by one do not need them (ANALYZE reads up to 30,000 rows). A strategy that learns only in
+   * `apply` which statements it runs may answer false and analyze there (see `stagingAnalyzed`). @default true
    */
   needsStagingStatistics?(ctx: StrategyContext): boolean;
   /** The SQL `pgferry plan` prints for this strategy (may read the catalog, must not write). */
