@@ -26,7 +26,7 @@ const ELIGIBLE_SQL = `SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS eligible
 FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
 
-/** Whether the target may be loaded as an empty table and holds no rows now (without a lock: a hint). */
+/** Whether the target may be loaded as an empty table and holds no rows now (a hint, until its lock is held). */
 export async function emptyTargetHint(db: Db, target: TableName): Promise<boolean> {
   const facts = await query<{ eligible: boolean }>(db, { text: ELIGIBLE_SQL, values: [qualified(target)] }, WHAT);
   return facts.rows[0]?.eligible === true && (await isEmpty(db, target));
@@ -48,7 +48,8 @@ export async function loadEmptyTarget(
   const { db, target } = ctx;
   if (ctx.stagedRows === 0 || !(await emptyTargetHint(db, target))) return undefined;
   await query(db, lockExclusiveSql(target), `${WHAT}: locking it`);
-  if (!(await isEmpty(db, target))) return undefined;
+  // Again under the lock: a row committed, or a trigger created, while the run waited for it.
+  if (!(await emptyTargetHint(db, target))) return undefined;
   const deferred = await readDeferrableIndexes(db, target);
   ctx.log.info('the target holds no rows: inserting every staged row and building its indexes after the load', { indexes: deferred.map((i) => i.name) });
   const inserted = await insertWithDeferredIndexes(db, target, insertAllSql(target, ctx.staging, ctx.columns), deferred);
