@@ -16,6 +16,8 @@ export interface BenchOptions {
   readonly pipe: 'auto' | PipeKind;
   /** One extra, untimed run per pgferry scenario that records where the time goes. @default true */
   readonly profile: boolean;
+  /** Also time pgloader (for comparison) when it is on PATH. @default true */
+  readonly pgloader: boolean;
   /** Compare target and source (count and checksum) after the last repetition of every scenario. @default true */
   readonly verify: boolean;
   /** Where the results go. @default bench/results.json */
@@ -41,7 +43,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
 };
 
 const USAGE = `npm run bench -- [--rows N] [--runs K] [--only a,b] [--pipe auto|psql|node] [--no-profile] [--no-verify]
-                     [--out FILE] [--set key=value ...]
+                     [--no-pgloader] [--out FILE] [--set key=value ...]
   PGFERRY_BENCH_PG_URL=postgres://user:pass@host:port/postgres  use that server instead of an embedded one`;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -62,6 +64,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       pipe: { type: 'string' },
       'no-profile': { type: 'boolean' },
       'no-verify': { type: 'boolean' },
+      'no-pgloader': { type: 'boolean' },
       out: { type: 'string' },
       set: { type: 'string', multiple: true },
       help: { type: 'boolean' },
@@ -85,6 +88,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     pipe,
     profile: !values['no-profile'],
     verify: !values['no-verify'],
+    pgloader: !values['no-pgloader'],
     out: values.out ?? 'bench/results.json',
     settings,
     ...(env.PGFERRY_BENCH_PG_URL ? { externalUrl: env.PGFERRY_BENCH_PG_URL } : {}),

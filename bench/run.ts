@@ -13,6 +13,7 @@ import { checksumSql, seedSql, sizeSql } from './dataset.ts';
 import { rssMethod } from './measure.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
 import { ROOT } from './pgferry.ts';
+import { pgloaderAvailable } from './pgloader.ts';
 import { psqlAvailable } from './pipe.ts';
 import { chunkOverheadMs, median, summarize, table, verdicts, type ScenarioResult } from './report.ts';
 import { allScenarios, selectScenarios, type BenchContext, type Sample, type Scenario } from './scenarios.ts';
@@ -44,7 +45,8 @@ async function verify(ctx: BenchContext, scenario: Scenario): Promise<boolean> {
 async function main(options: BenchOptions): Promise<number> {
   const pipe = options.pipe === 'auto' ? (psqlAvailable() ? 'psql' : 'pg-copy-streams') : options.pipe;
   if (pipe === 'psql' && !psqlAvailable()) throw new Error('--pipe psql: psql is not on PATH');
-  const scenarios = selectScenarios(await allScenarios(options.rows), options.only);
+  const pgloader = options.pgloader && pgloaderAvailable();
+  const scenarios = selectScenarios(await allScenarios(options.rows, { pgloader }), options.only);
   // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,
   // more memory) if lib/ changed since, so the bench compiles it first.
   execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
@@ -68,10 +70,22 @@ async function main(options: BenchOptions): Promise<number> {
 
     const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]));
     const verified = new Map<string, boolean>();
+    // Optional scenarios (other tools) that failed: reported, and left out of the later rounds.
+    const failed = new Map<string, string>();
     for (let round = 1; round <= options.runs; round += 1) {
-      for (const s of scenarios) {
+      for (const s of scenarios.filter((x) => !failed.has(x.name))) {
         await s.prepare(ctx, round);
-        const sample = { ...(await s.run(ctx)), load1: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 };
+        let ran: Sample;
+        try {
+          ran = await s.run(ctx);
+        } catch (error) {
+          if (!s.optional) throw error;
+          failed.set(s.name, error instanceof Error ? error.message : String(error));
+          log(`round ${round}/${options.runs} ${s.name}: FAILED, left out from now on: ${failed.get(s.name)}`);
+          await s.cleanup(ctx);
+          continue;
+        }
+        const sample = { ...ran, load1: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 };
         samples.get(s.name)?.push(sample);
         log(`round ${round}/${options.runs} ${s.name}: ${(sample.wallMs / 1000).toFixed(2)} s${sample.runMs === undefined ? '' : ` (run ${(sample.runMs / 1000).toFixed(2)} s)`}, ${sample.rows.toLocaleString('en-US')} rows, peak RSS ${sample.peakRssKb === undefined ? '?' : (sample.peakRssKb / 1024).toFixed(0)} MB`);
         if (options.verify && round === options.runs && s.tables.source !== '') verified.set(s.name, await verify(ctx, s));
@@ -90,7 +104,7 @@ async function main(options: BenchOptions): Promise<number> {
 
     const reference = { pipe: samples.get('pipe'), startup: samples.get('cli_startup') };
     const loads = [...samples.values()].flat().map((x) => x.load1 ?? 0);
-    const results = scenarios.map((s) => summarize(s, samples.get(s.name) ?? [], reference, verified.get(s.name)));
+    const results = scenarios.filter((s) => !failed.has(s.name)).map((s) => summarize(s, samples.get(s.name) ?? [], reference, verified.get(s.name)));
     const byName = new Map<string, ScenarioResult>(results.map((r) => [r.name, r]));
     const judged = verdicts(byName);
     const machine = {
@@ -109,6 +123,7 @@ async function main(options: BenchOptions): Promise<number> {
       options: { runs: options.runs, pipe, rssMethod: rssMethod(), only: options.only ?? null },
       load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
       scenarios: Object.fromEntries(results.map((r) => [r.name, r])),
+      failed: Object.fromEntries(failed),
       derived: { chunkOverhead: chunkOverheadMs(byName) ?? null },
       verdicts: judged,
       breakdowns,
@@ -128,8 +143,13 @@ async function main(options: BenchOptions): Promise<number> {
       lines.push('', 'where the time goes (one extra profiled run each):');
       for (const [name, b] of Object.entries(breakdowns)) lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs, byName.get('cli_startup')?.medianWallMs));
     }
-    const failedVerify = [...verified.entries()].filter(([, ok]) => !ok).map(([n]) => n);
+    for (const [name, why] of failed) lines.push('', `${name} FAILED (left out): ${why}`);
+    // Only a wrong copy by pgferry or by the reference pipe fails the bench; another tool's is reported.
+    const ours = (n: string): boolean => scenarios.find((s) => s.name === n)?.kind !== 'pgloader';
+    const different = [...verified.entries()].filter(([, ok]) => !ok).map(([n]) => n);
+    const failedVerify = different.filter(ours);
     if (failedVerify.length > 0) lines.push('', `VERIFY FAILED: ${failedVerify.join(', ')}`);
+    for (const n of different.filter((x) => !ours(x))) lines.push('', `${n}: its target differs from the source`);
     lines.push('', `results: ${options.out}; total ${((performance.now() - began) / 60000).toFixed(1)} min`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return failedVerify.length > 0 ? 1 : 0;

@@ -7,6 +7,7 @@ import type { PipeKind } from './options.ts';
 import { join } from 'node:path';
 import { measure } from './measure.ts';
 import { ROOT, runPgferry, writePipeline, type PipelineSpec } from './pgferry.ts';
+import { runPgloader } from './pgloader.ts';
 import { runPipe } from './pipe.ts';
 import { checkpoint, sql } from './server.ts';
 
@@ -41,7 +42,9 @@ export interface Scenario {
   /** Names `--only` also accepts for this scenario. */
   readonly groups: readonly string[];
   readonly description: string;
-  readonly kind: 'pipe' | 'pgferry';
+  readonly kind: 'pipe' | 'pgferry' | 'pgloader';
+  /** A failed run drops the scenario from the later rounds instead of ending the bench (other tools than ours). */
+  readonly optional?: boolean;
   /** Source table (source database) and target table (target database) compared by `--verify`. */
   readonly tables: { readonly source: string; readonly target: string };
   setup(ctx: BenchContext): Promise<void>;
@@ -137,6 +140,32 @@ function pipeScenario(): Scenario {
   };
 }
 
+/** pgloader into `public.orders` of the target database (PK + index, like the pipe's), truncated by pgloader. */
+function pgloaderScenario(): Scenario {
+  return {
+    name: 'pgloader',
+    groups: ['pgloader'],
+    description: 'pgloader, data only, into an existing table with PK + 1 index (for comparison; no target)',
+    kind: 'pgloader',
+    optional: true,
+    tables: { source: MAIN, target: MAIN },
+    async setup(ctx) {
+      await sql(ctx.urls.target, targetSql(MAIN));
+    },
+    async prepare(ctx) {
+      await sql(ctx.urls.target, [`TRUNCATE ${MAIN}`]);
+      await checkpoint(ctx.urls.target);
+    },
+    async run(ctx) {
+      const m = await runPgloader(ctx.dir, ctx.urls, MAIN);
+      return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: ctx.rows };
+    },
+    async cleanup(ctx) {
+      await sql(ctx.urls.target, [`VACUUM ANALYZE ${MAIN}`]);
+    },
+  };
+}
+
 /** `pgferry --help`: what every run pays before its first query (node, tsx, loading the CLI's modules). */
 function startupScenario(): Scenario {
   return {
@@ -224,7 +253,7 @@ function firstMergeScenario(): Promise<Scenario> {
 }
 
 /** Every scenario, in the order of one round. */
-export async function allScenarios(rows: number): Promise<Scenario[]> {
+export async function allScenarios(rows: number, options: { pgloader?: boolean } = {}): Promise<Scenario[]> {
   const small = smallRows(rows);
   const overhead = overheadRows(rows);
   const createSubset = (table: string, n: number) => async (ctx: BenchContext): Promise<void> => {
@@ -263,6 +292,7 @@ export async function allScenarios(rows: number): Promise<Scenario[]> {
       { setup: createSubset(overheadSource, overhead) },
     ),
     startupScenario(),
+    ...(options.pgloader ? [pgloaderScenario()] : []),
   ];
 }
 
