@@ -1,5 +1,5 @@
 /** Medians, the issue's targets as PASS/FAIL, the printed table. */
-import type { Sample, Scenario } from './scenarios.ts';
+import { SMALL_TABLE_MERGE, type Sample, type Scenario } from './scenarios.ts';
 
 /** Median of numbers (mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -46,6 +46,11 @@ const RATIO_TARGETS: Readonly<Record<string, number>> = {
 export const MAX_RSS_MB = 150;
 /** Runner overhead per chunk, ms. */
 export const MAX_CHUNK_OVERHEAD_MS = 50;
+/**
+ * The same changed rows in a table five times larger may take at most this many times as long: growing with
+ * the table would be ~5x; the margin is for the noise of sub-second runs.
+ */
+export const MAX_TABLE_GROWTH = 1.5;
 /** Each tenfold of the changed rows must at least multiply the time by this ("roughly proportional": half the ideal 10x). */
 export const MIN_DECADE_GROWTH = 5;
 
@@ -128,6 +133,16 @@ export function verdicts(results: ReadonlyMap<string, ScenarioResult>): Record<s
       target: `time x>=${MIN_DECADE_GROWTH} per 10x changed rows (0.1% -> 1% -> 10%)`,
       measured: `${(a / 1000).toFixed(2)} -> ${(b / 1000).toFixed(2)} -> ${(c / 1000).toFixed(2)} s (x${(b / a).toFixed(1)}, x${(c / b).toFixed(1)})`,
       pass: b / a >= MIN_DECADE_GROWTH && c / b >= MIN_DECADE_GROWTH,
+    };
+  }
+  const same = results.get(SMALL_TABLE_MERGE);
+  const bigTable = results.get('delete_insert_0.1pct');
+  if (same !== undefined && bigTable !== undefined && same.rows > 0) {
+    const x = bigTable.medianWallMs / same.medianWallMs;
+    out.not_the_table = {
+      target: `as many changed rows in the main table as in one a fifth its size: <= ${MAX_TABLE_GROWTH}x the time`,
+      measured: `${Math.round(same.rows).toLocaleString('en-US')} rows: ${(same.medianWallMs / 1000).toFixed(2)} s (small table) -> ${(bigTable.medianWallMs / 1000).toFixed(2)} s (x${x.toFixed(2)})`,
+      pass: x <= MAX_TABLE_GROWTH,
     };
   }
   const perChunk = chunkOverheadMs(results);

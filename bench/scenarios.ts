@@ -62,6 +62,12 @@ export function smallRows(rows: number): number {
   return Math.max(1, Math.floor(rows / 5));
 }
 
+/**
+ * The merge of as many changed rows as delete_insert_0.1pct, in a table of smallRows(rows) rows: with the
+ * same changes in a fifth of the table, the time should stay (it grows with the changed rows, not the table).
+ */
+export const SMALL_TABLE_MERGE = 'delete_insert_same_rows_small_table';
+
 /** Rows of the runner-overhead pipelines. */
 export function overheadRows(rows: number): number {
   return Math.min(100_000, rows);
@@ -189,27 +195,27 @@ function startupScenario(): Scenario {
  * An incremental merge after `percent`% of the source rows changed. Each incremental scenario reads its own
  * copy of the source table, so the timed run reads exactly its own changes and nothing another scenario did.
  */
-function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number, index: number): Promise<Scenario> {
-  const label = String(percent).replace('.', '_');
+function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number, index: number, tableRows?: number): Promise<Scenario> {
+  const label = tableRows === undefined ? `${String(percent).replace('.', '_')}pct` : 'same_rows_small_table';
   const modulus = Math.round(100 / percent);
-  const source = `public.orders_${policy}_${label}pct`;
-  const target = `public.orders_${policy}_${label}pct`;
+  const source = `public.orders_${policy}_${label}`;
+  const target = `public.orders_${policy}_${label}`;
   return pgferryScenario(
     {
-      name: `${policy}_${percent}pct`,
+      name: tableRows === undefined ? `${policy}_${percent}pct` : SMALL_TABLE_MERGE,
       groups: ['incremental', policy === 'delete_insert' ? 'growth' : 'upsert'],
-      description: `incremental_merge / ${policy}, column cursor updated_at, after ${percent}% of the rows changed`,
+      description: `incremental_merge / ${policy}, column cursor updated_at, ${tableRows === undefined ? `after ${percent}% of the rows changed` : `after as many rows changed as in delete_insert_0.1pct, in a table of ${tableRows.toLocaleString('en-US')} rows`}`,
       tables: { source, target },
     },
     {
-      name: `bench_${policy}_${label}pct`,
+      name: `bench_${policy}_${label}`,
       strategy: { mode: 'incremental_merge', merge_policy: policy, unique_key: ['id'] },
       options: { incremental_strategy: 'column', incremental_column: 'updated_at' },
     },
     {
       checkpointFirst: true,
       async setup(ctx, self) {
-        await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${source}`, ...subsetSql(source, MAIN, ctx.rows)]);
+        await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${source}`, ...subsetSql(source, MAIN, tableRows ?? ctx.rows)]);
         ctx.log(`  ${self.name}: initial full load (untimed)`);
         await runPgferry(self.pipelineFile as string);
       },
@@ -276,6 +282,8 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     await incrementalScenario('upsert', 1, 1),
     await incrementalScenario('delete_insert', 0.1, 2),
     await incrementalScenario('delete_insert', 10, 3),
+    // 0.1% of `rows` changed rows, as a share of the small table.
+    await incrementalScenario('delete_insert', (0.1 * rows) / small, 4, small),
     await pgferryScenario(
       { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' } },
       { name: 'bench_truncate_insert_small', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
