@@ -50,7 +50,7 @@ async function main(options: BenchOptions): Promise<number> {
   // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,
   // more memory) if lib/ changed since, so the bench compiles it first.
   execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
-  log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}`);
+  log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}; pgloader: ${pgloader ? 'yes' : options.pgloader ? 'not on PATH' : 'no (--no-pgloader)'}`);
   const server = await openServer(options.settings, options.externalUrl);
   const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));
   try {
