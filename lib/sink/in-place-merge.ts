@@ -15,6 +15,8 @@ import type { ColumnSpec } from '../state/types.ts';
 /** What the catalog says of a target, as {@link inPlaceBlocker} reads it. */
 export type InPlaceFacts = {
   readonly serverVersion: number;
+  /** track_counts: the server counts each transaction's inserted rows per table. */
+  readonly trackCounts: boolean;
   readonly kind: string;
   readonly partition: boolean;
   readonly children: boolean;
@@ -42,6 +44,12 @@ export interface InPlaceMerge {
   readonly unstaged: readonly string[];
   /** PostgreSQL 18 or later: `RETURNING old` tells updated rows from inserted ones. */
   readonly returningOld: boolean;
+  /**
+   * track_counts on: the rows the statement inserted are read from the transaction's own table statistics
+   * ({@link insertedInTransaction}), so the statement returns nothing; else it counts them in a RETURNING CTE
+   * (~7% slower: 2.03 s against 1.89 s for 50,000 rows of 5,000,000).
+   */
+  readonly countFromStatistics: boolean;
 }
 
 const WHAT = 'reading whether delete_insert may replace rows in place';
@@ -52,7 +60,8 @@ const FACTS_SQL = `WITH rel AS (
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.oid = pg_catalog.to_regclass($1)
 )
-SELECT pg_catalog.current_setting('server_version_num')::int AS "serverVersion", rel.kind, rel.partition, rel.children, rel.rules, rel.row_security AS "rowSecurity",
+SELECT pg_catalog.current_setting('server_version_num')::int AS "serverVersion",
+  pg_catalog.current_setting('track_counts')::bool AS "trackCounts", rel.kind, rel.partition, rel.children, rel.rules, rel.row_security AS "rowSecurity",
   EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel.oid) AS triggers,
   EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p WHERE p.schemaname = rel.nspname AND p.tablename = rel.relname) AS published,
   pg_catalog.has_table_privilege(rel.oid, 'UPDATE') AS "canUpdate",
@@ -129,6 +138,25 @@ export async function planInPlaceMerge(
     merge: {
       unstaged: facts.assignable.filter((c) => !stagedNames.has(c.name)).map((c) => c.name),
       returningOld: facts.serverVersion >= 180000,
+      countFromStatistics: facts.trackCounts,
     },
   };
+}
+
+/**
+ * Rows the current transaction has inserted into `target` so far, less the speculative insertions that
+ * ON CONFLICT took back when a concurrent insert of the same key won (PostgreSQL counts those as deleted;
+ * replacing in place deletes nothing else). Read before and after a statement, the difference is what it
+ * inserted. Needs track_counts (a plain table's counters stay 0 without it).
+ */
+export async function insertedInTransaction(db: Db, target: TableName): Promise<number> {
+  const result = await query<{ n: string }>(
+    db,
+    {
+      text: `SELECT (pg_catalog.pg_stat_get_xact_tuples_inserted(c) - pg_catalog.pg_stat_get_xact_tuples_deleted(c))::int8 AS n FROM pg_catalog.to_regclass($1) AS c`,
+      values: [qualified(target)],
+    },
+    'counting the rows delete_insert inserted',
+  );
+  return Number(result.rows[0]?.n ?? 0);
 }

@@ -80,7 +80,14 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     // `pgferry plan` prints the statement the run would take.
     const columns = [{ name: 'id', type: 'bigint' }, { name: 'k', type: 'integer' }, { name: 'v', type: 'text' }, { name: 'updated_at', type: 'timestamp(6) with time zone' }];
     const describe = async (name: string) => deleteInsert.describe?.(target, pipeline(name), { columns, targetExists: true } as unknown as RunPlan, { schema: 'pgferry_staging', name: 'x' });
-    expect((await describe('in_place'))?.join('\n')).toMatch(/^WITH merged AS \(INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .*"origin" = EXCLUDED\."origin", "seq" = EXCLUDED\."seq" RETURNING/s);
+    expect((await describe('in_place'))?.join('\n')).toMatch(/^INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .*"origin" = EXCLUDED\."origin", "seq" = EXCLUDED\."seq"$/s);
+    // Without track_counts the statement counts what it replaced itself.
+    await target.query('SET track_counts = off');
+    try {
+      expect((await describe('in_place'))?.join('\n')).toMatch(/^WITH merged AS \(INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .* RETURNING/s);
+    } finally {
+      await target.query('RESET track_counts');
+    }
     expect((await describe('deleted'))?.[0]).toMatch(/^DELETE FROM "public"\."deleted"/);
     const rows = await rowHashes(target, 'public.in_place');
     expect(rows).toEqual(await rowHashes(target, 'public.deleted'));
@@ -92,6 +99,38 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     const staged = await target.query(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM (SELECT id, k, v, updated_at FROM public.in_place) t`);
     const expected = await source.query(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM (SELECT id, k, v, updated_at FROM public.events) t`);
     expect(staged.rows[0].h).toBe(expected.rows[0].h);
+  });
+
+  it('counts replaced and new rows from the table statistics of its transaction, and from RETURNING without track_counts', async () => {
+    const name = 'counts';
+    await target.query(targetDdl(name));
+    const first = await runLocal(pipeline(name), { log: recorder() });
+    expect(first.error).toBeUndefined();
+    const total = Number((await source.query('SELECT count(*) AS n FROM public.events')).rows[0].n);
+    expect(first).toMatchObject({ status: 'succeeded', rowsInserted: total, rowsDeleted: 0 });
+    const database = (await target.query('SELECT current_database() AS d')).rows[0].d as string;
+    let next = 1000;
+    for (const trackCounts of ['on', 'off']) {
+      await target.query(`ALTER DATABASE "${database}" SET track_counts = ${trackCounts}`);
+      try {
+        const cursor = (await source.query('SELECT max(updated_at) AS m FROM public.events')).rows[0].m as Date;
+        const at = trackCounts === 'on' ? '2026-08-01 00:00:00+00' : '2026-09-01 00:00:00+00';
+        await source.query(`UPDATE public.events SET v = v || '+', updated_at = timestamptz '${at}' + id * interval '1 ms' WHERE id % 7 = ${trackCounts === 'on' ? 1 : 2}`);
+        await source.query(`INSERT INTO public.events SELECT g, g % 10, 'counted ' || g, timestamptz '${at}' + g * interval '1 ms' FROM generate_series(${next}, ${next + 4}) g`);
+        next += 5;
+        // The window starts at the stored cursor, inclusive: the changed rows, the 5 new ones and the row at the cursor.
+        const window = Number((await source.query('SELECT count(*) AS n FROM public.events WHERE updated_at >= $1', [cursor])).rows[0].n);
+        const log = recorder();
+        const run = await runLocal(pipeline(name), { log });
+        expect(run.error, `track_counts ${trackCounts}`).toBeUndefined();
+        expect(run, `track_counts ${trackCounts}`).toMatchObject({ status: 'succeeded', rowsExtracted: window, rowsInserted: window, rowsDeleted: window - 5 });
+        expect(log.lines.join('\n')).toMatch(/replacing rows in place/);
+      } finally {
+        await target.query(`ALTER DATABASE "${database}" RESET track_counts`);
+      }
+    }
+    const hash = `SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM (SELECT id, k, v, updated_at FROM public.%s) t`;
+    expect((await target.query(hash.replace('%s', name))).rows[0].h).toBe((await source.query(hash.replace('%s', 'events'))).rows[0].h);
   });
 
   it('counts replaced rows from RETURNING old (PostgreSQL 18) and from xmax (before it) alike', async () => {
@@ -141,7 +180,7 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     await target.query(`SET client_min_messages = error; CREATE PUBLICATION pgferry_test_pub FOR TABLE public.t_published; RESET client_min_messages`);
     const plan = async (name: string, keys: readonly string[] = ['id'], columns = staged, db: pg.Client = target) => planInPlaceMerge(db, { schema: 'public', name }, keys, columns);
 
-    expect(await plan('t_ok')).toEqual({ merge: { unstaged: ['extra'], returningOld: expect.any(Boolean) } });
+    expect(await plan('t_ok')).toEqual({ merge: { unstaged: ['extra'], returningOld: expect.any(Boolean), countFromStatistics: true } });
     expect((await plan('t_pair', ['a', 'b'], [{ name: 'a', type: 'integer' }, { name: 'b', type: 'integer' }, { name: 'v', type: 'text' }])).merge).toBeDefined();
     const blocked: [string, RegExp, string[]?, { name: string; type: string }[]?][] = [
       ['t_part', /partitioned/],

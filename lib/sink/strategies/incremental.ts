@@ -8,7 +8,7 @@ import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceI
 import { identList, qualified, type TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { describeEmptyTarget, loadEmptyTarget } from '../empty-target.ts';
-import { planInPlaceMerge } from '../in-place-merge.ts';
+import { insertedInTransaction, planInPlaceMerge } from '../in-place-merge.ts';
 import { analyzeStaging } from '../staging.ts';
 import { tableExists } from '../target.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
@@ -113,13 +113,20 @@ export const deleteInsert: Strategy = {
     const target = ctx.config.sink.table;
     const inPlace = await planInPlaceMerge(ctx.db, target, keys, ctx.plan.columns);
     if (inPlace.merge) {
-      const { unstaged, returningOld } = inPlace.merge;
+      const { unstaged, returningOld, countFromStatistics } = inPlace.merge;
       ctx.log.info('delete_insert: replacing rows in place (INSERT ... ON CONFLICT DO UPDATE)', { unstaged });
-      const sql = replaceInPlaceSql(target, ctx.staging, ctx.plan.columns, keys, unstaged, { returningOld });
-      const result = await query<{ rows: string; replaced: string }>(ctx.db, sql, 'replacing staged rows in place');
-      // Every staged row ends up in the target; the ones that were not inserted anew replaced a row (with only key
-      // columns to set, DO NOTHING returns just the inserted rows: the others already equal staging).
-      const inserted = Number(result.rows[0]?.rows ?? 0) - Number(result.rows[0]?.replaced ?? 0);
+      let inserted: number;
+      if (countFromStatistics) {
+        const before = await insertedInTransaction(ctx.db, target);
+        await query(ctx.db, upsertSql(target, ctx.staging, ctx.plan.columns, keys, unstaged), 'replacing staged rows in place');
+        inserted = (await insertedInTransaction(ctx.db, target)) - before;
+      } else {
+        const sql = replaceInPlaceSql(target, ctx.staging, ctx.plan.columns, keys, unstaged, { returningOld });
+        const result = await query<{ rows: string; replaced: string }>(ctx.db, sql, 'replacing staged rows in place');
+        // With only key columns to set, DO NOTHING returns just the inserted rows: the others already equal staging.
+        inserted = Number(result.rows[0]?.rows ?? 0) - Number(result.rows[0]?.replaced ?? 0);
+      }
+      // Every staged row ends up in the target; the ones that were not inserted anew replaced a row.
       return { rowsInserted: ctx.stagedRows, rowsDeleted: ctx.stagedRows - inserted };
     }
     ctx.log.info('delete_insert: deleting and inserting', { reason: inPlace.blocker });
@@ -135,7 +142,10 @@ export const deleteInsert: Strategy = {
     const loaded = await describeNewOrEmptyTarget(db, config, plan, staging, keys);
     if (loaded) return loaded;
     const inPlace = await planInPlaceMerge(db, config.sink.table, keys, plan.columns);
-    if (inPlace.merge) return [replaceInPlaceSql(config.sink.table, staging, plan.columns, keys, inPlace.merge.unstaged, inPlace.merge)];
+    if (inPlace.merge) {
+      const { unstaged, countFromStatistics } = inPlace.merge;
+      return [countFromStatistics ? upsertSql(config.sink.table, staging, plan.columns, keys, unstaged) : replaceInPlaceSql(config.sink.table, staging, plan.columns, keys, unstaged, inPlace.merge)];
+    }
     return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, keys));
   },
 };
