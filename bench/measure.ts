@@ -3,7 +3,7 @@
  * when installed (the kernel's ru_maxrss of the child, largest of its processes for a shell pipe), else by
  * reading the child's VmHWM (the kernel's own high-water mark) every 50 ms, else by sampling `ps -o rss`.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,16 @@ export interface Measured {
 
 const GNU_TIME = '/usr/bin/time';
 const SAMPLE_MS = 50;
+
+/** Whether `command --version` runs: the command is on PATH. */
+export function onPath(command: string): boolean {
+  try {
+    execFileSync(command, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The method this machine supports. */
 export function rssMethod(): RssMethod {

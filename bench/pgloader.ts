@@ -2,7 +2,6 @@
  * pgloader, for comparison only (no target is set on it): the same source table into an equally indexed table
  * of the same name in the target database, data only, run when `pgloader` is on PATH.
  */
-import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { measure, type Measured } from './measure.ts';
@@ -12,16 +11,6 @@ import { measure, type Measured } from './measure.ts';
  * default table ("Heap exhausted, game over") with its default batches.
  */
 export const PGLOADER_HEAP_MB = 4096;
-
-/** pgloader when it is on PATH. */
-export function pgloaderAvailable(): boolean {
-  try {
-    execFileSync('pgloader', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** pgloader's spelling of a postgres:// or postgresql:// URL. */
 export function pgloaderUrl(url: string): string {

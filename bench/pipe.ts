@@ -1,20 +1,9 @@
 /** The reference: a plain binary COPY pipe between the two databases, into a logged table with a PK and one index. */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { COLUMN_LIST } from './dataset.ts';
 import { measure, type Measured } from './measure.ts';
 import type { PipeKind } from './options.ts';
 import { ROOT } from './pgferry.ts';
-
-/** psql when it is on PATH. */
-export function psqlAvailable(): boolean {
-  try {
-    execFileSync('psql', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The two COPY statements of the pipe. */
 export function pipeStatements(sourceTable: string, targetTable: string): { copyTo: string; copyFrom: string } {

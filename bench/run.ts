@@ -10,11 +10,9 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { breakdown, breakdownLines, profileRun, type Breakdown } from './breakdown.ts';
 import { checksumSql, seedSql, sizeSql } from './dataset.ts';
-import { rssMethod } from './measure.ts';
+import { onPath, rssMethod } from './measure.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
 import { ROOT } from './pgferry.ts';
-import { pgloaderAvailable } from './pgloader.ts';
-import { psqlAvailable } from './pipe.ts';
 import { chunkOverheadMs, median, summarize, table, verdicts, type ScenarioResult } from './report.ts';
 import { allScenarios, selectScenarios, type BenchContext, type Sample, type Scenario } from './scenarios.ts';
 import { openServer, serverInfo, sql } from './server.ts';
@@ -43,9 +41,9 @@ async function verify(ctx: BenchContext, scenario: Scenario): Promise<boolean> {
 }
 
 async function main(options: BenchOptions): Promise<number> {
-  const pipe = options.pipe === 'auto' ? (psqlAvailable() ? 'psql' : 'pg-copy-streams') : options.pipe;
-  if (pipe === 'psql' && !psqlAvailable()) throw new Error('--pipe psql: psql is not on PATH');
-  const pgloader = options.pgloader && pgloaderAvailable();
+  const pipe = options.pipe === 'auto' ? (onPath('psql') ? 'psql' : 'pg-copy-streams') : options.pipe;
+  if (pipe === 'psql' && !onPath('psql')) throw new Error('--pipe psql: psql is not on PATH');
+  const pgloader = options.pgloader && onPath('pgloader');
   const scenarios = selectScenarios(await allScenarios(options.rows, { pgloader }), options.only);
   // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,
   // more memory) if lib/ changed since, so the bench compiles it first.
