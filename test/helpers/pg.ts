@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../lib/local/embedded.ts';
 
 /** A PostgreSQL server for one test file: embedded by default, or `PGFERRY_TEST_PG_URL`'s server. */
@@ -71,4 +72,20 @@ export async function startSourceAndTarget(): Promise<SourceAndTarget> {
   const sourceUrl = await server.createDatabase('src');
   const targetUrl = await server.createDatabase('dst');
   return { server, sourceUrl, targetUrl, source: await server.client(sourceUrl), target: await server.client(targetUrl) };
+}
+
+/**
+ * The usual set-up of an integration test file: {@link startSourceAndTarget} before its tests (then `sourceDdl`
+ * on the source), the server stopped after them. The fields are set once beforeAll has run.
+ */
+export function useSourceAndTarget(sourceDdl?: string): SourceAndTarget {
+  const db = {} as { -readonly [K in keyof SourceAndTarget]: SourceAndTarget[K] };
+  beforeAll(async () => {
+    Object.assign(db, await startSourceAndTarget());
+    if (sourceDdl) await db.source.query(sourceDdl);
+  });
+  afterAll(async () => {
+    await db.server?.stop();
+  });
+  return db;
 }

@@ -1,12 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../lib/local/runner.ts';
 import { describeSource } from '../../lib/source/describe.ts';
 import { computePlan } from '../../lib/workflow/planning.ts';
 import { recorder } from '../helpers/log.ts';
-import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
+import { useSourceAndTarget } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { cli } from '../helpers/cli.ts';
@@ -26,47 +25,34 @@ CREATE VIEW public.wide_view AS SELECT * FROM public.wide;
 CREATE TABLE public.never_analyzed (id bigint PRIMARY KEY, body text);`;
 
 describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of the table, not a million rows', () => {
-  let server: TestPostgres;
-  let sourceUrl: string;
-  let targetUrl: string;
-  let source: pg.Client;
-  let target: pg.Client;
-
-  beforeAll(async () => {
-    ({ server, sourceUrl, targetUrl, source, target } = await startSourceAndTarget());
-    await source.query(SOURCE_DDL);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const db = useSourceAndTarget(SOURCE_DDL);
 
   const config = (name: string, table: string, options: Record<string, unknown> = {}) =>
-    pipelineConfig(sourceUrl, targetUrl, { name, source: { table: { schema: 'public', name: table } }, options, sink: { table: { schema: 'public', name } } });
+    pipelineConfig(db.sourceUrl, db.targetUrl, { name, source: { table: { schema: 'public', name: table } }, options, sink: { table: { schema: 'public', name } } });
 
   it('measures bytes per row as stored: of a table, of a partitioned table over its partitions; unknown for a view or a table never analyzed', async () => {
-    const actual = Number((await source.query(`SELECT pg_table_size('public.wide')::float8 / 6000 AS b`)).rows[0].b);
-    const wide = await describeSource(source, { table: { schema: 'public', name: 'wide' } }, undefined);
+    const actual = Number((await db.source.query(`SELECT pg_table_size('public.wide')::float8 / 6000 AS b`)).rows[0].b);
+    const wide = await describeSource(db.source, { table: { schema: 'public', name: 'wide' } }, undefined);
     expect(wide.rowBytes).toBeGreaterThan(1100);
     expect(wide.rowBytes).toBeCloseTo(actual, -1);
-    const parts = await describeSource(source, { table: { schema: 'public', name: 'parts' } }, undefined);
+    const parts = await describeSource(db.source, { table: { schema: 'public', name: 'parts' } }, undefined);
     expect(parts.rowBytes).toBeGreaterThan(1100);
     expect(parts.rowBytes).toBeLessThan(1500);
-    expect((await describeSource(source, { table: { schema: 'public', name: 'wide_view' } }, undefined)).rowBytes).toBeUndefined();
-    expect((await describeSource(source, { table: { schema: 'public', name: 'never_analyzed' } }, undefined)).rowBytes).toBeUndefined();
+    expect((await describeSource(db.source, { table: { schema: 'public', name: 'wide_view' } }, undefined)).rowBytes).toBeUndefined();
+    expect((await describeSource(db.source, { table: { schema: 'public', name: 'never_analyzed' } }, undefined)).rowBytes).toBeUndefined();
   });
 
   it('splits by the byte budget into balanced chunks, and chunk_rows, when set, wins', async () => {
     const log = recorder();
     const options = { stored: undefined, fullRefresh: false, log, chunkBytes: 1024 * 1024 };
-    const byBytes = await computePlan(source, target, config('cs_bytes', 'wide'), 'preview', options);
+    const byBytes = await computePlan(db.source, db.target, config('cs_bytes', 'wide'), 'preview', options);
     // ~7 MB in 1 MiB chunks: ~900 rows per chunk, 6-7 chunks.
     expect(byBytes.chunkRows).toBeGreaterThan(800);
     expect(byBytes.chunkRows).toBeLessThan(1000);
     expect(byBytes.chunks.length).toBe(Math.ceil(6000 / byBytes.chunkRows));
     const sizes: number[] = [];
     for (const c of byBytes.chunks) {
-      const counted = await source.query({
+      const counted = await db.source.query({
         text: 'SELECT count(*) AS n FROM public.wide WHERE ($1::bigint IS NULL OR id >= $1) AND ($2::bigint IS NULL OR id < $2)',
         values: [c.lower, c.upper],
       });
@@ -75,12 +61,12 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(6000);
     expect(Math.max(...sizes)).toBeLessThan(byBytes.chunkRows * 1.5);
 
-    const explicit = await computePlan(source, target, config('cs_rows', 'wide', { chunk_rows: 3000 }), 'preview', options);
+    const explicit = await computePlan(db.source, db.target, config('cs_rows', 'wide', { chunk_rows: 3000 }), 'preview', options);
     expect(explicit.chunkRows).toBe(3000);
     expect(explicit.chunks.length).toBe(2);
 
     // With the real budget (256 MiB) the table is one chunk.
-    const real = await computePlan(source, target, config('cs_real', 'wide'), 'preview', { stored: undefined, fullRefresh: false, log });
+    const real = await computePlan(db.source, db.target, config('cs_real', 'wide'), 'preview', { stored: undefined, fullRefresh: false, log });
     expect(real.chunks.length).toBe(1);
   });
 
@@ -89,7 +75,7 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
     const summary = await runLocal(config('cs_run', 'wide'), { log });
     expect(summary.error).toBeUndefined();
     expect(summary.rowsInserted).toBe(6000);
-    expect(await rowHashes(target, 'public.cs_run')).toEqual(await rowHashes(source, 'public.wide'));
+    expect(await rowHashes(db.target, 'public.cs_run')).toEqual(await rowHashes(db.source, 'public.wide'));
     // ~1.2 kB per row: 256 MiB holds ~220,000 of them, far fewer than a million.
     const chosen = Number(/planned run .*"chunkRows":(\d+)/.exec(log.lines.join('\n'))?.[1]);
     expect(chosen).toBeGreaterThan(150_000);
@@ -100,8 +86,8 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
     const dir = tempDir();
     const file = join(dir, 'wide.yaml');
     await writeFile(file, `name: cs_plan
-source: {type: postgres, connection_type: url, connection_id: "${sourceUrl}", table: {schema: public, name: wide}}
-sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", table: {schema: public, name: cs_plan}, strategy: {mode: full_refresh}}
+source: {type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", table: {schema: public, name: wide}}
+sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", table: {schema: public, name: cs_plan}, strategy: {mode: full_refresh}}
 `);
     const planned = await cli('plan', file);
     expect(planned.stderr.join('\n')).toBe('');

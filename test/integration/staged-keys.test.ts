@@ -1,14 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../lib/local/runner.ts';
 import { applyStrategy } from '../../lib/sink/strategies/index.ts';
 import { stagedKeysUnique } from '../../lib/source/unique-key.ts';
 import type { RunPlan } from '../../lib/state/types.ts';
 import { cli } from '../helpers/cli.ts';
 import { recorder } from '../helpers/log.ts';
-import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
+import { useSourceAndTarget } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -27,23 +26,10 @@ const targetDdl = (name: string): string => `CREATE TABLE public.${name} (id big
 const SKIPPED = /staged keys cannot repeat: no duplicate-key check/;
 
 describe('Feature: the duplicate-key check is skipped where the staged keys cannot repeat', () => {
-  let server: TestPostgres;
-  let sourceUrl: string;
-  let targetUrl: string;
-  let source: pg.Client;
-  let target: pg.Client;
-
-  beforeAll(async () => {
-    ({ server, sourceUrl, targetUrl, source, target } = await startSourceAndTarget());
-    await source.query(SOURCE_DDL);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const db = useSourceAndTarget(SOURCE_DDL);
 
   const pipeline = (name: string, options: Record<string, unknown>, strategy: Record<string, unknown> = {}) =>
-    pipelineConfig(sourceUrl, targetUrl, {
+    pipelineConfig(db.sourceUrl, db.targetUrl, {
       name,
       source: { table: { schema: 'public', name: 'events' } },
       options: { incremental_strategy: 'column', incremental_column: 'updated_at', ...options },
@@ -52,8 +38,8 @@ describe('Feature: the duplicate-key check is skipped where the staged keys cann
     });
 
   it('a source primary key read in chunks split on it: no check, and the target equals the source', async () => {
-    await target.query(targetDdl('sk_chunks'));
-    await target.query(`INSERT INTO public.sk_chunks VALUES (1, 0, 'stale', now())`);
+    await db.target.query(targetDdl('sk_chunks'));
+    await db.target.query(`INSERT INTO public.sk_chunks VALUES (1, 0, 'stale', now())`);
     const log = recorder();
 
     const summary = await runLocal(pipeline('sk_chunks', { chunk_rows: 150 }), { log });
@@ -63,12 +49,12 @@ describe('Feature: the duplicate-key check is skipped where the staged keys cann
     expect(summary.chunks).toBeGreaterThan(1);
     expect(log.lines.join('\n')).toMatch(SKIPPED);
     expect(log.lines.join('\n')).toMatch(/"sourceIndex":"events_pkey","targetIndex":"sk_chunks_pkey"/);
-    expect(await rowHashes(target, 'public.sk_chunks')).toEqual(await rowHashes(source, 'public.events'));
+    expect(await rowHashes(db.target, 'public.sk_chunks')).toEqual(await rowHashes(db.source, 'public.events'));
     // `pgferry plan` says so.
     const file = join(tempDir(), 'sk_chunks.yaml');
     await writeFile(file, `name: sk_chunks
-source: {type: postgres, connection_type: url, connection_id: "${sourceUrl}", table: {schema: public, name: events}, options: {incremental_strategy: column, incremental_column: updated_at, chunk_rows: 150}}
-sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", table: {schema: public, name: sk_chunks}, strategy: {mode: incremental_merge, merge_policy: upsert, unique_key: [id]}}
+source: {type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", table: {schema: public, name: events}, options: {incremental_strategy: column, incremental_column: updated_at, chunk_rows: 150}}
+sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", table: {schema: public, name: sk_chunks}, strategy: {mode: incremental_merge, merge_policy: upsert, unique_key: [id]}}
 `);
     const planned = await cli('plan', file);
     expect(planned.code).toBe(0);
@@ -77,9 +63,9 @@ sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", tabl
 
   it('checks the keys when chunks split on another column, the key may be NULL, or the target has no unique index on it', async () => {
     const plan = (tables: { source: string; target: string }, chunks: { count: number; column?: string }) =>
-      stagedKeysUnique({ source, target }, { source: { schema: 'public', name: tables.source }, target: { schema: 'public', name: tables.target }, targetExists: true }, ['id'], chunks);
-    await target.query(targetDdl('sk_target'));
-    await target.query(`CREATE TABLE public.sk_no_index (id bigint NOT NULL, v text)`);
+      stagedKeysUnique({ source: db.source, target: db.target }, { source: { schema: 'public', name: tables.source }, target: { schema: 'public', name: tables.target }, targetExists: true }, ['id'], chunks);
+    await db.target.query(targetDdl('sk_target'));
+    await db.target.query(`CREATE TABLE public.sk_no_index (id bigint NOT NULL, v text)`);
 
     expect(await plan({ source: 'events', target: 'sk_target' }, { count: 4, column: 'id' })).toEqual({ sourceIndex: 'events_pkey', targetIndex: 'sk_target_pkey' });
     expect(await plan({ source: 'events', target: 'sk_target' }, { count: 1 })).toBeDefined();
@@ -91,13 +77,13 @@ sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", tabl
     // An inheritance parent's primary key does not cover its children.
     expect(await plan({ source: 'parent', target: 'sk_target' }, { count: 1 })).toBeUndefined();
 
-    await target.query(targetDdl('sk_other_column'));
+    await db.target.query(targetDdl('sk_other_column'));
     const log = recorder();
     const summary = await runLocal(pipeline('sk_other_column', { chunk_rows: 150, chunk_column: 'k' }), { log });
     expect(summary.error).toBeUndefined();
     expect(summary.chunks).toBeGreaterThan(1);
     expect(log.lines.join('\n')).not.toMatch(SKIPPED);
-    expect(await rowHashes(target, 'public.sk_other_column')).toEqual(await rowHashes(source, 'public.events'));
+    expect(await rowHashes(db.target, 'public.sk_other_column')).toEqual(await rowHashes(db.source, 'public.events'));
   });
 
   it.each([
@@ -106,16 +92,16 @@ sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", tabl
     ['an empty target', { merge_policy: 'delete_insert' }, '23505'],
   ])('%s: a duplicate that slips in anyway fails on the target\'s unique index, and nothing is written', async (label, strategy, code) => {
     const name = `sk_backstop_${label.replace(/\W/g, '_')}`;
-    await target.query(targetDdl(name));
+    await db.target.query(targetDdl(name));
     if (label === 'delete_insert') {
       // A trigger keeps delete_insert on DELETE + INSERT (not in place), a row keeps the target from being empty.
-      await target.query(`CREATE FUNCTION public.${name}_nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'`);
-      await target.query(`CREATE TRIGGER watch AFTER TRUNCATE ON public.${name} FOR EACH STATEMENT EXECUTE FUNCTION public.${name}_nothing()`);
+      await db.target.query(`CREATE FUNCTION public.${name}_nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'`);
+      await db.target.query(`CREATE TRIGGER watch AFTER TRUNCATE ON public.${name} FOR EACH STATEMENT EXECUTE FUNCTION public.${name}_nothing()`);
     }
-    if (label !== 'an empty target') await target.query(`INSERT INTO public.${name} VALUES (-1, 0, 'kept', now())`);
-    const before = await rowHashes(target, `public.${name}`);
+    if (label !== 'an empty target') await db.target.query(`INSERT INTO public.${name} VALUES (-1, 0, 'kept', now())`);
+    const before = await rowHashes(db.target, `public.${name}`);
     const staging = { schema: 'public', name: `${name}_staged` };
-    await target.query(`CREATE TABLE public.${name}_staged (id bigint, k integer, v text, updated_at timestamptz(6));
+    await db.target.query(`CREATE TABLE public.${name}_staged (id bigint, k integer, v text, updated_at timestamptz(6));
       INSERT INTO public.${name}_staged VALUES (7, 1, 'one', now()), (7, 2, 'two', now())`);
     const config = pipeline(name, {}, strategy);
     const columns = [{ name: 'id', type: 'bigint' }, { name: 'k', type: 'integer' }, { name: 'v', type: 'text' }, { name: 'updated_at', type: 'timestamp(6) with time zone' }];
@@ -128,12 +114,12 @@ sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", tabl
       stagedKeysUnique: { sourceIndex: 'events_pkey', targetIndex: `${name}_pkey` },
     } as unknown as RunPlan;
 
-    await target.query('BEGIN');
+    await db.target.query('BEGIN');
     try {
-      await expect(applyStrategy({ db: target, config, plan, staging, stagedRows: 2, cursorBefore: null, log: recorder() })).rejects.toMatchObject({ code });
+      await expect(applyStrategy({ db: db.target, config, plan, staging, stagedRows: 2, cursorBefore: null, log: recorder() })).rejects.toMatchObject({ code });
     } finally {
-      await target.query('ROLLBACK');
+      await db.target.query('ROLLBACK');
     }
-    expect(await rowHashes(target, `public.${name}`)).toEqual(before);
+    expect(await rowHashes(db.target, `public.${name}`)).toEqual(before);
   });
 });

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { openConnection } from '../../lib/connections/index.ts';
 import { runLocal, type LocalRunOptions } from '../../lib/local/runner.ts';
-import { startSourceAndTarget, type TestPostgres } from '../helpers/pg.ts';
+import { useSourceAndTarget } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { rowHashes } from '../helpers/compare.ts';
 
@@ -26,24 +25,11 @@ function recordingConnect(statements: string[]): NonNullable<LocalRunOptions['co
 }
 
 describe('Feature: delete_insert analyzes staging only where its DELETE joins it', () => {
-  let server: TestPostgres;
-  let sourceUrl: string;
-  let targetUrl: string;
-  let source: pg.Client;
-  let target: pg.Client;
-
-  beforeAll(async () => {
-    ({ server, sourceUrl, targetUrl, source, target } = await startSourceAndTarget());
-    await source.query(SOURCE_DDL);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const db = useSourceAndTarget(SOURCE_DDL);
 
   const run = async (name: string, targetDdl: string): Promise<string[]> => {
-    await target.query(targetDdl.replaceAll('TBL', `public.${name}`));
-    const config = pipelineConfig(sourceUrl, targetUrl, {
+    await db.target.query(targetDdl.replaceAll('TBL', `public.${name}`));
+    const config = pipelineConfig(db.sourceUrl, db.targetUrl, {
       name,
       source: { table: { schema: 'public', name: 'lines' } },
       options: { incremental_strategy: 'column', incremental_column: 'updated_at' },
@@ -54,7 +40,7 @@ describe('Feature: delete_insert analyzes staging only where its DELETE joins it
     const summary = await runLocal(config, { connect: recordingConnect(statements) });
     expect(summary.error).toBeUndefined();
     expect(summary.rowsInserted).toBe(2000);
-    expect(await rowHashes(target, `public.${name}`)).toEqual(await rowHashes(source, 'public.lines'));
+    expect(await rowHashes(db.target, `public.${name}`)).toEqual(await rowHashes(db.source, 'public.lines'));
     return statements.filter((s) => /^\s*ANALYZE\b/i.test(s));
   };
 
