@@ -3,9 +3,10 @@
  * table or plan the query), the target (schemas, the target table as its strategy uses it, staging) and the
  * state schema. Each finding goes to a {@link Findings}; nothing is changed.
  */
-import { CONFIG_DEFAULTS, type PipelineConfig } from '../config/index.ts';
+import type { PipelineConfig } from '../config/index.ts';
 import { redact } from '../connections/index.ts';
 import type { Db } from '../db/index.ts';
+import { defaultChunkRows } from '../source/chunks.ts';
 import { sourceSelect } from '../sql/extract.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import { STATE_RELATIONS } from '../state/sql.ts';
@@ -138,6 +139,15 @@ async function checkSelect(db: Db, table: TableName, info: TableInfo, config: Pi
   return all;
 }
 
+/**
+ * Rows per chunk as the plan will choose them: `chunk_rows`, else the default for the table's row width (here its
+ * size with indexes over its estimated rows, a little wider than the plan's measure: the warning errs early).
+ */
+function chunkRowsFor(chunkRows: number | undefined, info: TableInfo): number {
+  if (chunkRows !== undefined) return chunkRows;
+  return defaultChunkRows(info.estimatedRows ? info.sizeBytes / info.estimatedRows : undefined);
+}
+
 /** The cursor column exists and leads an index; a chunk column that leads none. */
 async function checkCursor(db: Db, table: TableName, info: TableInfo, config: PipelineConfig, found: Findings): Promise<SourceInfo['cursor']> {
   const options = config.source.options;
@@ -145,7 +155,7 @@ async function checkCursor(db: Db, table: TableName, info: TableInfo, config: Pi
   if (chunk !== undefined) {
     const c = await columnInfo(db, info.oid, chunk);
     if (!c.exists) found.problem('source', `source.options.chunk_column: ${onTable(table)} has no column ${ident(chunk)}`);
-    else if (!c.indexed && (info.estimatedRows === null || info.estimatedRows > (options.chunk_rows ?? CONFIG_DEFAULTS.chunkRows))) {
+    else if (!c.indexed && (info.estimatedRows === null || info.estimatedRows > chunkRowsFor(options.chunk_rows, info))) {
       found.warn('source', `chunk_column ${ident(chunk)} is not the leading column of an index on ${onTable(table)}: every chunk scans the table`);
     }
   }
