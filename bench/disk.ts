@@ -4,16 +4,18 @@
  */
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { Shape } from './dataset.ts';
 import { sql } from './server.ts';
 
 /**
- * Bytes the bench's two databases hold at their peak per source row, WAL aside: the source table and its
- * copies for the incremental scenarios, a target per scenario, staging tables during runs, dead rows of the
- * merges (~240-byte rows with their indexes, 16-17 copies). Measured: 1.9 GB at 500,000 rows with pgloader.
+ * Copies of the source table (with its indexes) the bench's two databases hold at their peak, WAL aside: the
+ * source and its copies for the incremental scenarios, a target per scenario, staging tables during runs,
+ * dead rows of the merges. Measured: 1.9 GB at 500,000 orders rows of 240 bytes with their indexes, pgloader
+ * included, ~16 copies.
  */
-export const PEAK_BYTES_PER_ROW = 4_000;
-/** WAL kept between checkpoints, per source row, up to max_wal_size. Measured: 1.2-1.3 GB at 500,000 rows. */
-export const WAL_BYTES_PER_ROW = 2_600;
+export const PEAK_COPIES = 17;
+/** WAL kept between checkpoints, in copies of the table, up to max_wal_size. Measured: 1.2-1.3 GB at 500,000 orders rows. */
+export const WAL_COPIES = 11;
 
 const UNITS: Readonly<Record<string, number>> = { kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 };
 
@@ -23,10 +25,11 @@ export function settingBytes(value: string | undefined): number | undefined {
   return m ? Number(m[1]) * (UNITS[m[2] ?? 'MB'] as number) : undefined;
 }
 
-/** Bytes of disk the embedded server needs for a bench of `rows` rows. */
-export function diskNeed(rows: number, settings: Readonly<Record<string, string>>): number {
+/** Bytes of disk the embedded server needs for a bench of `rows` rows of `shape`. */
+export function diskNeed(rows: number, shape: Shape, settings: Readonly<Record<string, string>>): number {
   const maxWal = settingBytes(settings.max_wal_size) ?? 4 * 2 ** 30;
-  return rows * PEAK_BYTES_PER_ROW + Math.min(maxWal, rows * WAL_BYTES_PER_ROW);
+  const table = rows * shape.bytesPerRow;
+  return table * PEAK_COPIES + Math.min(maxWal, table * WAL_COPIES);
 }
 
 function gb(bytes: number): string {
@@ -37,13 +40,18 @@ function gb(bytes: number): string {
  * Throws, naming what is needed and what is free, when the directory the embedded server's data goes to
  * (the temporary directory: TMPDIR) has less free space than {@link diskNeed}. Returns the two figures.
  */
-export async function checkFreeDisk(rows: number, settings: Readonly<Record<string, string>>, dir = tmpdir()): Promise<{ need: number; free: number; dir: string }> {
+export async function checkFreeDisk(
+  rows: number,
+  shape: Shape,
+  settings: Readonly<Record<string, string>>,
+  dir = tmpdir(),
+): Promise<{ need: number; free: number; dir: string }> {
   const s = await statfs(dir);
   const free = s.bavail * s.bsize;
-  const need = diskNeed(rows, settings);
+  const need = diskNeed(rows, shape, settings);
   if (free < need) {
     throw new Error(
-      `the embedded server needs about ${gb(need)} of free disk for ${rows.toLocaleString('en-US')} rows, and ${dir} has ${gb(free)} free: ` +
+      `the embedded server needs about ${gb(need)} of free disk for ${rows.toLocaleString('en-US')} rows (${shape.name}), and ${dir} has ${gb(free)} free: ` +
         `use fewer rows (--rows), a temporary directory on a larger disk (TMPDIR=/path npm run bench), or a server of your own (PGFERRY_BENCH_PG_URL)`,
     );
   }

@@ -10,7 +10,7 @@ import { execSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../lib/local/embedded.ts';
-import { seedSql, targetSql, COLUMN_LIST, changeSql } from './dataset.ts';
+import { changeSql, columnList, seedSql, SHAPES, targetSql } from './dataset.ts';
 import { SERVER_SETTINGS } from './options.ts';
 
 const rows = Number(process.argv[2] ?? 5_000_000);
@@ -40,17 +40,17 @@ async function explain(db: pg.Client, label: string, sql: string, pre: string[] 
 const want = (k: string) => !only || only.includes(k);
 try {
   log(`seeding ${rows}`);
-  for (const s of seedSql('public.orders', rows)) await src.query(s);
-  for (const s of targetSql('public.t')) await dst.query(s);
+  for (const s of seedSql(SHAPES.orders, 'public.orders', rows)) await src.query(s);
+  for (const s of targetSql(SHAPES.orders, 'public.t')) await dst.query(s);
   const env = { ...process.env, S: server.url('src'), D: server.url('dst') };
-  execSync(`psql "$S" -Xqc "COPY (SELECT ${COLUMN_LIST} FROM public.orders) TO STDOUT (FORMAT binary)" | psql "$D" -Xqc "COPY public.t FROM STDIN (FORMAT binary)"`, { env, shell: '/bin/bash' });
+  execSync(`psql "$S" -Xqc "COPY (SELECT ${columnList(SHAPES.orders)} FROM public.orders) TO STDOUT (FORMAT binary)" | psql "$D" -Xqc "COPY public.t FROM STDIN (FORMAT binary)"`, { env, shell: '/bin/bash' });
   await dst.query('VACUUM ANALYZE public.t');
   log('loaded target');
   const stg = (name: string, mod: number) => [`DROP TABLE IF EXISTS ${name}`,
     `CREATE UNLOGGED TABLE ${name} AS SELECT id, customer_id, 'paid'::text AS status, amount + 1 AS amount, currency, note, attributes, created_at, updated_at + interval '100 days' AS updated_at FROM public.t WHERE id % ${mod} = 7`,
     `ANALYZE ${name}`];
   for (const s of [...stg('stg1', 100), ...stg('stg10', 10), ...stg('stg01', 1000)]) await dst.query(s);
-  const cols = COLUMN_LIST;
+  const cols = columnList(SHAPES.orders);
   const others = cols.split(', ').filter((c) => c !== 'id');
   const del = (s: string) => `DELETE FROM public.t AS t USING (SELECT DISTINCT id FROM ${s}) AS s WHERE t.id = s.id`;
   const ins = (s: string) => `INSERT INTO public.t (${cols}) SELECT ${cols} FROM ${s}`;
@@ -70,7 +70,7 @@ try {
   }
   if (want('plan')) {
       const max = (await src.query('SELECT max(updated_at)::text AS m FROM public.orders')).rows[0].m as string;
-    await src.query(changeSql('public.orders', 100, 7));
+    await src.query(changeSql(SHAPES.orders, 'public.orders', 100, 7));
     const upper = (await src.query('SELECT max(updated_at)::text AS m FROM public.orders')).rows[0].m as string;
     const where = `updated_at >= '${max}'::timestamptz AND updated_at <= '${upper}'::timestamptz`;
     await explain(src, 'plan: count of the window (as pgferry, 1% changed)', `SELECT count(*) AS n FROM (SELECT id FROM public.orders WHERE (${where})) AS s`, [], false);

@@ -1,5 +1,6 @@
 /** Command-line options of `npm run bench`. */
 import { parseArgs } from 'node:util';
+import { shapeNamed, type Shape } from './dataset.ts';
 
 /** How the reference pipe is run: psql on both ends, or the same pipe with pg-copy-streams only. */
 export type PipeKind = 'psql' | 'pg-copy-streams';
@@ -8,6 +9,8 @@ export type PipeKind = 'psql' | 'pg-copy-streams';
 export interface BenchOptions {
   /** Rows of the source table. @default 5,000,000 */
   readonly rows: number;
+  /** Columns of the source table (`--table orders|narrow|wide`). @default orders, the issue's table */
+  readonly shape: Shape;
   /** Timed repetitions of every scenario; the median is reported. @default 3 */
   readonly runs: number;
   /** Scenario names (or group names) to run. @default every scenario */
@@ -47,7 +50,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   full_page_writes: 'on',
 };
 
-const USAGE = `npm run bench -- [--rows N] [--runs K] [--only a,b] [--pipe auto|psql|node] [--no-profile] [--no-verify]
+const USAGE = `npm run bench -- [--rows N] [--table orders|narrow|wide] [--runs K] [--only a,b] [--pipe auto|psql|node] [--no-profile] [--no-verify]
                      [--no-pgloader] [--no-build] [--out FILE] [--set key=value ...]
   PGFERRY_BENCH_PG_URL=postgres://user:pass@host:port/postgres  use that server instead of an embedded one`;
 
@@ -58,12 +61,21 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
+function shapeWithUsage(name: string): Shape {
+  try {
+    return shapeNamed(name);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
 /** Parses `process.argv.slice(2)`; throws with the usage on a bad option. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       rows: { type: 'string' },
+      table: { type: 'string' },
       runs: { type: 'string' },
       only: { type: 'string' },
       pipe: { type: 'string' },
@@ -89,6 +101,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return {
     rows: positive('rows', values.rows, 5_000_000),
+    shape: shapeWithUsage(values.table ?? 'orders'),
     runs: positive('runs', values.runs, 3),
     ...(only && only.length > 0 ? { only } : {}),
     pipe,

@@ -1,21 +1,22 @@
 /** The reference: a plain binary COPY pipe between the two databases, into a logged table with a PK and one index. */
 import { join } from 'node:path';
-import { COLUMN_LIST } from './dataset.ts';
+import { columnList, type Shape } from './dataset.ts';
 import { measure, type Measured } from './measure.ts';
 import type { PipeKind } from './options.ts';
 import { ROOT } from './pgferry.ts';
 
 /** The two COPY statements of the pipe. */
-export function pipeStatements(sourceTable: string, targetTable: string): { copyTo: string; copyFrom: string } {
+export function pipeStatements(shape: Shape, sourceTable: string, targetTable: string): { copyTo: string; copyFrom: string } {
+  const columns = columnList(shape);
   return {
-    copyTo: `COPY (SELECT ${COLUMN_LIST} FROM ${sourceTable}) TO STDOUT (FORMAT binary)`,
-    copyFrom: `COPY ${targetTable} (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`,
+    copyTo: `COPY (SELECT ${columns} FROM ${sourceTable}) TO STDOUT (FORMAT binary)`,
+    copyFrom: `COPY ${targetTable} (${columns}) FROM STDIN (FORMAT binary)`,
   };
 }
 
 /** Runs the pipe once, measured: `psql -c "COPY ... TO STDOUT" | psql -c "COPY ... FROM STDIN"`, or pg-copy-streams. */
-export async function runPipe(kind: PipeKind, urls: { source: string; target: string }, sourceTable: string, targetTable: string): Promise<Measured> {
-  const { copyTo, copyFrom } = pipeStatements(sourceTable, targetTable);
+export async function runPipe(kind: PipeKind, urls: { source: string; target: string }, shape: Shape, sourceTable: string, targetTable: string): Promise<Measured> {
+  const { copyTo, copyFrom } = pipeStatements(shape, sourceTable, targetTable);
   const env = { PIPE_SOURCE_URL: urls.source, PIPE_TARGET_URL: urls.target, PIPE_COPY_TO: copyTo, PIPE_COPY_FROM: copyFrom };
   const measured = kind === 'psql'
     ? await measure('bash', ['-c', 'set -o pipefail; psql "$PIPE_SOURCE_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_TO" | psql "$PIPE_TARGET_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_FROM"'], env)

@@ -47,7 +47,7 @@ async function main(options: BenchOptions): Promise<number> {
   const pgloader = options.pgloader && onPath('pgloader');
   const scenarios = selectScenarios(await allScenarios(options.rows, { pgloader }), options.only);
   if (!options.externalUrl) {
-    const disk = await checkFreeDisk(options.rows, options.settings);
+    const disk = await checkFreeDisk(options.rows, options.shape, options.settings);
     log(`disk: ~${(disk.need / 2 ** 30).toFixed(1)} GB needed, ${(disk.free / 2 ** 30).toFixed(1)} GB free in ${disk.dir}`);
   }
   // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,
@@ -58,13 +58,13 @@ async function main(options: BenchOptions): Promise<number> {
   const server = await openServer(options.settings, options.externalUrl);
   const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));
   try {
-    const ctx: BenchContext = { urls: { source: server.sourceUrl, target: server.targetUrl }, dir, rows: options.rows, pipe, log };
+    const ctx: BenchContext = { urls: { source: server.sourceUrl, target: server.targetUrl }, dir, rows: options.rows, shape: options.shape, pipe, log };
     const info = await serverInfo(ctx.urls.target);
     log(`PostgreSQL ${info.version} (${server.kind}): ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     let t = performance.now();
-    await sql(ctx.urls.source, seedSql('public.orders', options.rows));
+    await sql(ctx.urls.source, seedSql(options.shape, 'public.orders', options.rows));
     const size = (await sql<{ avg_row_bytes: number; table_bytes: number; index_bytes: number }>(ctx.urls.source, [sizeSql('public.orders')]))[0];
-    log(`seeded public.orders in ${((performance.now() - t) / 1000).toFixed(1)} s: ${Math.round(size?.avg_row_bytes ?? 0)} bytes/row, table ${((size?.table_bytes ?? 0) / 2 ** 20).toFixed(0)} MB, indexes ${((size?.index_bytes ?? 0) / 2 ** 20).toFixed(0)} MB`);
+    log(`seeded public.orders (${options.shape.name}) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${Math.round(size?.avg_row_bytes ?? 0)} bytes/row, table ${((size?.table_bytes ?? 0) / 2 ** 20).toFixed(0)} MB, indexes ${((size?.index_bytes ?? 0) / 2 ** 20).toFixed(0)} MB`);
     t = performance.now();
     for (const s of scenarios) {
       log(`setting up ${s.name}`);
@@ -124,7 +124,7 @@ async function main(options: BenchOptions): Promise<number> {
       git: { commit: git(['rev-parse', 'HEAD']), dirty: (git(['status', '--porcelain', '--', 'lib', 'bin']) ?? '') !== '' },
       machine,
       postgres: { version: info.version, server: server.kind, settings: info.settings },
-      dataset: { rows: options.rows, avgRowBytes: Math.round(size?.avg_row_bytes ?? 0), tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20), indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20) },
+      dataset: { table: options.shape.name, description: options.shape.description, rows: options.rows, avgRowBytes: Math.round(size?.avg_row_bytes ?? 0), tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20), indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20) },
       options: { runs: options.runs, pipe, rssMethod: rssMethod(), only: options.only ?? null },
       disk,
       load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
@@ -142,7 +142,7 @@ async function main(options: BenchOptions): Promise<number> {
       `PostgreSQL ${info.version} (${server.kind}); ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`,
       `1-min load average at the end of the timed runs: median ${out.load1.median.toFixed(1)} (min ${out.load1.min.toFixed(1)}, max ${out.load1.max.toFixed(1)}) on ${machine.cores} cores`,
       `disk at the end: source database ${disk.sourceMb} MB, target database ${disk.targetMb} MB, WAL ${disk.walMb === null ? '?' : `${disk.walMb} MB`}`,
-      `table: ${options.rows.toLocaleString('en-US')} rows of ~${out.dataset.avgRowBytes} bytes (${out.dataset.tableMb} MB + ${out.dataset.indexMb} MB indexes); median of ${options.runs} runs, alternating; pipe: ${pipe}; peak RSS: ${rssMethod()}`,
+      `table: public.orders (${options.shape.name}), ${options.rows.toLocaleString('en-US')} rows of ~${out.dataset.avgRowBytes} bytes (${out.dataset.tableMb} MB + ${out.dataset.indexMb} MB indexes); median of ${options.runs} runs, alternating; pipe: ${pipe}; peak RSS: ${rssMethod()}`,
       '',
       ...table(results, judged),
     ];

@@ -2,7 +2,7 @@
  * The measured scenarios. Each has untimed `setup` (once), `prepare` (before every timed run) and `cleanup`
  * (after it) steps around one timed `run`, so the bench can interleave them: A B C A B C ...
  */
-import { changeSql, subsetSql, targetSql } from './dataset.ts';
+import { changeSql, subsetSql, targetSql, type Shape } from './dataset.ts';
 import type { PipeKind } from './options.ts';
 import { join } from 'node:path';
 import { measure } from './measure.ts';
@@ -18,6 +18,8 @@ export interface BenchContext {
   readonly dir: string;
   /** Rows of the main source table `public.orders`. */
   readonly rows: number;
+  /** Its columns (`--table`). */
+  readonly shape: Shape;
   readonly pipe: PipeKind;
   readonly log: (line: string) => void;
 }
@@ -98,7 +100,7 @@ async function pgferryScenario(
     ...base,
     kind: 'pgferry',
     async setup(ctx) {
-      await sql(ctx.urls.target, targetSql(base.tables.target));
+      await sql(ctx.urls.target, targetSql(ctx.shape, base.tables.target));
       this.pipelineFile = await writePipeline(ctx.dir, { ...spec, sourceTable: bare(base.tables.source), targetTable: bare(base.tables.target) }, ctx.urls);
       await hooks.setup?.(ctx, this);
     },
@@ -130,14 +132,14 @@ function pipeScenario(): Scenario {
     kind: 'pipe',
     tables: { source: MAIN, target },
     async setup(ctx) {
-      await sql(ctx.urls.target, targetSql(target));
+      await sql(ctx.urls.target, targetSql(ctx.shape, target));
     },
     async prepare(ctx) {
       await sql(ctx.urls.target, [`TRUNCATE ${target}`]);
       await checkpoint(ctx.urls.target);
     },
     async run(ctx) {
-      const m = await runPipe(ctx.pipe, ctx.urls, MAIN, target);
+      const m = await runPipe(ctx.pipe, ctx.urls, ctx.shape, MAIN, target);
       return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: ctx.rows };
     },
     async cleanup(ctx) {
@@ -156,7 +158,7 @@ function pgloaderScenario(): Scenario {
     optional: true,
     tables: { source: MAIN, target: MAIN },
     async setup(ctx) {
-      await sql(ctx.urls.target, targetSql(MAIN));
+      await sql(ctx.urls.target, targetSql(ctx.shape, MAIN));
     },
     async prepare(ctx) {
       await sql(ctx.urls.target, [`TRUNCATE ${MAIN}`]);
@@ -215,12 +217,12 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
     {
       checkpointFirst: true,
       async setup(ctx, self) {
-        await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${source}`, ...subsetSql(source, MAIN, tableRows ?? ctx.rows)]);
+        await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${source}`, ...subsetSql(ctx.shape, source, MAIN, tableRows ?? ctx.rows)]);
         ctx.log(`  ${self.name}: initial full load (untimed)`);
         await runPgferry(self.pipelineFile as string);
       },
       async prepare(ctx, round) {
-        await sql(ctx.urls.source, [changeSql(source, modulus, (round * 7 + index * 3) % modulus)]);
+        await sql(ctx.urls.source, [changeSql(ctx.shape, source, modulus, (round * 7 + index * 3) % modulus)]);
       },
       async cleanup(ctx) {
         await sql(ctx.urls.source, [`VACUUM ANALYZE ${source}`]);
@@ -250,7 +252,7 @@ function firstMergeScenario(): Promise<Scenario> {
     },
     {
       async prepare(ctx, _round, self) {
-        await sql(ctx.urls.target, targetSql(target));
+        await sql(ctx.urls.target, targetSql(ctx.shape, target));
         const reset = await measure(process.execPath, [join(ROOT, 'bin/pgferry.js'), 'state', 'reset', self.pipelineFile as string]);
         if (reset.code !== 0) throw new Error(`pgferry state reset failed (exit ${reset.code}): ${reset.stderr.slice(-2000)}`);
       },
@@ -264,7 +266,7 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
   const overhead = overheadRows(rows);
   const createSubset = (table: string, n: number) => async (ctx: BenchContext): Promise<void> => {
     const exists = await sql<{ ok: boolean }>(ctx.urls.source, [`SELECT to_regclass('${table}') IS NOT NULL AS ok`]);
-    if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(table, MAIN, n));
+    if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(ctx.shape, table, MAIN, n));
   };
   const overheadSource = 'public.orders_overhead';
   return [

@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ROWS = 2_000;
 
 interface Results {
-  dataset: { rows: number };
+  dataset: { table: string; rows: number };
   scenarios: Record<string, { rows: number; verified?: boolean; ratioToPipe?: number; peakRssMb?: number; chunks?: number; medianWallMs: number }>;
   verdicts: Record<string, { target: string; measured: string; pass: boolean }>;
   failed: Record<string, string>;
@@ -31,16 +31,16 @@ async function bench(args: string[]): Promise<{ stdout: string; stderr: string }
 }
 
 describe('npm run bench', () => {
-  it(`runs every scenario on ${ROWS.toLocaleString('en-US')} rows, verifies every copy and writes the results`, async () => {
+  it.each(['orders', 'narrow', 'wide'])(`runs every scenario on ${ROWS.toLocaleString('en-US')} rows of %s, verifies every copy and writes the results`, async (table) => {
     const out = join(tempDir(), 'results.json');
     // --no-build: the other test files run bin/pgferry.js meanwhile, so dist/ must not be rewritten under them.
     const { stdout } = await bench([
-      '--rows', String(ROWS), '--runs', '1', '--no-profile', '--no-pgloader', '--no-build', '--out', out,
+      '--rows', String(ROWS), '--table', table, '--runs', '1', '--no-profile', '--no-pgloader', '--no-build', '--out', out,
       '--set', 'shared_buffers=32MB', '--set', 'fsync=off', '--set', 'synchronous_commit=off',
     ]);
     const results = JSON.parse(await readFile(out, 'utf8')) as Results;
 
-    expect(results.dataset.rows).toBe(ROWS);
+    expect(results.dataset).toMatchObject({ table, rows: ROWS });
     expect(results.failed).toEqual({});
     const names = Object.keys(results.scenarios);
     expect(names).toEqual([

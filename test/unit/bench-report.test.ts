@@ -1,7 +1,8 @@
 /** The bench's judgement of the issue's targets (bench/report.ts), its options (bench/options.ts) and its disk check. */
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { checkFreeDisk, diskNeed, PEAK_BYTES_PER_ROW, settingBytes, WAL_BYTES_PER_ROW } from '../../bench/disk.ts';
+import { SHAPES } from '../../bench/dataset.ts';
+import { checkFreeDisk, diskNeed, PEAK_COPIES, settingBytes, WAL_COPIES } from '../../bench/disk.ts';
 import { parseOptions, SERVER_SETTINGS } from '../../bench/options.ts';
 import { median, summarize, verdicts, type ScenarioResult } from '../../bench/report.ts';
 import type { Sample, Scenario } from '../../bench/scenarios.ts';
@@ -93,6 +94,7 @@ describe('bench summaries', () => {
 describe('bench options', () => {
   it('defaults to the issue\'s table and the production-like server settings', () => {
     const o = parseOptions([], {});
+    expect(o.shape).toBe(SHAPES.orders);
     expect(o).toMatchObject({ rows: 5_000_000, runs: 3, pipe: 'auto', profile: true, verify: true, pgloader: true, build: true, out: 'bench/results.json' });
     expect(o.settings).toEqual(SERVER_SETTINGS);
     expect(o.externalUrl).toBeUndefined();
@@ -100,10 +102,11 @@ describe('bench options', () => {
 
   it('reads every option and the external server', () => {
     const o = parseOptions(
-      ['--rows', '1_000_000', '--runs', '5', '--only', 'growth, exchange', '--pipe', 'node', '--no-profile', '--no-verify', '--no-pgloader', '--no-build', '--out', 'x.json', '--set', 'fsync=off', '--set', 'work_mem=64MB'],
+      ['--rows', '1_000_000', '--table', 'wide', '--runs', '5', '--only', 'growth, exchange', '--pipe', 'node', '--no-profile', '--no-verify', '--no-pgloader', '--no-build', '--out', 'x.json', '--set', 'fsync=off', '--set', 'work_mem=64MB'],
       { PGFERRY_BENCH_PG_URL: 'postgres://u:p@h:5432/postgres' },
     );
     expect(o).toMatchObject({ rows: 1_000_000, runs: 5, only: ['growth', 'exchange'], pipe: 'pg-copy-streams', profile: false, verify: false, pgloader: false, build: false, out: 'x.json', externalUrl: 'postgres://u:p@h:5432/postgres' });
+    expect(o.shape).toBe(SHAPES.wide);
     expect(o.settings).toMatchObject({ fsync: 'off', work_mem: '64MB', shared_buffers: SERVER_SETTINGS.shared_buffers });
   });
 
@@ -111,6 +114,7 @@ describe('bench options', () => {
     [['--rows', '0'], '--rows: expected a whole number >= 1, got "0"'],
     [['--runs', '2.5'], '--runs: expected a whole number >= 1, got "2.5"'],
     [['--pipe', 'nc'], '--pipe: expected auto, psql or node, got "nc"'],
+    [['--table', 'tall'], '--table: expected orders, narrow, wide, got "tall"'],
     [['--set', 'fsync'], '--set: expected key=value, got "fsync"'],
   ])('refuses %j with what is allowed and the usage', (argv, message) => {
     expect(() => parseOptions(argv, {})).toThrow(message);
@@ -127,19 +131,21 @@ describe('bench disk check', () => {
     expect(settingBytes('lots')).toBeUndefined();
   });
 
-  it('needs the peak of the databases per row, plus WAL up to max_wal_size', () => {
-    expect(diskNeed(500_000, SERVER_SETTINGS)).toBe(500_000 * (PEAK_BYTES_PER_ROW + WAL_BYTES_PER_ROW));
-    expect(diskNeed(5_000_000, SERVER_SETTINGS)).toBe(5_000_000 * PEAK_BYTES_PER_ROW + 4 * 2 ** 30);
-    expect(diskNeed(5_000_000, { max_wal_size: '1GB' })).toBe(5_000_000 * PEAK_BYTES_PER_ROW + 2 ** 30);
+  it('needs the peak copies of the table, plus WAL up to max_wal_size', () => {
+    const orders = SHAPES.orders.bytesPerRow;
+    expect(diskNeed(500_000, SHAPES.orders, SERVER_SETTINGS)).toBe(500_000 * orders * (PEAK_COPIES + WAL_COPIES));
+    expect(diskNeed(5_000_000, SHAPES.orders, SERVER_SETTINGS)).toBe(5_000_000 * orders * PEAK_COPIES + 4 * 2 ** 30);
+    expect(diskNeed(5_000_000, SHAPES.orders, { max_wal_size: '1GB' })).toBe(5_000_000 * orders * PEAK_COPIES + 2 ** 30);
+    expect(diskNeed(1_000_000, SHAPES.wide, SERVER_SETTINGS)).toBeGreaterThan(diskNeed(1_000_000, SHAPES.narrow, SERVER_SETTINGS));
   });
 
   it('refuses before starting anything when the temporary directory lacks the space, and says what to do', async () => {
     const dir = tmpdir();
-    await expect(checkFreeDisk(1e12, SERVER_SETTINGS, dir)).rejects.toThrow(
-      new RegExp(`needs about [0-9.]+ GB of free disk for 1,000,000,000,000 rows, and ${dir} has [0-9.]+ GB free: use fewer rows \\(--rows\\), .*TMPDIR=.*PGFERRY_BENCH_PG_URL`),
+    await expect(checkFreeDisk(1e12, SHAPES.orders, SERVER_SETTINGS, dir)).rejects.toThrow(
+      new RegExp(`needs about [0-9.]+ GB of free disk for 1,000,000,000,000 rows \\(orders\\), and ${dir} has [0-9.]+ GB free: use fewer rows \\(--rows\\), .*TMPDIR=.*PGFERRY_BENCH_PG_URL`),
     );
-    const ok = await checkFreeDisk(1_000, SERVER_SETTINGS, dir);
-    expect(ok.need).toBe(diskNeed(1_000, SERVER_SETTINGS));
+    const ok = await checkFreeDisk(1_000, SHAPES.orders, SERVER_SETTINGS, dir);
+    expect(ok.need).toBe(diskNeed(1_000, SHAPES.orders, SERVER_SETTINGS));
     expect(ok.free).toBeGreaterThan(ok.need);
   });
 });
