@@ -5,7 +5,7 @@
  * in flight at two minor collections waits for the next major one, which V8 starts only once ~64 MB of
  * such memory piled up. Measured on the bench (5,000,000 rows, 4 parallel chunks): peak RSS ~145 MB with
  * V8's defaults, ~120 MB with the young generation kept small, ~88 MB when a major collection is also
- * started every 64 MB moved, at the same wall and CPU time. Every 32 MB: 85-86 MB at 5,000,000 rows (four
+ * started every 64 MB moved, at the same wall and CPU time. Every 32 MB: 85-87 MB at 5,000,000 rows (four
  * chunks in flight) against 80-83 MB at 1,000,000 (one), where every 64 MB gave 87-91 against 80-87 MB: the
  * four streams leave more buffers between two collections than one does. Its cost: ~0.3 s more CPU time of
  * the process (~4.4 against ~4.2 s) at 5,000,000 rows, off the critical path (the servers).
