@@ -86,13 +86,6 @@ export const SHAPES: Readonly<Record<ShapeName, Shape>> = {
   },
 };
 
-/** The shape named `name`; throws naming the shapes there are. */
-export function shapeNamed(name: string): Shape {
-  const shape = (SHAPES as Record<string, Shape | undefined>)[name];
-  if (!shape) throw new Error(`--table: expected ${Object.keys(SHAPES).join(', ')}, got ${JSON.stringify(name)}`);
-  return shape;
-}
-
 /** `id, customer_id, ...` */
 export function columnList(shape: Shape): string {
   return shape.columns.map(([name]) => name).join(', ');

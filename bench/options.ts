@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 import { parseArgs } from 'node:util';
-import { shapeNamed, type Shape } from './dataset.ts';
+import { SHAPES, type Shape, type ShapeName } from './dataset.ts';
 
 /** How the reference pipe is run: psql on both ends, or the same pipe with pg-copy-streams only. */
 export type PipeKind = 'psql' | 'pg-copy-streams';
@@ -61,14 +61,6 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
-function shapeWithUsage(name: string): Shape {
-  try {
-    return shapeNamed(name);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${USAGE}`);
-  }
-}
-
 /** Parses `process.argv.slice(2)`; throws with the usage on a bad option. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const { values } = parseArgs({
@@ -98,10 +90,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (eq < 1) throw new Error(`--set: expected key=value, got ${JSON.stringify(pair)}\n${USAGE}`);
     settings[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
+  const table = values.table ?? 'orders';
+  if (!Object.hasOwn(SHAPES, table)) throw new Error(`--table: expected ${Object.keys(SHAPES).join(', ')}, got ${JSON.stringify(table)}\n${USAGE}`);
   const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return {
     rows: positive('rows', values.rows, 5_000_000),
-    shape: shapeWithUsage(values.table ?? 'orders'),
+    shape: SHAPES[table as ShapeName],
     runs: positive('runs', values.runs, 3),
     ...(only && only.length > 0 ? { only } : {}),
     pipe,

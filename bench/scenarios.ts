@@ -5,7 +5,7 @@
 import { changeSql, subsetSql, targetSql, type Shape } from './dataset.ts';
 import type { PipeKind } from './options.ts';
 import { join } from 'node:path';
-import { measure } from './measure.ts';
+import { measure, type Measured } from './measure.ts';
 import { ROOT, runPgferry, writePipeline, type PipelineSpec } from './pgferry.ts';
 import { runPgloader } from './pgloader.ts';
 import { runPipe } from './pipe.ts';
@@ -122,14 +122,17 @@ async function pgferryScenario(
   return scenario;
 }
 
-/** The plain COPY pipe into `public.orders_pipe` (PK + index), truncated before each run. */
-function pipeScenario(): Scenario {
-  const target = 'public.orders_pipe';
+/**
+ * Another tool loading the main table into `target` of the target database (PK + index, like pgferry's targets),
+ * emptied and checkpointed before each run: the reference pipe, and pgloader.
+ */
+function toolScenario(
+  base: Pick<Scenario, 'name' | 'groups' | 'description' | 'kind' | 'optional'>,
+  target: string,
+  load: (ctx: BenchContext) => Promise<Measured>,
+): Scenario {
   return {
-    name: 'pipe',
-    groups: ['pipe'],
-    description: 'binary COPY TO STDOUT | COPY FROM STDIN into a logged table with PK + 1 index',
-    kind: 'pipe',
+    ...base,
     tables: { source: MAIN, target },
     async setup(ctx) {
       await sql(ctx.urls.target, targetSql(ctx.shape, target));
@@ -139,7 +142,7 @@ function pipeScenario(): Scenario {
       await checkpoint(ctx.urls.target);
     },
     async run(ctx) {
-      const m = await runPipe(ctx.pipe, ctx.urls, ctx.shape, MAIN, target);
+      const m = await load(ctx);
       return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: ctx.rows };
     },
     async cleanup(ctx) {
@@ -148,30 +151,23 @@ function pipeScenario(): Scenario {
   };
 }
 
-/** pgloader into `public.orders` of the target database (PK + index, like the pipe's), truncated by pgloader. */
+/** The plain COPY pipe into `public.orders_pipe`. */
+function pipeScenario(): Scenario {
+  const target = 'public.orders_pipe';
+  return toolScenario(
+    { name: 'pipe', groups: ['pipe'], description: 'binary COPY TO STDOUT | COPY FROM STDIN into a logged table with PK + 1 index', kind: 'pipe' },
+    target,
+    (ctx) => runPipe(ctx.pipe, ctx.urls, ctx.shape, MAIN, target),
+  );
+}
+
+/** pgloader into `public.orders` of the target database (pgloader loads a table into the same name); it also truncates. */
 function pgloaderScenario(): Scenario {
-  return {
-    name: 'pgloader',
-    groups: ['pgloader'],
-    description: 'pgloader, data only, into an existing table with PK + 1 index (for comparison; no target)',
-    kind: 'pgloader',
-    optional: true,
-    tables: { source: MAIN, target: MAIN },
-    async setup(ctx) {
-      await sql(ctx.urls.target, targetSql(ctx.shape, MAIN));
-    },
-    async prepare(ctx) {
-      await sql(ctx.urls.target, [`TRUNCATE ${MAIN}`]);
-      await checkpoint(ctx.urls.target);
-    },
-    async run(ctx) {
-      const m = await runPgloader(ctx.dir, ctx.urls, MAIN);
-      return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: ctx.rows };
-    },
-    async cleanup(ctx) {
-      await sql(ctx.urls.target, [`VACUUM ANALYZE ${MAIN}`]);
-    },
-  };
+  return toolScenario(
+    { name: 'pgloader', groups: ['pgloader'], description: 'pgloader, data only, into an existing table with PK + 1 index (for comparison; no target)', kind: 'pgloader', optional: true },
+    MAIN,
+    (ctx) => runPgloader(ctx.dir, ctx.urls, MAIN),
+  );
 }
 
 /** `pgferry --help`: what every run pays before its first query (node, tsx, loading the CLI's modules). */

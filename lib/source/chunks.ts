@@ -46,33 +46,31 @@ export async function planChunks(db: Db, input: ChunkPlanInput): Promise<ChunkBo
   const where = input.predicates.length > 0 ? ` WHERE ${input.predicates.map((p) => `(${p})`).join(' AND ')}` : '';
   const col = ident(input.chunkColumn.name);
 
+  // The chunk column's values of a TABLESAMPLE of `percent`% of the pages, or of every matching row.
+  const sample = (percent: number): string => `(SELECT ${col} FROM ${sourceFrom(input.source)} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)${where}) AS s`;
+  const every = `(SELECT ${col} FROM ${sourceFrom(input.source)}${where}) AS s`;
+
+  let sampleFrom = every;
   let rows: number;
-  let sampleFrom: string;
   if (input.source.table && input.estimatedRows !== undefined && input.estimatedRows > MIN_SAMPLE_ROWS) {
     const percent = Math.min(100, (100 * Math.max(MIN_SAMPLE_ROWS, (input.estimatedRows / input.chunkRows) * SAMPLE_ROWS_PER_CHUNK)) / input.estimatedRows);
-    sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)${where}) AS s`;
+    sampleFrom = sample(percent);
     const sampled = await countRows(db, sampleFrom);
     rows = (sampled * 100) / percent;
-    // A selective window (an incremental run) leaves few sampled rows. When even a generous reading of the
-    // estimate stays within one chunk, one open chunk is exact anyway: skip counting every matching row.
-    if (sampled < MIN_SAMPLE_ROWS / 4 && ((sampled + 10) * 100) / percent < input.chunkRows / 2) return single;
     if (sampled < MIN_SAMPLE_ROWS / 4) {
-      // Too few rows survived the sample (a selective predicate) to balance chunks on. Where they say how much
-      // larger a sample must be to hold enough, and that is a few percent of the pages, take that sample: a
-      // window of 1,000,000 changed rows in 10,000,000 was read in full through the cursor's index, ~1 s.
-      // Else (a window too small to tell) read every matching row.
+      // A selective window (an incremental run) leaves few sampled rows. When even a generous reading of the
+      // estimate stays within one chunk, one open chunk is exact anyway: skip counting every matching row.
+      if (((sampled + 10) * 100) / percent < input.chunkRows / 2) return single;
+      // Too few rows to balance chunks on. Where they say how much larger a sample must be to hold enough, and
+      // that is a few percent of the pages, take that sample: a window of 1,000,000 changed rows in 10,000,000
+      // was read in full through the cursor's index, ~1 s. Else (a window too small to tell) read every row.
       const larger = sampled >= MIN_RESAMPLE_ROWS ? (percent * (MIN_SAMPLE_ROWS / 4) * 1.5) / sampled : Infinity;
-      if (larger <= MAX_RESAMPLE_PERCENT) {
-        sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)} TABLESAMPLE SYSTEM (${larger}) REPEATABLE (7)${where}) AS s`;
-        rows = ((await countRows(db, sampleFrom)) * 100) / larger;
-      } else {
-        sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)}${where}) AS s`;
-        rows = await countRows(db, sampleFrom);
-      }
+      sampleFrom = larger <= MAX_RESAMPLE_PERCENT ? sample(larger) : every;
+      const counted = await countRows(db, sampleFrom);
+      rows = larger <= MAX_RESAMPLE_PERCENT ? (counted * 100) / larger : counted;
     }
   } else {
-    sampleFrom = `(SELECT ${col} FROM ${sourceFrom(input.source)}${where}) AS s`;
-    rows = await countRows(db, sampleFrom);
+    rows = await countRows(db, every);
   }
   const count = Math.ceil(rows / input.chunkRows);
   if (count <= 1) return single;
