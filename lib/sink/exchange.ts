@@ -6,7 +6,9 @@
 import { execute, inTransaction, query, type Db } from '../db/index.ts';
 import { UnsafeTargetError } from '../errors.ts';
 import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../sql/deferred-indexes.ts';
-import { exchangeStatements, exchangeTempPrefix, guardLockSql, type ObjectName, type TargetCatalog } from '../sql/exchange.ts';
+import {
+  adoptPrebuilt, exchangeStatements, exchangeTempPrefix, guardLockSql, prebuildSql, type ObjectName, type TargetCatalog,
+} from '../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import type { StagedNotNull } from '../state/types.ts';
 import { readTargetCatalog } from './target-catalog.ts';
@@ -100,11 +102,38 @@ export async function exchangeTable(db: Db, target: TableName, staging: TableNam
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
-  const { prepare, swap } = exchangeStatements(catalog, target, staging, options.tempPrefix ?? exchangeTempPrefix(staging), options.stagedNotNull ?? []);
+  const prefix = options.tempPrefix ?? exchangeTempPrefix(staging);
+  const statements = exchangeStatements(catalog, target, staging, prefix, options.stagedNotNull ?? []);
+  const prepare = adoptPrebuilt(statements, prefix, staging, await prebuiltIndexes(db, staging, prefix));
+  const { swap } = statements;
   if (catalog) await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), what);
   await execute(db, prepare, `${what}: building on the staged table`);
   await execute(db, swap, `${what}: swapping the staged table in`);
   await setLocal(db, before?.path ?? 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : before?.timeout, what);
+}
+
+/**
+ * The index builds of an exchange of `target` by `staging` that can run before the apply transaction, on other
+ * connections (see prebuildSql); exchangeTable adopts what they built when the target's catalog still asks
+ * for it. None when there is no target or exchange would refuse it. Reads the catalog without locking.
+ */
+export async function exchangePrebuildSql(db: Db, target: TableName, staging: TableName, stagedNotNull: readonly StagedNotNull[]): Promise<string[]> {
+  const catalog = await readTargetCatalog(db, target);
+  if (!catalog || exchangeRefusal(catalog) !== undefined) return [];
+  const prefix = exchangeTempPrefix(staging);
+  return exchangeStatements(catalog, target, staging, prefix, stagedNotNull).prebuildable.map((build) => prebuildSql(prefix, build));
+}
+
+/** Names of the staged table's indexes built ahead of the transaction (prefixed `<prefix>_p`). */
+async function prebuiltIndexes(db: Db, staging: TableName, prefix: string): Promise<string[]> {
+  const found = await query<{ name: string }>(db, {
+    text: `SELECT ic.relname AS name FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND left(ic.relname, $3) = $4 ORDER BY 1`,
+    values: [staging.schema, staging.name, prefix.length + 2, `${prefix}_p`],
+  }, `exchanging into ${qualified(staging)}: reading the indexes built ahead`);
+  return found.rows.map((r) => r.name);
 }
 
 /** Fails unless a transaction is open: outside one, a failure between DROP and RENAME would lose the target. */

@@ -13,10 +13,23 @@ export type {
   StatisticsCatalog, TargetCatalog, TriggerCatalog,
 } from './target-catalog.ts';
 
+/** One `CREATE [UNIQUE] INDEX <name> ON <staged table> ...` of an exchange's `prepare`. */
+export interface IndexBuild {
+  /** The temporary name the index is built under. */
+  readonly name: string;
+  /** The statement, as it appears in `prepare`. */
+  readonly sql: string;
+}
+
 /** The statements of an exchange: `prepare` builds on the staged table, `swap` holds the target's exclusive lock. */
 export interface ExchangeStatements {
   readonly prepare: string[];
   readonly swap: string[];
+  /**
+   * The index builds of `prepare` that may run before the apply transaction (see prebuildSql): none when a
+   * statement before them rewrites the staged table (a collation or persistence change), which rebuilds its indexes.
+   */
+  readonly prebuildable: readonly IndexBuild[];
 }
 
 const MAX_IDENT_BYTES = 63;
@@ -68,7 +81,7 @@ export function exchangeStatements(
   const place: string[] = [];
   if (staging.schema !== target.schema) place.push(`ALTER TABLE ${qualified(staging)} SET SCHEMA ${ident(target.schema)}`);
   if (staging.name !== target.name) place.push(`ALTER TABLE ${qualified(moved)} RENAME TO ${ident(target.name)}`);
-  if (!catalog) return { prepare: [], swap: place };
+  if (!catalog) return { prepare: [], swap: place, prebuildable: [] };
 
   const s = qualified(staging);
   const t = qualified(target);
@@ -79,6 +92,7 @@ export function exchangeStatements(
   const tempIndex = (name: string): string => constraintTemp.get(name) ?? indexTemp.get(name) ?? name;
   const identities = catalog.columns.filter((c) => c.identity).map((c, n) => ({ column: c, temp: temp('s', n + 1) }));
   const stats = catalog.statistics.map((st, n) => ({ st, temp: temp('x', n + 1) }));
+  const builds: IndexBuild[] = [];
 
   const prepare: string[] = [guardLockSql(target), `ALTER TABLE ${s} SET ${catalog.unlogged ? 'UNLOGGED' : 'LOGGED'}`];
   prepare.push(...alterTable(s, catalog.columns.filter((c) => c.collation).map((c) =>
@@ -108,12 +122,18 @@ export function exchangeStatements(
     if (c.index) {
       const kind = c.kind as IndexConstraint['kind'];
       const constraint = { kind, definition: c.definition, deferrable: c.deferrable === true, deferred: c.deferred === true };
-      prepare.push(...constraintWithIndexSql({ name: c.name, ...c.index }, constraint, tempIndex(c.name), staging, 'exchange'));
+      const statements = constraintWithIndexSql({ name: c.name, ...c.index }, constraint, tempIndex(c.name), staging, 'exchange');
+      if (kind !== 'exclude') builds.push({ name: tempIndex(c.name), sql: statements[0] ?? '' });
+      prepare.push(...statements);
     } else {
       prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(tempIndex(c.name))} ${c.definition}`);
     }
   }
-  for (const i of catalog.indexes) prepare.push(indexOn(i, tempIndex(i.name), staging, 'exchange'));
+  for (const i of catalog.indexes) {
+    const sql = indexOn(i, tempIndex(i.name), staging, 'exchange');
+    builds.push({ name: tempIndex(i.name), sql });
+    prepare.push(sql);
+  }
   for (const c of catalog.constraints.filter((k) => k.kind === 'foreign key')) {
     const definition = c.selfReference ? retarget(c.definition, 'REFERENCES ', staging) : c.definition;
     prepare.push(`ALTER TABLE ${s} ADD CONSTRAINT ${ident(c.name)} ${definition}`);
@@ -153,7 +173,48 @@ export function exchangeStatements(
   swap.push(`ALTER TABLE ${t} OWNER TO ${ident(catalog.owner)}`);
   for (const o of catalog.ownedSequences) swap.push(`ALTER SEQUENCE ${qualified(o.sequence)} OWNED BY ${t}.${ident(o.column)}`);
   swap.push(...grantStatements(catalog, t));
-  return { prepare, swap };
+  const rewrites = catalog.unlogged || catalog.columns.some((c) => c.collation);
+  return { prepare, swap, prebuildable: rewrites ? [] : builds };
+}
+
+/** `build` under another name (an identifier, or `IF NOT EXISTS` and one). */
+function renamedBuild(build: IndexBuild, name: string): string {
+  const head = `INDEX ${ident(build.name)} ON `;
+  const at = build.sql.indexOf(head);
+  if (at < 0 || at > 'CREATE UNIQUE '.length) throw new Error(`exchange: unexpected index build ${build.sql}`);
+  return `${build.sql.slice(0, at)}INDEX ${name} ON ${build.sql.slice(at + head.length)}`;
+}
+
+/**
+ * The name an index is built under ahead of the apply transaction: the exchange's prefix and a digest of the
+ * build without its name, so a definition that changed in between gets another name and is not adopted.
+ */
+export function prebuiltIndexName(prefix: string, build: IndexBuild): string {
+  const name = `${prefix}_p${createHash('sha256').update(renamedBuild(build, '')).digest('hex').slice(0, 16)}`;
+  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new Error(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
+  return name;
+}
+
+/** The build of an index ahead of the apply transaction, under its prebuilt name; a retry finds it done. */
+export function prebuildSql(prefix: string, build: IndexBuild): string {
+  return renamedBuild(build, `IF NOT EXISTS ${ident(prebuiltIndexName(prefix, build))}`);
+}
+
+/**
+ * `statements.prepare` with every build whose index was built ahead (`prebuilt`: names of the staged table's
+ * indexes) replaced by a rename of it, after dropping the prebuilt indexes nothing adopts (their definition
+ * changed since): the same indexes, without building them again inside the transaction.
+ */
+export function adoptPrebuilt(statements: ExchangeStatements, prefix: string, staging: TableName, prebuilt: readonly string[]): string[] {
+  const left = new Set(prebuilt);
+  const renames = new Map<string, string>();
+  for (const build of statements.prebuildable) {
+    const name = prebuiltIndexName(prefix, build);
+    if (!left.delete(name)) continue;
+    renames.set(build.sql, `ALTER INDEX ${qualified({ schema: staging.schema, name })} RENAME TO ${ident(build.name)}`);
+  }
+  const drops = [...left].map((name) => `DROP INDEX ${qualified({ schema: staging.schema, name })}`);
+  return [...drops, ...statements.prepare.map((sql) => renames.get(sql) ?? sql)];
 }
 
 /** `ALTER TABLE t a, b, c`, or nothing when there are no subcommands. */

@@ -41,6 +41,11 @@ export async function openSessions(config: PipelineConfig, deps: TaskDeps, want:
   return { state, target: want.target ? (shared ? state : target) : undefined, source, shared };
 }
 
+/** Opens one more connection to the sink's database (for work beside a task's own sessions). */
+export function connectTarget(config: PipelineConfig, deps: TaskDeps): Promise<Db> {
+  return deps.connect(refOf(config.sink), {});
+}
+
 /** Closes every connection of {@link openSessions}. */
 export async function closeSessions(sessions: Sessions | undefined): Promise<void> {
   if (!sessions) return;

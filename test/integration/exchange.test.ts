@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UnsafeTargetError } from '../../lib/errors.ts';
-import { checkExchangeAllowed, exchangeTable, readTargetCatalog } from '../../lib/sink/exchange.ts';
+import { runAhead } from '../../lib/sink/ahead.ts';
+import { checkExchangeAllowed, exchangePrebuildSql, exchangeTable, readTargetCatalog } from '../../lib/sink/exchange.ts';
 import type { TableName } from '../../lib/sql/quote.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 
@@ -206,6 +207,121 @@ describe('Function: exchangeTable', () => {
     await waitUntilBlocked(db, readerPid);
     await db.query('COMMIT');
     expect((await read).rows).toEqual([{ id: 2 }, { id: 3 }]);
+  });
+});
+
+describe('Function: exchangeTable, with indexes built ahead of its transaction', () => {
+  let pgServer: TestPostgres;
+  let url: string;
+  let db: pg.Client;
+  const warnings: string[] = [];
+  const log = { info: () => undefined, error: () => undefined, warn: (message: string) => void warnings.push(message) };
+  const target = { schema: 'app', name: 'ahead' };
+  const staging = { schema: 'pgferry_staging', name: 'ahead_run' };
+
+  /** Index OIDs by name of a table; a renamed index keeps its OID, a rebuilt one gets a new one. */
+  async function indexOids(table: string): Promise<Map<string, number>> {
+    const found = await db.query<{ name: string; oid: number }>(
+      `SELECT indexrelid::regclass::text AS name, indexrelid::int AS oid FROM pg_index WHERE indrelid = $1::regclass`, [table]);
+    return new Map(found.rows.map((r) => [r.name, r.oid]));
+  }
+
+  async function buildAhead(): Promise<{ built: Set<number>; count: number }> {
+    const builds = await exchangePrebuildSql(db, target, staging, []);
+    const jobs = builds.map((sql) => ({ what: 'building ahead', statements: [sql] }));
+    return { built: await runAhead(jobs, { parallel: 2, connect: () => pgServer.client(url), log }), count: builds.length };
+  }
+
+  beforeAll(async () => {
+    pgServer = await startTestPostgres();
+    url = await pgServer.createDatabase('exchange_ahead');
+    db = await pgServer.client(url);
+    await db.query('CREATE SCHEMA app; CREATE SCHEMA pgferry_staging');
+  });
+
+  afterAll(async () => {
+    await pgServer?.stop();
+  });
+
+  beforeEach(async () => {
+    warnings.length = 0;
+    await db.query(`
+      DROP TABLE IF EXISTS app.ahead; DROP TABLE IF EXISTS pgferry_staging.ahead_run;
+      CREATE TABLE app.ahead (id int PRIMARY KEY, sku text NOT NULL, note text);
+      ALTER TABLE app.ahead ADD CONSTRAINT ahead_sku_uniq UNIQUE (sku) WITH (fillfactor = 60) DEFERRABLE INITIALLY DEFERRED;
+      CREATE INDEX ahead_note_idx ON app.ahead (lower(note)) WHERE note IS NOT NULL;
+      CREATE INDEX ahead_sku_note ON app.ahead (sku, note);
+      COMMENT ON INDEX app.ahead_note_idx IS 'by note';
+      INSERT INTO app.ahead VALUES (1, 'old', NULL);
+      CREATE TABLE pgferry_staging.ahead_run (id int, sku text NOT NULL, note text);
+      INSERT INTO pgferry_staging.ahead_run SELECT n, 'sku-' || n, CASE WHEN n % 3 = 0 THEN 'Note ' || n END FROM generate_series(1, 5000) n;
+    `);
+  });
+
+  it('adopts every index built ahead (same OID, no second build) and leaves the target as the catalog describes it', async () => {
+    const { built, count } = await buildAhead();
+    expect(count).toBe(4);
+    expect(built).toEqual(new Set([0, 1, 2, 3]));
+    const prebuilt = new Set((await indexOids('pgferry_staging.ahead_run')).values());
+    expect(prebuilt.size).toBe(4);
+    const before = await snapshot(db, 'app', 'ahead');
+
+    await exchangeInTransaction(db, target, staging);
+
+    expect(await snapshot(db, 'app', 'ahead')).toEqual(before);
+    const after = await indexOids('app.ahead');
+    expect([...after.keys()].sort()).toEqual(['app.ahead_note_idx', 'app.ahead_pkey', 'app.ahead_sku_note', 'app.ahead_sku_uniq']);
+    expect([...after.values()].every((oid) => prebuilt.has(oid))).toBe(true);
+    expect((await db.query(`SELECT count(*)::int AS n FROM app.ahead WHERE lower(note) = 'note 3'`)).rows[0].n).toBe(1);
+    await expect(db.query(`INSERT INTO app.ahead VALUES (1, 'again', NULL)`)).rejects.toMatchObject({ code: '23505' });
+    expect(warnings).toEqual([]);
+  });
+
+  it('builds again inside the transaction an index whose definition changed after the build ahead, and drops the stale one', async () => {
+    await buildAhead();
+    const prebuilt = new Set((await indexOids('pgferry_staging.ahead_run')).values());
+    await db.query(`DROP INDEX app.ahead_note_idx; CREATE INDEX ahead_note_idx ON app.ahead (note) WHERE note IS NOT NULL; DROP INDEX app.ahead_sku_note`);
+    const before = await snapshot(db, 'app', 'ahead');
+
+    await exchangeInTransaction(db, target, staging);
+
+    expect(await snapshot(db, 'app', 'ahead')).toEqual(before);
+    const after = await indexOids('app.ahead');
+    expect([...after.keys()].sort()).toEqual(['app.ahead_note_idx', 'app.ahead_pkey', 'app.ahead_sku_uniq']);
+    expect(prebuilt.has(after.get('app.ahead_note_idx') ?? 0)).toBe(false);
+    expect(prebuilt.has(after.get('app.ahead_pkey') ?? 0)).toBe(true);
+    const leftover = await db.query(`SELECT relname FROM pg_class WHERE relname LIKE 'pgx\_%\_p%'`);
+    expect(leftover.rows).toEqual([]);
+  });
+
+  it('leaves a build that fails ahead to the transaction, which fails on it and changes nothing', async () => {
+    await db.query(`INSERT INTO pgferry_staging.ahead_run VALUES (6000, 'sku-7', 'twin')`);
+    const { built } = await buildAhead();
+    expect(built).toEqual(new Set([0, 2, 3]));
+    expect(warnings).toEqual(['building ahead failed ahead of the apply; the apply will do it']);
+
+    await expect(exchangeInTransaction(db, target, staging)).rejects.toMatchObject({ code: '23505' });
+
+    expect((await db.query('SELECT id, sku FROM app.ahead')).rows).toEqual([{ id: 1, sku: 'old' }]);
+    expect((await db.query('SELECT count(*)::int AS n FROM pgferry_staging.ahead_run')).rows[0].n).toBe(5001);
+  });
+
+  it('finds its indexes already built when the builds run again (a retried apply)', async () => {
+    await buildAhead();
+    const first = await indexOids('pgferry_staging.ahead_run');
+    const { built } = await buildAhead();
+    expect(built.size).toBe(4);
+    expect(await indexOids('pgferry_staging.ahead_run')).toEqual(first);
+  });
+});
+
+describe('Function: runAhead', () => {
+  it('reports no job done, and warns, when no connection opens', async () => {
+    const warned: string[] = [];
+    const log = { info: () => undefined, error: () => undefined, warn: (message: string) => void warned.push(message) };
+    const done = await runAhead([{ what: 'a', statements: ['SELECT 1'] }], { parallel: 2, connect: () => Promise.reject(new Error('refused')), log });
+    expect(done.size).toBe(0);
+    expect(warned).toEqual(['could not open a connection for work ahead of the apply; the apply will do it']);
   });
 });
 

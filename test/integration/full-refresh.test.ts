@@ -91,11 +91,24 @@ describe('Feature: full_refresh through the local state machine', () => {
       const staged = await target.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgferry_staging'`);
       expect(staged.rows[0].n).toBe(0);
 
-      // A second run replaces the rows rather than adding to them.
+      // A second run replaces the rows rather than adding to them, and keeps the key a DBA added in between.
       await source.query(`UPDATE public.all_types SET t = 'changed' WHERE id = 6`);
-      const again = await runLocal(config);
+      await target.query(`ALTER TABLE ${targetTable} ADD PRIMARY KEY (id)`);
+      const logged: { message: string; fields?: Record<string, unknown> }[] = [];
+      const log = { info: (message: string, fields?: Record<string, unknown>) => void logged.push({ message, fields }), warn: () => undefined, error: () => undefined };
+      const again = await runLocal(config, { log });
       expect(again.status).toBe('succeeded');
       expect(again.rowsDeleted).toBe(2000);
+      // exchange builds the primary key on staging and analyzes it before its transaction; truncate_insert has nothing to do ahead.
+      const ahead = logged.filter((l) => l.message === 'work ahead of the apply transaction').map((l) => ({ jobs: l.fields?.jobs, done: l.fields?.done }));
+      expect(ahead).toEqual(overwrite === 'exchange' ? [{ jobs: 2, done: 2 }] : []);
+      if (overwrite === 'exchange') {
+        const statistics = await target.query(`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'all_types_exchange'`);
+        expect(statistics.rows[0].n).toBe(COLUMNS.length);
+      }
+      const key = await target.query(`SELECT conname FROM pg_constraint WHERE conrelid = '${targetTable}'::regclass AND contype = 'p'`);
+      expect(key.rows).toEqual([{ conname: `all_types_${overwrite}_pkey` }]);
+      await target.query(`ALTER TABLE ${targetTable} DROP CONSTRAINT all_types_${overwrite}_pkey`);
       expect(await rowHashes(target, targetTable)).toEqual(await rowHashes(source, 'public.all_types'));
       await source.query(`UPDATE public.all_types SET t = 'filler 6' WHERE id = 6`);
     });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exchangeRefusal } from '../../lib/sink/exchange.ts';
 import { dropIndexesSql, rebuildIndexesSql } from '../../lib/sql/deferred-indexes.ts';
 import {
-  constraintWithIndexSql, exchangeStatements, exchangeTempPrefix, findOutsideQuotes, isPlainNotNull, retarget, stagedNotNullFor, type TargetCatalog,
+  adoptPrebuilt, constraintWithIndexSql, exchangeStatements, prebuildSql, prebuiltIndexName, exchangeTempPrefix, findOutsideQuotes, isPlainNotNull, retarget, stagedNotNullFor, type TargetCatalog,
 } from '../../lib/sql/exchange.ts';
 import { createStagingSql } from '../../lib/sql/ddl.ts';
 
@@ -64,6 +64,7 @@ function unquoted(sql: string): string {
 describe('Function: exchangeStatements', () => {
   it('only moves the staged table into place when there is no target yet', () => {
     expect(exchangeStatements(undefined, target, staging, 'pgx_t')).toEqual({
+      prebuildable: [],
       prepare: [],
       swap: [`ALTER TABLE ${S} SET SCHEMA "My Schema"`, `ALTER TABLE "My Schema"."Weird stage" RENAME TO "Weird ""T""; DROP TABLE canary;--"`],
     });
@@ -310,5 +311,62 @@ describe('Function: rebuildIndexesSql', () => {
       `COMMENT ON CONSTRAINT "pk" ON ${T} IS 'the key'`,
     ]);
     expect(dropIndexesSql(target, [])).toEqual([]);
+  });
+});
+
+describe('Functions: prebuildSql, adoptPrebuilt (index builds ahead of the apply transaction)', () => {
+  const keyed = (overrides: Partial<TargetCatalog> = {}): TargetCatalog => catalog({
+    constraints: [
+      { name: 'Weird PK', kind: 'primary key', definition: 'PRIMARY KEY ("Order")', index: { definition: `CREATE UNIQUE INDEX "Weird PK" ON ${T} USING btree ("Order")` } },
+      { name: 'no overlap', kind: 'exclude', definition: 'EXCLUDE USING gist (note WITH =)', index: { definition: 'unused' } },
+    ],
+    ...overrides,
+  });
+
+  it('offers the builds of plain and constraint-backed indexes, not exclusion constraints, and none when the staged table is rewritten first', () => {
+    const { prebuildable, prepare } = exchangeStatements(keyed(), target, staging, 'pgx_t');
+    expect(prebuildable).toEqual([
+      { name: 'pgx_t_c1', sql: `CREATE UNIQUE INDEX "pgx_t_c1" ON ${S} USING btree ("Order")` },
+      { name: 'pgx_t_i1', sql: `CREATE INDEX "pgx_t_i1" ON ${S} USING btree (note) WHERE (note <> ' USING '::text)` },
+    ]);
+    for (const build of prebuildable) expect(prepare).toContain(build.sql);
+    expect(exchangeStatements(keyed({ unlogged: true }), target, staging, 'pgx_t').prebuildable).toEqual([]);
+    const collated = keyed({ columns: [{ name: 'note', type: 'text', notNull: false, collation: { schema: 'pg_catalog', name: 'C' }, grants: [] }] });
+    expect(exchangeStatements(collated, target, staging, 'pgx_t').prebuildable).toEqual([]);
+  });
+
+  it('names a prebuilt index by its definition, not by its place among the target\'s indexes', () => {
+    const [key, note] = exchangeStatements(keyed(), target, staging, 'pgx_t').prebuildable;
+    if (!key || !note) throw new Error('expected two builds');
+    const name = prebuiltIndexName('pgx_t', note);
+    expect(name).toMatch(/^pgx_t_p[0-9a-f]{16}$/);
+    expect(prebuildSql('pgx_t', note)).toBe(`CREATE INDEX IF NOT EXISTS "${name}" ON ${S} USING btree (note) WHERE (note <> ' USING '::text)`);
+    expect(prebuildSql('pgx_t', key)).toBe(`CREATE UNIQUE INDEX IF NOT EXISTS "${prebuiltIndexName('pgx_t', key)}" ON ${S} USING btree ("Order")`);
+    expect(prebuiltIndexName('pgx_t', { ...note, name: 'pgx_t_i7', sql: note.sql.replace('"pgx_t_i1"', '"pgx_t_i7"') })).toBe(name);
+    expect(prebuiltIndexName('pgx_t', { ...note, sql: note.sql.replace('(note)', '(lower(note))') })).not.toBe(name);
+    expect(() => prebuiltIndexName('p'.repeat(50), note)).toThrow(/longer than 63 bytes/);
+  });
+
+  it('renames what was built ahead into place, builds the rest, and drops prebuilt indexes nothing asks for any more', () => {
+    const statements = exchangeStatements(keyed(), target, staging, 'pgx_t');
+    const [key, note] = statements.prebuildable;
+    if (!key || !note) throw new Error('expected two builds');
+    const prepared = adoptPrebuilt(statements, 'pgx_t', staging, [prebuiltIndexName('pgx_t', note), 'pgx_t_pstale']);
+    expect(prepared[0]).toBe('DROP INDEX "pgferry_staging"."pgx_t_pstale"');
+    expect(prepared.slice(1)).toEqual(statements.prepare.map((sql) => (sql === note.sql
+      ? `ALTER INDEX "pgferry_staging"."${prebuiltIndexName('pgx_t', note)}" RENAME TO "pgx_t_i1"`
+      : sql)));
+    expect(prepared).toContain(key.sql);
+    expect(adoptPrebuilt(statements, 'pgx_t', staging, [])).toEqual(statements.prepare);
+  });
+
+  it('adopts one prebuilt index once when the target has two indexes with the same definition', () => {
+    const twin = { name: 'by note too', definition: `CREATE INDEX "by note too" ON ${T} USING btree (note) WHERE (note <> ' USING '::text)` };
+    const statements = exchangeStatements(keyed({ indexes: [...catalog().indexes, twin] }), target, staging, 'pgx_t');
+    const builds = statements.prebuildable.filter((b) => b.name.includes('_i'));
+    expect(builds.map((b) => prebuiltIndexName('pgx_t', b))).toEqual([prebuiltIndexName('pgx_t', builds[0] as never), prebuiltIndexName('pgx_t', builds[0] as never)]);
+    const prepared = adoptPrebuilt(statements, 'pgx_t', staging, [prebuiltIndexName('pgx_t', builds[0] as never)]);
+    expect(prepared.filter((sql) => sql.startsWith('ALTER INDEX'))).toHaveLength(1);
+    expect(prepared).toContain(builds[1]?.sql);
   });
 });

@@ -243,6 +243,18 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     const staged = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging), [{ column: N.key, name: N.constraint }, { column: N.other }]);
     return [...prepare, ...swap, ...bare.prepare, ...bare.swap, ...staged.prepare];
   },
+  'exchange.prebuildSql': () => {
+    const prefix = exchange.exchangeTempPrefix(staging);
+    const { prebuildable } = exchange.exchangeStatements({ ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) }, target, staging, prefix);
+    expect(prebuildable.length).toBeGreaterThan(0);
+    return prebuildable.map((build) => exchange.prebuildSql(prefix, build));
+  },
+  'exchange.adoptPrebuilt': () => {
+    const prefix = exchange.exchangeTempPrefix(staging);
+    const statements = exchange.exchangeStatements({ ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) }, target, staging, prefix);
+    const built = statements.prebuildable.map((build) => exchange.prebuiltIndexName(prefix, build));
+    return exchange.adoptPrebuilt(statements, prefix, staging, [...built.slice(1), `${prefix}_pstale`]);
+  },
   'exchange.indexOn': () => exchange.indexOn(
     { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)}) WHERE (${ident(N.key2)} <> ' USING '::text)`, tablespace: N.tablespace },
     N.index,
@@ -303,6 +315,7 @@ const NOT_BUILDERS = new Set([
   'exchange.exchangeTempPrefix',
   'exchange.findOutsideQuotes',
   'exchange.isPlainNotNull',
+  'exchange.prebuiltIndexName',
   'exchange.stagedNotNullFor',
   'shadow.shadowTable',
   'partition.partitionTempPrefix',

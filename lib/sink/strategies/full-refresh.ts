@@ -1,12 +1,12 @@
 /** `full_refresh`: `truncate_insert` (TRUNCATE + INSERT in the apply transaction) or `exchange` (staging becomes the target). */
 import { execute, query } from '../../db/index.ts';
 import { createTableSql } from '../../sql/ddl.ts';
-import { deferredLoadSql } from '../../sql/deferred-indexes.ts';
+import { deferredLoadSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../../sql/deferred-indexes.ts';
 import { exchangeStatements, exchangeTempPrefix, stagedNotNullFor } from '../../sql/exchange.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
 import { insertWithDeferredIndexes, readDeferrableIndexes } from '../deferred-indexes.ts';
-import { checkExchangeAllowed, exchangeTable, readTargetCatalog } from '../exchange.ts';
+import { checkExchangeAllowed, exchangePrebuildSql, exchangeTable, readTargetCatalog } from '../exchange.ts';
 import { countRows, tableExists } from '../target.ts';
 import type { Strategy } from './types.ts';
 
@@ -46,6 +46,19 @@ export const exchange: Strategy = {
     // The staging table is created with the target's NOT NULLs: COPY checks them, the exchange keeps them.
     const stagedNotNull = catalog ? stagedNotNullFor(catalog) : [];
     return stagedNotNull.length > 0 ? { stagedNotNull } : {};
+  },
+  /**
+   * The target's indexes built on staging before the transaction, several at once (one sort each, as inside it),
+   * and ANALYZE beside them; the exchange adopts every index whose definition has not changed since. The
+   * builds share the memory one build inside the transaction would get.
+   */
+  async ahead({ db, config, plan, staging, stagedRows }) {
+    const builds = await exchangePrebuildSql(db, config.sink.table, staging, plan.stagedNotNull ?? []);
+    if (builds.length === 0) return [];
+    const memory = maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES / Math.min(builds.length, config.source.options.max_parallel_chunks));
+    const jobs = builds.map((sql) => ({ what: 'building an index of the exchange ahead', statements: [memory, sql] }));
+    if (stagedRows === 0) return jobs;
+    return [...jobs, { what: 'analyzing staging ahead of the exchange', statements: [`ANALYZE ${qualified(staging)}`], analyzesStaging: true }];
   },
   async apply({ db, config, plan, staging, stagedRows }) {
     const target = config.sink.table;

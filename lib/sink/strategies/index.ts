@@ -1,10 +1,14 @@
 /** Picks the load strategy of a pipeline and resolves duplicate keys in staging before it runs. */
+import { performance } from 'node:perf_hooks';
 import type { PipelineConfig } from '../../config/index.ts';
-import { query } from '../../db/index.ts';
+import { query, type Db } from '../../db/index.ts';
 import { DuplicateKeyError } from '../../errors.ts';
 import { findDuplicateKeySql, keepLastSql, XMIN_COLUMN } from '../../sql/merge.ts';
 import { identList, qualified } from '../../sql/quote.ts';
-import { analyzeStaging } from '../staging.ts';
+import type { RunPlan } from '../../state/types.ts';
+import type { TaskLogger } from '../../workflow/types.ts';
+import { runAhead } from '../ahead.ts';
+import { analyzeStaging, stagedTotals, stagingTables } from '../staging.ts';
 import { exchange, truncateInsert } from './full-refresh.ts';
 import { append, deleteInsert, replace, uniqueKey, upsert } from './incremental.ts';
 import { partitionReplace } from './partition-replace.ts';
@@ -89,11 +93,33 @@ export function analyzesStaging(ctx: StrategyContext): boolean {
   return checksKeys && ctx.stagedRows > DEDUPE_STATISTICS_ROWS;
 }
 
+/**
+ * Runs the strategy's work ahead of the apply transaction (index builds of an exchange, ANALYZE), at most
+ * `max_parallel_chunks` jobs at once, and tells whether staging was analyzed by it.
+ */
+export async function runStrategyAhead(
+  db: Db,
+  config: PipelineConfig,
+  plan: RunPlan,
+  options: { readonly connect: () => Promise<Db>; readonly log: TaskLogger },
+): Promise<{ stagingAnalyzed: boolean }> {
+  const strategy = strategyFor(config);
+  if (!strategy.ahead) return { stagingAnalyzed: false };
+  const staging = stagingTables(plan).staging;
+  const jobs = await strategy.ahead({ db, config, plan, staging, stagedRows: (await stagedTotals(db, plan)).rows });
+  if (jobs.length === 0) return { stagingAnalyzed: false };
+  const started = performance.now();
+  const done = await runAhead(jobs, { parallel: config.source.options.max_parallel_chunks, ...options });
+  options.log.info('work ahead of the apply transaction', { jobs: jobs.length, done: done.size, ms: Math.round(performance.now() - started) });
+  return { stagingAnalyzed: jobs.some((job, n) => job.analyzesStaging === true && done.has(n)) };
+}
+
 /** Resolves duplicates, then runs the strategy; inside the apply transaction. */
 export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResult> {
   const strategy = strategyFor(ctx.config);
-  const analyzed = analyzesStaging(ctx);
-  if (analyzed) await analyzeStaging(ctx.db, ctx.staging);
+  const ahead = ctx.stagingAnalyzed === true;
+  const analyzed = ahead || analyzesStaging(ctx);
+  if (analyzed && !ahead) await analyzeStaging(ctx.db, ctx.staging);
   const removed = await resolveDuplicates(ctx);
   if (removed > 0) ctx.log.info('duplicate keys resolved with keep_last', { removed });
   return strategy.apply({ ...ctx, stagedRows: ctx.stagedRows - removed, stagingAnalyzed: analyzed });

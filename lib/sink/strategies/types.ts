@@ -4,6 +4,7 @@ import type { Db } from '../../db/index.ts';
 import type { TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import type { TaskLogger } from '../../workflow/types.ts';
+import type { AheadJob } from '../ahead.ts';
 
 /** What a strategy's plan-time check adds to the run's plan. */
 export type PlanAdditions = Pick<RunPlan, 'stagedNotNull'>;
@@ -21,8 +22,23 @@ export interface StrategyContext {
   /** The cursor stored before this run (what the previous run loaded up to). */
   readonly cursorBefore: unknown;
   readonly log: TaskLogger;
-  /** Staging was analyzed in this transaction before `apply` (for the strategy or the duplicate-key check). */
+  /**
+   * Staging was analyzed before `apply`: in this transaction (for the strategy or the duplicate-key check), or
+   * ahead of it (see Strategy.ahead), which applyStrategy then does not repeat.
+   */
   readonly stagingAnalyzed?: boolean;
+}
+
+/** What a strategy gets before the apply transaction, to plan work on staging ahead of it. */
+export interface AheadContext {
+  /** The target connection, outside any transaction. */
+  readonly db: Db;
+  readonly config: PipelineConfig;
+  readonly plan: RunPlan;
+  /** The run's staging table, every chunk loaded. */
+  readonly staging: TableName;
+  /** Rows in staging. */
+  readonly stagedRows: number;
 }
 
 /** Rows the strategy changed in the target. */
@@ -38,6 +54,12 @@ export interface Strategy {
    * May return what the plan records for this strategy from the catalog it read.
    */
   check?(db: Db, config: PipelineConfig, plan: RunPlan): Promise<PlanAdditions | void>;
+  /**
+   * Work on staging that may run before the apply transaction, several jobs at once on their own connections
+   * (see runAhead). Only what the apply would otherwise do itself and can verify or redo: a failed job is left
+   * to the apply. @default none
+   */
+  ahead?(ctx: AheadContext): Promise<AheadJob[]>;
   /** Applies staging to the target; throws to roll everything back. */
   apply(ctx: StrategyContext): Promise<StrategyResult>;
   /**

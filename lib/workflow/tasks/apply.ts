@@ -2,11 +2,11 @@
 import type { PipelineConfig } from '../../config/index.ts';
 import { transaction, type Db } from '../../db/index.ts';
 import { IncompleteRunError, LeaseLostError } from '../../errors.ts';
-import { applyStrategy } from '../../sink/strategies/index.ts';
+import { applyStrategy, runStrategyAhead } from '../../sink/strategies/index.ts';
 import { stagedTotals, stagingTables } from '../../sink/staging.ts';
 import { completeRun, fence } from '../../state/store.ts';
 import type { RunPlan, RunRecord } from '../../state/types.ts';
-import { withSessions } from '../sessions.ts';
+import { connectTarget, withSessions } from '../sessions.ts';
 import { requirePlan } from './run-record.ts';
 import type { ApplyOutput, RunInput, TaskDeps } from '../types.ts';
 
@@ -24,11 +24,10 @@ export async function applyRun(input: RunInput, deps: TaskDeps): Promise<ApplyOu
     // A retry after a commit whose acknowledgement was lost: the work is done, do not do it again.
     if (run.status === 'succeeded') return { rowsInserted: run.rowsInserted ?? 0, rowsDeleted: run.rowsDeleted ?? 0 };
     if (run.status !== 'running') throw new LeaseLostError(config.name, input.runId);
-    if (shared) {
-      return transaction(target, () => applyInTransaction(target, target, config, run, plan, input.runId, deps), 'applying the run');
-    }
-    return transaction(state, () =>
-      transaction(target, () => applyInTransaction(target, state, config, run, plan, input.runId, deps), 'applying the run'), 'applying the run');
+    const { stagingAnalyzed } = await runStrategyAhead(target, config, plan, { connect: () => connectTarget(config, deps), log: deps.log });
+    const apply = (): Promise<ApplyOutput> => applyInTransaction(target, shared ? target : state, config, run, plan, input.runId, deps, stagingAnalyzed);
+    if (shared) return transaction(target, apply, 'applying the run');
+    return transaction(state, () => transaction(target, apply, 'applying the run'), 'applying the run');
   });
 }
 
@@ -40,6 +39,7 @@ async function applyInTransaction(
   plan: RunPlan,
   runId: string,
   deps: TaskDeps,
+  stagingAnalyzed: boolean,
 ): Promise<ApplyOutput> {
   const schema = config.state.schema;
   const { cursor } = await fence(state, schema, config.name, runId);
@@ -55,6 +55,7 @@ async function applyInTransaction(
     stagedRows: staged.rows,
     cursorBefore: cursor ?? null,
     log: deps.log,
+    stagingAnalyzed,
   });
   // The cursor moves to the window's upper bound only now, in the transaction that loads the rows.
   await completeRun(state, schema, config.name, runId, {
