@@ -290,7 +290,7 @@ describe('Function: exchangeTable, with indexes built ahead of its transaction',
     expect([...after.keys()].sort()).toEqual(['app.ahead_note_idx', 'app.ahead_pkey', 'app.ahead_sku_uniq']);
     expect(prebuilt.has(after.get('app.ahead_note_idx') ?? 0)).toBe(false);
     expect(prebuilt.has(after.get('app.ahead_pkey') ?? 0)).toBe(true);
-    const leftover = await db.query(`SELECT relname FROM pg_class WHERE relname LIKE 'pgx\_%\_p%'`);
+    const leftover = await db.query(`SELECT relname FROM pg_class WHERE relname LIKE 'pgx\\_%\\_p%'`);
     expect(leftover.rows).toEqual([]);
   });
 
