@@ -74,6 +74,24 @@ sink:
     expect((await fresh.query(`SELECT to_regclass('public.orders_copy') IS NULL AS absent`)).rows[0].absent).toBe(true);
   });
 
+  it('plan: prints the index builds an exchange runs ahead of its transaction, and the renames that adopt them', async () => {
+    const planUrl = await server.createDatabase('plan_exchange');
+    const db = await server.client(planUrl);
+    await db.query(`CREATE TABLE public.orders_copy (id bigint PRIMARY KEY, amount numeric(12,2), note text); CREATE INDEX orders_copy_note ON public.orders_copy (note)`);
+    const planFile = join(dir, 'plan-exchange.yaml');
+    await writeFile(planFile, (await readFile(file, 'utf8')).replace(targetUrl, planUrl).replace('{mode: full_refresh}', '{mode: full_refresh, overwrite_type: exchange}'));
+    const result = await cli('plan', planFile);
+    expect(result.code).toBe(0);
+    const text = result.stdout.join('\n');
+    const ahead = text.slice(text.indexOf('-- Apply, ahead of its transaction (up to 4 at once'), text.indexOf('-- Apply (one target transaction)'));
+    const built = [...ahead.matchAll(/CREATE (?:UNIQUE )?INDEX IF NOT EXISTS "(pgx_[0-9a-f]{12}_p[0-9a-f]{16})" ON "pgferry_staging"\."orders_copy_[0-9a-f]{12}" USING btree \((id|note)\)/g)];
+    expect(built.map((m) => m[2])).toEqual(['id', 'note']);
+    expect(ahead).toMatch(/ANALYZE "pgferry_staging"\."orders_copy_[0-9a-f]{12}"/);
+    for (const m of built) expect(text).toMatch(new RegExp(`ALTER INDEX "pgferry_staging"\\."${m[1]}" RENAME TO "pgx_`));
+    expect(text).not.toMatch(/CREATE (UNIQUE )?INDEX "pgx_/);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'pgx%'`)).rows[0].n).toBe(0);
+  });
+
   it('run --json: exit 0 and the run summary as the last stdout line', async () => {
     const result = await cli('run', file, '--json');
     expect(result.code).toBe(0);

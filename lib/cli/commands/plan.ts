@@ -70,8 +70,15 @@ async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, 
   chunks.forEach((bounds, i) => {
     out.push(`\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`, copyToSql(chunkSelect(config, plan, bounds)), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
   });
-  out.push('\n-- Apply (one target transaction)\n', 'BEGIN', fenceSql(schema, config.name, PREVIEW_RUN_ID).text);
   const strategy = strategyFor(config);
+  // A run with staged rows; with none the ahead ANALYZE is left out.
+  const ahead = (await strategy.ahead?.({ db: target, config, plan, staging, stagedRows: 1 })) ?? [];
+  if (ahead.length > 0) {
+    const parallel = config.source.options.max_parallel_chunks;
+    out.push(`\n-- Apply, ahead of its transaction (${parallel === 1 ? 'one statement' : `up to ${parallel} at once`} on other target connections; one that fails is left to the transaction)\n`);
+    for (const job of ahead) out.push(...job.statements);
+  }
+  out.push('\n-- Apply (one target transaction)\n', 'BEGIN', fenceSql(schema, config.name, PREVIEW_RUN_ID).text);
   out.push(...((await strategy.describe?.(target, config, plan, staging)) ?? []));
   out.push(...completeRunSql(schema).map((s) => s.text), 'COMMIT');
   out.push('\n-- Finalize (target)\n', ...dropStagingSql(staging, done));

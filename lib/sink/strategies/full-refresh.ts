@@ -2,7 +2,7 @@
 import { execute, query } from '../../db/index.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { deferredLoadSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../../sql/deferred-indexes.ts';
-import { exchangeStatements, exchangeTempPrefix, stagedNotNullFor } from '../../sql/exchange.ts';
+import { adoptPrebuilt, exchangeStatements, exchangeTempPrefix, prebuiltIndexName, stagedNotNullFor } from '../../sql/exchange.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
 import { insertWithDeferredIndexes, readDeferrableIndexes } from '../deferred-indexes.ts';
@@ -56,9 +56,9 @@ export const exchange: Strategy = {
     const builds = await exchangePrebuildSql(db, config.sink.table, staging, plan.stagedNotNull ?? []);
     if (builds.length === 0) return [];
     const memory = maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES / Math.min(builds.length, config.source.options.max_parallel_chunks));
-    const jobs = builds.map((sql) => ({ what: 'building an index of the exchange ahead', statements: [memory, sql] }));
+    const jobs = builds.map((sql) => ({ what: 'building an index of the exchange', statements: [memory, sql] }));
     if (stagedRows === 0) return jobs;
-    return [...jobs, { what: 'analyzing staging ahead of the exchange', statements: [`ANALYZE ${qualified(staging)}`], analyzesStaging: true }];
+    return [...jobs, { what: 'analyzing staging', statements: [`ANALYZE ${qualified(staging)}`], analyzesStaging: true }];
   },
   async apply({ db, config, plan, staging, stagedRows }) {
     const target = config.sink.table;
@@ -70,7 +70,10 @@ export const exchange: Strategy = {
   },
   async describe(db, config, plan, staging) {
     const catalog = await readTargetCatalog(db, config.sink.table);
-    const statements = exchangeStatements(catalog, config.sink.table, staging, exchangeTempPrefix(staging), plan.stagedNotNull ?? []);
-    return [...statements.prepare, ...statements.swap];
+    const prefix = exchangeTempPrefix(staging);
+    const statements = exchangeStatements(catalog, config.sink.table, staging, prefix, plan.stagedNotNull ?? []);
+    // As when every build ahead succeeded: the transaction renames them into place.
+    const built = statements.prebuildable.map((build) => prebuiltIndexName(prefix, build));
+    return [...adoptPrebuilt(statements, prefix, staging, built), ...statements.swap];
   },
 };
