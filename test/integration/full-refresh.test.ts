@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { openConnection } from '../../lib/connections/index.ts';
 import { runLocal, type LocalRunOptions } from '../../lib/local/runner.ts';
 import { copyBetween } from '../../lib/db/index.ts';
 import { TransientDatabaseError } from '../../lib/errors.ts';
@@ -113,6 +114,47 @@ describe('Feature: full_refresh through the local state machine', () => {
       await source.query(`UPDATE public.all_types SET t = 'filler 6' WHERE id = 6`);
     });
   }
+
+  it('exchange runs as before when no connection opens for the work ahead: its transaction builds the indexes and analyzes', async () => {
+    await source.query(`CREATE TABLE public.ahead_src (id int PRIMARY KEY, v text NOT NULL); INSERT INTO public.ahead_src SELECT g, 'v' || g FROM generate_series(1, 1500) g`);
+    await target.query(`CREATE TABLE public.ahead_dst (id int PRIMARY KEY, v text NOT NULL); CREATE INDEX ahead_dst_v ON public.ahead_dst (v); INSERT INTO public.ahead_dst VALUES (1, 'old')`);
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'ahead_refused',
+      source: { table: { schema: 'public', name: 'ahead_src' } },
+      options: { chunk_rows: 500 },
+      sink: { table: { schema: 'public', name: 'ahead_dst' } },
+      strategy: { overwrite_type: 'exchange' },
+    });
+    // The apply's own connection (state and target share it) opens; every further one during apply is refused.
+    let inApply = false;
+    let opened = 0;
+    const wrapTask: LocalRunOptions['wrapTask'] = (key, fn) => key !== 'apply' ? fn : async (input, deps) => {
+      inApply = true;
+      opened = 0;
+      try {
+        return await fn(input, deps);
+      } finally {
+        inApply = false;
+      }
+    };
+    const connect: LocalRunOptions['connect'] = (ref, options) => (inApply && ++opened > 1
+      ? Promise.reject(new TransientDatabaseError('sorry, too many clients already (test)'))
+      : openConnection(ref, options));
+    const warned: string[] = [];
+    const log = { info: () => undefined, warn: (message: string) => void warned.push(message), error: () => undefined };
+
+    const summary = await runLocal(config, { wrapTask, connect, log });
+
+    expect(summary.error).toBeUndefined();
+    expect(summary.status).toBe('succeeded');
+    expect(opened).toBe(4);
+    expect(warned).toEqual(Array(3).fill('could not open a connection for work ahead of the apply; the apply will do it'));
+    expect(await rowHashes(target, 'public.ahead_dst')).toEqual(await rowHashes(source, 'public.ahead_src'));
+    const indexes = await target.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'ahead_dst' ORDER BY 1`);
+    expect(indexes.rows.map((r) => r.indexname)).toEqual(['ahead_dst_pkey', 'ahead_dst_v']);
+    const statistics = await target.query(`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'ahead_dst'`);
+    expect(statistics.rows[0].n).toBe(2);
+  });
 
   it('quotes every identifier: a hostile table name neither breaks the run nor drops the canary', async () => {
     const weird = 'Weird "T"; DROP TABLE canary;--';
