@@ -23,6 +23,13 @@ const log = (line: string): void => {
   process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
 };
 
+/** The commit and whether lib/ or bin/ differ from it (with the differences, to notice a change during the runs). */
+function codeState(): { commit: string | undefined; dirty: boolean; diff: string } {
+  const diff = git(['diff', 'HEAD', '--', 'lib', 'bin']) ?? '';
+  const untracked = git(['ls-files', '--others', '--exclude-standard', '--', 'lib', 'bin']) ?? '';
+  return { commit: git(['rev-parse', 'HEAD']), dirty: diff !== '' || untracked !== '', diff: diff + untracked };
+}
+
 function git(args: string[]): string | undefined {
   try {
     return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -54,6 +61,8 @@ async function main(options: BenchOptions): Promise<number> {
   // more memory) if lib/ changed since, so the bench compiles it first (unless --no-build: the tests, which
   // must not rewrite dist/ under the other test files' feet).
   if (options.build) execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  // The code measured: a change to lib/ during the runs would make bin/pgferry.js switch to tsx halfway.
+  const code = codeState();
   log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}; pgloader: ${pgloader ? 'yes' : options.pgloader ? 'not on PATH' : 'no (--no-pgloader)'}`);
   const server = await openServer(options.settings, options.externalUrl);
   const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));
@@ -107,6 +116,8 @@ async function main(options: BenchOptions): Promise<number> {
     }
 
     const disk = await diskUsage(ctx.urls);
+    const changedDuringRuns = JSON.stringify(codeState()) !== JSON.stringify(code);
+    if (changedDuringRuns) log('WARNING: lib/ or bin/ changed while the bench ran: later runs may have used other code (or tsx); run it again untouched');
     const reference = { pipe: samples.get('pipe'), startup: samples.get('cli_startup') };
     const loads = [...samples.values()].flat().map((x) => x.load1 ?? 0);
     const results = scenarios.filter((s) => !failed.has(s.name)).map((s) => summarize(s, samples.get(s.name) ?? [], reference, verified.get(s.name)));
@@ -121,7 +132,7 @@ async function main(options: BenchOptions): Promise<number> {
     };
     const out = {
       generatedAt: new Date().toISOString(),
-      git: { commit: git(['rev-parse', 'HEAD']), dirty: (git(['status', '--porcelain', '--', 'lib', 'bin']) ?? '') !== '' },
+      git: { commit: code.commit, dirty: code.dirty, changedDuringRuns },
       machine,
       postgres: { version: info.version, server: server.kind, settings: info.settings },
       dataset: { table: options.shape.name, description: options.shape.description, rows: options.rows, avgRowBytes: Math.round(size?.avg_row_bytes ?? 0), tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20), indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20) },

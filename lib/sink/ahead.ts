@@ -25,7 +25,7 @@ export interface AheadOptions {
 }
 
 /**
- * Runs `jobs`, at most `parallel` at once, in the order given (longest first keeps the last wave short).
+ * Runs `jobs`, at most `parallel` at once, taken in the order given.
  * Returns the indexes of the jobs that committed; the others failed (logged as warnings) or were not reached
  * because no connection could be opened.
  */

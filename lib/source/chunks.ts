@@ -65,9 +65,10 @@ export async function planChunks(db: Db, input: ChunkPlanInput): Promise<ChunkBo
       // that is a few percent of the pages, take that sample: a window of 1,000,000 changed rows in 10,000,000
       // was read in full through the cursor's index, ~1 s. Else (a window too small to tell) read every row.
       const larger = sampled >= MIN_RESAMPLE_ROWS ? (percent * (MIN_SAMPLE_ROWS / 4) * 1.5) / sampled : Infinity;
-      sampleFrom = larger <= MAX_RESAMPLE_PERCENT ? sample(larger) : every;
+      const resample = larger <= MAX_RESAMPLE_PERCENT;
+      sampleFrom = resample ? sample(larger) : every;
       const counted = await countRows(db, sampleFrom);
-      rows = larger <= MAX_RESAMPLE_PERCENT ? (counted * 100) / larger : counted;
+      rows = resample ? (counted * 100) / larger : counted;
     }
   } else {
     rows = await countRows(db, every);

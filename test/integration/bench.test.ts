@@ -20,6 +20,7 @@ interface Results {
   verdicts: Record<string, { target: string; measured: string; pass: boolean }>;
   failed: Record<string, string>;
   disk: { sourceMb: number; targetMb: number; walMb: number | null };
+  git: { commit?: string; dirty: boolean; changedDuringRuns: boolean };
 }
 
 async function bench(args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -42,6 +43,8 @@ describe('npm run bench', () => {
 
     expect(results.dataset).toMatchObject({ table, rows: ROWS });
     expect(results.failed).toEqual({});
+    // Nothing edits lib/ or bin/ while the tests run: the figures come from one version of the code.
+    expect(results.git.changedDuringRuns).toBe(false);
     const names = Object.keys(results.scenarios);
     expect(names).toEqual([
       'pipe', 'exchange', 'truncate_insert', 'first_merge', 'delete_insert_1pct', 'upsert_1pct', 'delete_insert_0.1pct',
