@@ -4,7 +4,7 @@
 // with native parts or binaries, and the AWS SDK client pgferry loads only for Secrets Manager.
 // aws-local-stepfunctions imports a Lambda client and an ASL validator at load time; the local runner
 // overrides every Task and runs our own, already validated definition, so the CLI gets stubs that throw.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const STUBS = {
@@ -14,13 +14,28 @@ export class InvokeCommand {}`,
   'asl-validator': `export default function aslValidator() { throw new Error('pgferry: the local runner runs with validationOptions.noValidate'); }`,
 };
 
-/** Replaces the modules in STUBS by their stub text. */
+// pg picks its socket functions when it loads: to rule out Cloudflare Workers on Node 20 (no `navigator`), it builds a
+// `Response`, which loads Node's whole fetch implementation (undici): ~50 ms of CPU on every command. The CLI runs on
+// Node only, so it gets pg's own Node branch (getNodejsStreamFuncs in pg/lib/stream.js).
+const PG_STREAM = `module.exports = {
+  getStream: () => new (require('net').Socket)(),
+  getSecureStream: (options) => require('tls').connect(options),
+};`;
+
+/** Replaces the modules in STUBS by their stub text, and pg's lib/stream.js by PG_STREAM. */
 const stubs = {
   name: 'pgferry-stubs',
   setup(b) {
     const filter = new RegExp(`^(${Object.keys(STUBS).map((k) => k.replace(/[/.-]/g, '\\$&')).join('|')})$`);
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'pgferry-stub' }));
     b.onLoad({ filter: /.*/, namespace: 'pgferry-stub' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const original = readFileSync(args.path, 'utf8');
+      if (!/function getNodejsStreamFuncs\(\)[\s\S]*new net\.Socket\(\)[\s\S]*tls\.connect\(options\)/.test(original)) {
+        throw new Error(`${args.path} no longer has the getNodejsStreamFuncs that PG_STREAM copies: compare them`);
+      }
+      return { contents: PG_STREAM, loader: 'js' };
+    });
   },
 };
 
