@@ -50,6 +50,8 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
 export interface EmbeddedOptions {
   /** Extra `postgresql.conf` settings, e.g. `{ fsync: 'off' }`. @default fsync and synchronous_commit off */
   readonly settings?: Readonly<Record<string, string>>;
+  /** Runs between initdb and the first start, with the data directory (e.g. to put TLS files into it). */
+  readonly beforeStart?: (dataDir: string) => Promise<void>;
 }
 
 /** Starts a throwaway PostgreSQL server; retries on another port if the chosen one was taken meanwhile. */
@@ -75,6 +77,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     try {
       // A loaded machine can leave start() waiting forever; give up and retry on a fresh port and directory.
       await withTimeout(server.initialise(), START_TIMEOUT_MS, 'initdb');
+      await options.beforeStart?.(dir);
       await withTimeout(server.start(), START_TIMEOUT_MS, 'start');
       return {
         port,
