@@ -45,25 +45,28 @@ function tlsUrl(database: string, params: string): string {
   return `${server.url(database)}?${params}`;
 }
 
+/** Runs `work` on a pg client of `database` that trusts the test CA, then closes it. */
+async function withClient<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: server.url(database), ssl: { ca: await readFile(CA, 'utf8') } });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
 beforeAll(async () => {
   server = await startEmbeddedPostgres({ settings: { ssl: 'on' }, beforeStart: tlsOnly });
   dir = tempDir('pgferry-tls-');
-  const admin = new pg.Client({ connectionString: server.url('postgres'), ssl: { ca: await readFile(CA, 'utf8') } });
-  await admin.connect();
-  try {
+  await withClient('postgres', async (admin) => {
     await admin.query('CREATE DATABASE src');
     await admin.query('CREATE DATABASE dst');
-  } finally {
-    await admin.end();
-  }
-  const src = new pg.Client({ connectionString: server.url('src'), ssl: { ca: await readFile(CA, 'utf8') } });
-  await src.connect();
-  try {
+  });
+  await withClient('src', async (src) => {
     await src.query('CREATE TABLE public.items (id bigint PRIMARY KEY, label text NOT NULL)');
     await src.query(`INSERT INTO public.items SELECT g, 'item ' || g FROM generate_series(1, 2500) g`);
-  } finally {
-    await src.end();
-  }
+  });
 });
 
 afterAll(async () => {
@@ -87,14 +90,8 @@ describe('Feature: TLS connections to source, target and state', () => {
     const { stdout } = await execFileAsync(process.execPath, [join(process.cwd(), 'bin', 'pgferry.js'), 'run', file, '--json'], { env: process.env });
     const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { status?: string; rowsExtracted?: number };
     expect(summary).toMatchObject({ status: 'succeeded', rowsExtracted: 2500 });
-    const dst = new pg.Client({ connectionString: server.url('dst'), ssl: { ca: await readFile(CA, 'utf8') } });
-    await dst.connect();
-    try {
-      const { rows } = await dst.query<{ n: string; s: string }>('SELECT count(*) AS n, sum(id) AS s FROM public.items');
-      expect(rows[0]).toEqual({ n: '2500', s: String((2500 * 2501) / 2) });
-    } finally {
-      await dst.end();
-    }
+    const { rows } = await withClient('dst', (dst) => dst.query<{ n: string; s: string }>('SELECT count(*) AS n, sum(id) AS s FROM public.items'));
+    expect(rows[0]).toEqual({ n: '2500', s: String((2500 * 2501) / 2) });
   });
 
   it('the server refuses a connection without TLS, so the run above went over TLS', async () => {
