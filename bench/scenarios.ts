@@ -227,6 +227,39 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
   );
 }
 
+/** The incremental run of the growth curve that finds nothing changed: what every run costs besides its rows. */
+export const NOTHING_CHANGED = 'delete_insert_nothing_changed';
+
+/**
+ * An incremental merge when no source row changed since the last run: the window holds only the row at the
+ * stored cursor (the inclusive lower bound), so the run is its fixed cost: process start, plan, one chunk,
+ * apply, finalize, and their connections. On the runner-overhead table (nothing in it grows with the table
+ * but a sampled estimate: `not_the_table` shows the same rows cost the same in a table five times larger).
+ */
+function nothingChangedScenario(source: string, createSource: (ctx: BenchContext) => Promise<void>): Promise<Scenario> {
+  const target = 'public.orders_unchanged';
+  return pgferryScenario(
+    {
+      name: NOTHING_CHANGED,
+      groups: ['incremental', 'growth'],
+      description: 'incremental_merge / delete_insert, column cursor updated_at, when no row changed since the last run (the fixed cost of a run)',
+      tables: { source, target },
+    },
+    {
+      name: 'bench_nothing_changed',
+      strategy: { mode: 'incremental_merge', merge_policy: 'delete_insert', unique_key: ['id'] },
+      options: { incremental_strategy: 'column', incremental_column: 'updated_at' },
+    },
+    {
+      async setup(ctx, self) {
+        await createSource(ctx);
+        ctx.log(`  ${self.name}: initial full load (untimed)`);
+        await runPgferry(self.pipelineFile as string);
+      },
+    },
+  );
+}
+
 /**
  * The first run of an incremental merge (no stored cursor: every row) into an existing, empty target with a
  * primary key and an index, as a user creates it before the first run. Before each run the target is
@@ -280,6 +313,7 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     await incrementalScenario('upsert', 1, 1),
     await incrementalScenario('delete_insert', 0.1, 2),
     await incrementalScenario('delete_insert', 10, 3),
+    await nothingChangedScenario(overheadSource, createSubset(overheadSource, overhead)),
     // 0.1% of `rows` changed rows, as a share of the small table.
     await incrementalScenario('delete_insert', (0.1 * rows) / small, 4, small),
     await pgferryScenario(

@@ -48,7 +48,7 @@ describe('npm run bench', () => {
     const names = Object.keys(results.scenarios);
     expect(names).toEqual([
       'pipe', 'exchange', 'truncate_insert', 'first_merge', 'delete_insert_1pct', 'upsert_1pct', 'delete_insert_0.1pct',
-      'delete_insert_10pct', 'delete_insert_same_rows_small_table', 'truncate_insert_small', 'overhead_many_chunks', 'overhead_one_chunk', 'cli_startup',
+      'delete_insert_10pct', 'delete_insert_nothing_changed', 'delete_insert_same_rows_small_table', 'truncate_insert_small', 'overhead_many_chunks', 'overhead_one_chunk', 'cli_startup',
     ]);
     // Every scenario that copies a table left its target identical to its source (count and checksum).
     for (const name of names.filter((n) => n !== 'cli_startup')) expect(results.scenarios[name]?.verified, name).toBe(true);
@@ -62,6 +62,8 @@ describe('npm run bench', () => {
     expect(s.upsert_1pct?.rows).toBe(ROWS / 100 + 1);
     expect(s.delete_insert_10pct?.rows).toBe(ROWS / 10 + 1);
     expect(s.delete_insert_same_rows_small_table?.rows).toBe(s['delete_insert_0.1pct']?.rows);
+    // Nothing changed: only the row at the stored cursor (the window's inclusive lower bound) comes back.
+    expect(s.delete_insert_nothing_changed?.rows).toBe(1);
     expect(s.truncate_insert_small?.rows).toBe(ROWS / 5);
     expect(s.overhead_many_chunks?.chunks).toBe(200);
     expect(s.overhead_one_chunk?.chunks).toBe(1);

@@ -41,6 +41,12 @@ describe('bench verdicts', () => {
       measured: '0.89 -> 2.88 -> 12.10 s (x3.2, x4.2)',
       pass: false,
     });
+    // A run that finds nothing changed is subtracted in the text only; the verdict stays on the whole times.
+    expect(judged(result('delete_insert_0.1pct', 890), result('delete_insert_1pct', 2880), result('delete_insert_10pct', 12100), result('delete_insert_nothing_changed', 450)).growth).toEqual({
+      target: 'time x>=5 per 10x changed rows (0.1% -> 1% -> 10%)',
+      measured: '0.89 -> 2.88 -> 12.10 s (x3.2, x4.2); less the 0.45 s of a run with nothing changed: x5.5, x4.8',
+      pass: false,
+    });
     // Not judged without all three.
     expect(judged(result('delete_insert_0.1pct', 1), result('delete_insert_1pct', 5)).growth).toBeUndefined();
   });
