@@ -47,6 +47,10 @@ describe('bench verdicts', () => {
       measured: '0.89 -> 2.88 -> 12.10 s (x3.2, x4.2); less the 0.45 s of a run with nothing changed: x5.5, x4.8',
       pass: false,
     });
+    // Left out where the 0.1% run is hardly longer than the run with nothing changed (a small table).
+    expect(judged(result('delete_insert_0.1pct', 470), result('delete_insert_1pct', 640), result('delete_insert_10pct', 910), result('delete_insert_nothing_changed', 460)).growth?.measured).toBe(
+      '0.47 -> 0.64 -> 0.91 s (x1.4, x1.4)',
+    );
     // Not judged without all three.
     expect(judged(result('delete_insert_0.1pct', 1), result('delete_insert_1pct', 5)).growth).toBeUndefined();
   });
