@@ -5,15 +5,19 @@
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Shape } from './dataset.ts';
+import type { DiskShare } from './scenarios.ts';
 import { sql } from './server.ts';
 
 /**
- * Copies of the source table (with its indexes) the bench's two databases hold at their peak, WAL aside: the
- * source and its copies for the incremental scenarios, a target per scenario, staging tables during runs,
- * dead rows of the merges. Measured: 1.9 GB at 500,000 orders rows of 240 bytes with their indexes, pgloader
- * included, ~16 copies.
+ * Copies of the main table (with its indexes) the bench's two databases hold at their peak, WAL aside: the
+ * main source table, what every selected scenario keeps (its source copy, its target, its dead rows) and the
+ * most any one run adds while in flight (its staging). For every scenario of the bench that comes to ~19
+ * copies; measured: 1.9 GB at 500,000 orders rows of 240 bytes with their indexes, pgloader included, ~16.
  */
-export const PEAK_COPIES = 17;
+export function peakCopies(scenarios: readonly { readonly disk: DiskShare }[]): number {
+  return 1 + scenarios.reduce((sum, s) => sum + s.disk.copies, 0) + Math.max(0, ...scenarios.map((s) => s.disk.during));
+}
+
 /** WAL kept between checkpoints, in copies of the table, up to max_wal_size. Measured: 1.2-1.3 GB at 500,000 orders rows. */
 export const WAL_COPIES = 11;
 
@@ -25,11 +29,11 @@ export function settingBytes(value: string | undefined): number | undefined {
   return m ? Number(m[1]) * (UNITS[m[2] ?? 'MB'] as number) : undefined;
 }
 
-/** Bytes of disk the embedded server needs for a bench of `rows` rows of `shape`. */
-export function diskNeed(rows: number, shape: Shape, settings: Readonly<Record<string, string>>): number {
+/** Bytes of disk the embedded server needs for `scenarios` on `rows` rows of `shape`. */
+export function diskNeed(rows: number, shape: Shape, settings: Readonly<Record<string, string>>, scenarios: readonly { readonly disk: DiskShare }[]): number {
   const maxWal = settingBytes(settings.max_wal_size) ?? 4 * 2 ** 30;
   const table = rows * shape.bytesPerRow;
-  return table * PEAK_COPIES + Math.min(maxWal, table * WAL_COPIES);
+  return table * peakCopies(scenarios) + Math.min(maxWal, table * WAL_COPIES);
 }
 
 function gb(bytes: number): string {
@@ -44,15 +48,16 @@ export async function checkFreeDisk(
   rows: number,
   shape: Shape,
   settings: Readonly<Record<string, string>>,
+  scenarios: readonly { readonly disk: DiskShare }[],
   dir = tmpdir(),
 ): Promise<{ need: number; free: number; dir: string }> {
   const s = await statfs(dir);
   const free = s.bavail * s.bsize;
-  const need = diskNeed(rows, shape, settings);
+  const need = diskNeed(rows, shape, settings, scenarios);
   if (free < need) {
     throw new Error(
       `the embedded server needs about ${gb(need)} of free disk for ${rows.toLocaleString('en-US')} rows (${shape.name}), and ${dir} has ${gb(free)} free: ` +
-        `use fewer rows (--rows), a temporary directory on a larger disk (TMPDIR=/path npm run bench), or a server of your own (PGFERRY_BENCH_PG_URL)`,
+        `use fewer rows (--rows) or scenarios (--only), a temporary directory on a larger disk (TMPDIR=/path npm run bench), or a server of your own (PGFERRY_BENCH_PG_URL)`,
     );
   }
   return { need, free, dir };

@@ -54,7 +54,7 @@ async function main(options: BenchOptions): Promise<number> {
   const pgloader = options.pgloader && onPath('pgloader');
   const scenarios = selectScenarios(await allScenarios(options.rows, { pgloader }), options.only);
   if (!options.externalUrl) {
-    const disk = await checkFreeDisk(options.rows, options.shape, options.settings);
+    const disk = await checkFreeDisk(options.rows, options.shape, options.settings, scenarios);
     log(`disk: ~${(disk.need / 2 ** 30).toFixed(1)} GB needed, ${(disk.free / 2 ** 30).toFixed(1)} GB free in ${disk.dir}`);
   }
   // What users run: the CLI compiled at install time. bin/pgferry.js would fall back to tsx (slower to start,

@@ -49,12 +49,24 @@ export interface Scenario {
   readonly optional?: boolean;
   /** Source table (source database) and target table (target database) compared by `--verify`. */
   readonly tables: { readonly source: string; readonly target: string };
+  /** The disk it takes, in copies of the main table with its indexes (see {@link diskNeed}). */
+  readonly disk: DiskShare;
   setup(ctx: BenchContext): Promise<void>;
   prepare(ctx: BenchContext, round: number): Promise<void>;
   run(ctx: BenchContext): Promise<Sample>;
   cleanup(ctx: BenchContext): Promise<void>;
   /** The pipeline file, once set up (pgferry scenarios). */
   pipelineFile?: string;
+}
+
+/**
+ * Copies of the main source table (with its indexes) a scenario keeps in the two databases from its setup on
+ * (`copies`: its own source copy, its target, the dead rows its merges leave), and what a run of it adds
+ * while in flight (`during`: staging, the old files of a truncated target until the commit).
+ */
+export interface DiskShare {
+  readonly copies: number;
+  readonly during: number;
 }
 
 const MAIN = 'public.orders';
@@ -134,6 +146,8 @@ function toolScenario(
   return {
     ...base,
     tables: { source: MAIN, target },
+    // A table like the main one; emptied by a TRUNCATE of its own before each run.
+    disk: { copies: 1, during: 0 },
     async setup(ctx) {
       await sql(ctx.urls.target, targetSql(ctx.shape, target));
     },
@@ -178,6 +192,7 @@ function startupScenario(): Scenario {
     description: 'node bin/pgferry.js --help: process start-up and module loading, no run',
     kind: 'pgferry',
     tables: { source: '', target: '' },
+    disk: { copies: 0, during: 0 },
     async setup() {},
     async prepare() {},
     async run() {
@@ -193,7 +208,8 @@ function startupScenario(): Scenario {
  * An incremental merge after `percent`% of the source rows changed. Each incremental scenario reads its own
  * copy of the source table, so the timed run reads exactly its own changes and nothing another scenario did.
  */
-function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number, index: number, tableRows?: number): Promise<Scenario> {
+function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number, index: number, rows: number, tableRows?: number): Promise<Scenario> {
+  const share = (tableRows ?? rows) / rows;
   const label = tableRows === undefined ? `${String(percent).replace('.', '_')}pct` : 'same_rows_small_table';
   const modulus = Math.round(100 / percent);
   const source = `public.orders_${policy}_${label}`;
@@ -204,6 +220,8 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
       groups: ['incremental', policy === 'delete_insert' ? 'growth' : 'upsert'],
       description: `incremental_merge / ${policy}, column cursor updated_at, ${tableRows === undefined ? `after ${percent}% of the rows changed` : `after as many rows changed as in delete_insert_0.1pct, in a table of ${tableRows.toLocaleString('en-US')} rows`}`,
       tables: { source, target },
+      // Its source copy and its target, each with the dead rows of one change (VACUUM makes their space reusable); staging.
+      disk: { copies: 2 * share * (1 + percent / 100), during: (share * percent) / 100 },
     },
     {
       name: `bench_${policy}_${label}`,
@@ -236,7 +254,7 @@ export const NOTHING_CHANGED = 'delete_insert_nothing_changed';
  * apply, finalize, and their connections. On the runner-overhead table (nothing in it grows with the table
  * but a sampled estimate: `not_the_table` shows the same rows cost the same in a table five times larger).
  */
-function nothingChangedScenario(source: string, createSource: (ctx: BenchContext) => Promise<void>): Promise<Scenario> {
+function nothingChangedScenario(source: string, share: number, createSource: (ctx: BenchContext) => Promise<void>): Promise<Scenario> {
   const target = 'public.orders_unchanged';
   return pgferryScenario(
     {
@@ -244,6 +262,8 @@ function nothingChangedScenario(source: string, createSource: (ctx: BenchContext
       groups: ['incremental', 'growth'],
       description: 'incremental_merge / delete_insert, column cursor updated_at, when no row changed since the last run (the fixed cost of a run)',
       tables: { source, target },
+      // The overhead table (counted here too, though shared) and the target.
+      disk: { copies: 2 * share, during: 0 },
     },
     {
       name: 'bench_nothing_changed',
@@ -273,6 +293,8 @@ function firstMergeScenario(): Promise<Scenario> {
       groups: ['first'],
       description: 'incremental_merge / delete_insert, first run (no cursor) into an existing empty target with PK + 1 index',
       tables: { source: MAIN, target },
+      // The loaded target; during a run, staging (the old target is dropped before it).
+      disk: { copies: 1, during: 1 },
     },
     {
       name: 'bench_first_merge',
@@ -298,36 +320,40 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(ctx.shape, table, MAIN, n));
   };
   const overheadSource = 'public.orders_overhead';
+  // Disk shares: a full_refresh keeps its target (1) and, while it runs, staging (1) and, for truncate_insert,
+  // the truncated target's old files until the commit (1 more).
+  const smallShare = small / rows;
+  const overheadShare = overhead / rows;
   return [
     pipeScenario(),
     await pgferryScenario(
-      { name: 'exchange', groups: ['full'], description: 'full_refresh / exchange into an existing target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_exchange' } },
+      { name: 'exchange', groups: ['full'], description: 'full_refresh / exchange into an existing target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_exchange' }, disk: { copies: 1, during: 1 } },
       { name: 'bench_exchange', strategy: { mode: 'full_refresh', overwrite_type: 'exchange' } },
     ),
     await pgferryScenario(
-      { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' } },
+      { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' }, disk: { copies: 1, during: 2 } },
       { name: 'bench_truncate_insert', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
     ),
     await firstMergeScenario(),
-    await incrementalScenario('delete_insert', 1, 0),
-    await incrementalScenario('upsert', 1, 1),
-    await incrementalScenario('delete_insert', 0.1, 2),
-    await incrementalScenario('delete_insert', 10, 3),
-    await nothingChangedScenario(overheadSource, createSubset(overheadSource, overhead)),
+    await incrementalScenario('delete_insert', 1, 0, rows),
+    await incrementalScenario('upsert', 1, 1, rows),
+    await incrementalScenario('delete_insert', 0.1, 2, rows),
+    await incrementalScenario('delete_insert', 10, 3, rows),
+    await nothingChangedScenario(overheadSource, overheadShare, createSubset(overheadSource, overhead)),
     // 0.1% of `rows` changed rows, as a share of the small table.
-    await incrementalScenario('delete_insert', (0.1 * rows) / small, 4, small),
+    await incrementalScenario('delete_insert', (0.1 * rows) / small, 4, rows, small),
     await pgferryScenario(
-      { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' } },
+      { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' }, disk: { copies: 2 * smallShare, during: 2 * smallShare } },
       { name: 'bench_truncate_insert_small', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
       { setup: createSubset('public.orders_small', small) },
     ),
     await pgferryScenario(
-      { name: 'overhead_many_chunks', groups: ['overhead'], description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`, tables: { source: overheadSource, target: 'public.orders_overhead_many' } },
+      { name: 'overhead_many_chunks', groups: ['overhead'], description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`, tables: { source: overheadSource, target: 'public.orders_overhead_many' }, disk: { copies: 2 * overheadShare, during: 2 * overheadShare } },
       { name: 'bench_overhead_many', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: overheadChunkRows(rows), max_parallel_chunks: 1 } },
       { setup: createSubset(overheadSource, overhead) },
     ),
     await pgferryScenario(
-      { name: 'overhead_one_chunk', groups: ['overhead'], description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`, tables: { source: overheadSource, target: 'public.orders_overhead_one' } },
+      { name: 'overhead_one_chunk', groups: ['overhead'], description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`, tables: { source: overheadSource, target: 'public.orders_overhead_one' }, disk: { copies: 2 * overheadShare, during: 2 * overheadShare } },
       { name: 'bench_overhead_one', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: 1_000_000, max_parallel_chunks: 1 } },
       { setup: createSubset(overheadSource, overhead) },
     ),

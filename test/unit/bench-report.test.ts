@@ -2,10 +2,10 @@
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { SHAPES } from '../../bench/dataset.ts';
-import { checkFreeDisk, diskNeed, PEAK_COPIES, settingBytes, WAL_COPIES } from '../../bench/disk.ts';
+import { checkFreeDisk, diskNeed, peakCopies, settingBytes, WAL_COPIES } from '../../bench/disk.ts';
 import { parseOptions, SERVER_SETTINGS } from '../../bench/options.ts';
 import { median, summarize, verdicts, type ScenarioResult } from '../../bench/report.ts';
-import type { Sample, Scenario } from '../../bench/scenarios.ts';
+import { allScenarios, selectScenarios, type Sample, type Scenario } from '../../bench/scenarios.ts';
 
 function result(name: string, medianWallMs: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
   return { name, description: '', kind: 'pgferry', runs: [], medianWallMs, rows: 1000, rowsPerSecond: 0, ...extra };
@@ -141,21 +141,30 @@ describe('bench disk check', () => {
     expect(settingBytes('lots')).toBeUndefined();
   });
 
-  it('needs the peak copies of the table, plus WAL up to max_wal_size', () => {
+  it('needs the peak copies of the table the selected scenarios hold, plus WAL up to max_wal_size', async () => {
+    const all = await allScenarios(5_000_000, { pgloader: true });
+    const full = selectScenarios(all, ['full']);
+    expect(full.map((s) => s.name)).toEqual(['pipe', 'exchange', 'truncate_insert']);
+    // The main table, the three targets, and while truncate_insert runs its staging and the old target's files.
+    expect(peakCopies(full)).toBe(6);
+    // Every scenario: about the ~16 copies measured at 500,000 rows (pgloader included), not below.
+    expect(peakCopies(all)).toBeGreaterThanOrEqual(16);
+    expect(peakCopies(all)).toBeLessThan(19);
     const orders = SHAPES.orders.bytesPerRow;
-    expect(diskNeed(500_000, SHAPES.orders, SERVER_SETTINGS)).toBe(500_000 * orders * (PEAK_COPIES + WAL_COPIES));
-    expect(diskNeed(5_000_000, SHAPES.orders, SERVER_SETTINGS)).toBe(5_000_000 * orders * PEAK_COPIES + 4 * 2 ** 30);
-    expect(diskNeed(5_000_000, SHAPES.orders, { max_wal_size: '1GB' })).toBe(5_000_000 * orders * PEAK_COPIES + 2 ** 30);
-    expect(diskNeed(1_000_000, SHAPES.wide, SERVER_SETTINGS)).toBeGreaterThan(diskNeed(1_000_000, SHAPES.narrow, SERVER_SETTINGS));
+    expect(diskNeed(500_000, SHAPES.orders, SERVER_SETTINGS, full)).toBe(500_000 * orders * (6 + WAL_COPIES));
+    expect(diskNeed(20_000_000, SHAPES.orders, SERVER_SETTINGS, full)).toBe(20_000_000 * orders * 6 + 4 * 2 ** 30);
+    expect(diskNeed(5_000_000, SHAPES.orders, { max_wal_size: '1GB' }, all)).toBe(5_000_000 * orders * peakCopies(all) + 2 ** 30);
+    expect(diskNeed(1_000_000, SHAPES.wide, SERVER_SETTINGS, all)).toBeGreaterThan(diskNeed(1_000_000, SHAPES.narrow, SERVER_SETTINGS, all));
   });
 
   it('refuses before starting anything when the temporary directory lacks the space, and says what to do', async () => {
     const dir = tmpdir();
-    await expect(checkFreeDisk(1e12, SHAPES.orders, SERVER_SETTINGS, dir)).rejects.toThrow(
-      new RegExp(`needs about [0-9.]+ GB of free disk for 1,000,000,000,000 rows \\(orders\\), and ${dir} has [0-9.]+ GB free: use fewer rows \\(--rows\\), .*TMPDIR=.*PGFERRY_BENCH_PG_URL`),
+    const all = await allScenarios(1_000);
+    await expect(checkFreeDisk(1e12, SHAPES.orders, SERVER_SETTINGS, all, dir)).rejects.toThrow(
+      new RegExp(`needs about [0-9.]+ GB of free disk for 1,000,000,000,000 rows \\(orders\\), and ${dir} has [0-9.]+ GB free: use fewer rows \\(--rows\\) or scenarios \\(--only\\), .*TMPDIR=.*PGFERRY_BENCH_PG_URL`),
     );
-    const ok = await checkFreeDisk(1_000, SHAPES.orders, SERVER_SETTINGS, dir);
-    expect(ok.need).toBe(diskNeed(1_000, SHAPES.orders, SERVER_SETTINGS));
+    const ok = await checkFreeDisk(1_000, SHAPES.orders, SERVER_SETTINGS, all, dir);
+    expect(ok.need).toBe(diskNeed(1_000, SHAPES.orders, SERVER_SETTINGS, all));
     expect(ok.free).toBeGreaterThan(ok.need);
   });
 });
