@@ -49,7 +49,7 @@ export interface Scenario {
   readonly optional?: boolean;
   /** Source table (source database) and target table (target database) compared by `--verify`. */
   readonly tables: { readonly source: string; readonly target: string };
-  /** The disk it takes, in copies of the main table with its indexes (see {@link diskNeed}). */
+  /** The disk it takes, in copies of the main table with its indexes (summed by peakCopies in bench/disk.ts). */
   readonly disk: DiskShare;
   setup(ctx: BenchContext): Promise<void>;
   prepare(ctx: BenchContext, round: number): Promise<void>;
@@ -67,6 +67,15 @@ export interface Scenario {
 export interface DiskShare {
   readonly copies: number;
   readonly during: number;
+}
+
+/**
+ * The disk share of a full refresh of `share` times the main table: its target (and its own source copy, unless
+ * it reads the main table) and, while it runs, staging, plus for truncate_insert the truncated target's old
+ * files until the commit.
+ */
+function refreshDisk(overwrite: 'exchange' | 'truncate_insert', share = 1, ownSource = false): DiskShare {
+  return { copies: share * (ownSource ? 2 : 1), during: share * (overwrite === 'exchange' ? 1 : 2) };
 }
 
 const MAIN = 'public.orders';
@@ -320,18 +329,16 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(ctx.shape, table, MAIN, n));
   };
   const overheadSource = 'public.orders_overhead';
-  // Disk shares: a full_refresh keeps its target (1) and, while it runs, staging (1) and, for truncate_insert,
-  // the truncated target's old files until the commit (1 more).
   const smallShare = small / rows;
   const overheadShare = overhead / rows;
   return [
     pipeScenario(),
     await pgferryScenario(
-      { name: 'exchange', groups: ['full'], description: 'full_refresh / exchange into an existing target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_exchange' }, disk: { copies: 1, during: 1 } },
+      { name: 'exchange', groups: ['full'], description: 'full_refresh / exchange into an existing target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_exchange' }, disk: refreshDisk('exchange') },
       { name: 'bench_exchange', strategy: { mode: 'full_refresh', overwrite_type: 'exchange' } },
     ),
     await pgferryScenario(
-      { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' }, disk: { copies: 1, during: 2 } },
+      { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' }, disk: refreshDisk('truncate_insert') },
       { name: 'bench_truncate_insert', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
     ),
     await firstMergeScenario(),
@@ -343,17 +350,17 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     // 0.1% of `rows` changed rows, as a share of the small table.
     await incrementalScenario('delete_insert', (0.1 * rows) / small, 4, rows, small),
     await pgferryScenario(
-      { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' }, disk: { copies: 2 * smallShare, during: 2 * smallShare } },
+      { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' }, disk: refreshDisk('truncate_insert', smallShare, true) },
       { name: 'bench_truncate_insert_small', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
       { setup: createSubset('public.orders_small', small) },
     ),
     await pgferryScenario(
-      { name: 'overhead_many_chunks', groups: ['overhead'], description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`, tables: { source: overheadSource, target: 'public.orders_overhead_many' }, disk: { copies: 2 * overheadShare, during: 2 * overheadShare } },
+      { name: 'overhead_many_chunks', groups: ['overhead'], description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`, tables: { source: overheadSource, target: 'public.orders_overhead_many' }, disk: refreshDisk('truncate_insert', overheadShare, true) },
       { name: 'bench_overhead_many', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: overheadChunkRows(rows), max_parallel_chunks: 1 } },
       { setup: createSubset(overheadSource, overhead) },
     ),
     await pgferryScenario(
-      { name: 'overhead_one_chunk', groups: ['overhead'], description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`, tables: { source: overheadSource, target: 'public.orders_overhead_one' }, disk: { copies: 2 * overheadShare, during: 2 * overheadShare } },
+      { name: 'overhead_one_chunk', groups: ['overhead'], description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`, tables: { source: overheadSource, target: 'public.orders_overhead_one' }, disk: refreshDisk('truncate_insert', overheadShare, true) },
       { name: 'bench_overhead_one', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: 1_000_000, max_parallel_chunks: 1 } },
       { setup: createSubset(overheadSource, overhead) },
     ),
