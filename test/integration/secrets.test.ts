@@ -4,12 +4,10 @@
  * with a wrong password) and the password shows up in no output, log line, error, run record or state machine
  * payload, in none of its spellings. A distinct wrong password must not show up either.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
@@ -21,9 +19,9 @@ import { clearSecretCache, connectionLabel } from '../../lib/connections/index.t
 import { runLocal } from '../../lib/local/runner.ts';
 import { literal } from '../../lib/sql/quote.ts';
 import type { TaskLogger } from '../../lib/workflow/types.ts';
+import { runBin } from '../helpers/cli.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 
-const execFileAsync = promisify(execFile);
 
 /** A password with every character that URLs, YAML, JSON and SQL treat specially. */
 const PASSWORD = `S3cret-pgferry-@:/%?#&=+;'"\\ é-${randomBytes(3).toString('hex')}`;
@@ -269,23 +267,17 @@ sink: {type: postgres, connection_type: url, connection_id: "${urlOf(targetDb, P
   it('a fresh process (nothing registered yet): the bin\'s stdout and stderr of a wrong password, a failing run and check', async () => {
     const { ok, failing, wrong } = await files('url');
     const env = await files('env_fields');
-    const bin = join(process.cwd(), 'bin', 'pgferry.js');
-    const runBin = async (...args: string[]): Promise<{ code: number; text: string }> => {
-      try {
-        const { stdout, stderr } = await execFileAsync(process.execPath, [bin, ...args], { env: process.env });
-        return { code: 0, text: `${stdout}\n${stderr}` };
-      } catch (error) {
-        const e = error as { code?: number; stdout?: string; stderr?: string };
-        return { code: e.code ?? -1, text: `${e.stdout ?? ''}\n${e.stderr ?? ''}` };
-      }
+    const runText = async (...args: string[]): Promise<{ code: number; text: string }> => {
+      const { code, stdout, stderr } = await runBin(...args);
+      return { code, text: `${stdout}\n${stderr}` };
     };
     const results = [
-      await runBin('run', wrong, '--json', '--verbose'),
-      await runBin('check', wrong),
-      await runBin('run', env.wrong, '--verbose'),
-      await runBin('run', failing, '--verbose'),
-      await runBin('check', env.ok, '--json'),
-      await runBin('plan', ok),
+      await runText('run', wrong, '--json', '--verbose'),
+      await runText('check', wrong),
+      await runText('run', env.wrong, '--verbose'),
+      await runText('run', failing, '--verbose'),
+      await runText('check', env.ok, '--json'),
+      await runText('plan', ok),
     ];
     expect(results.map((r) => r.code)).toEqual([1, 1, 1, 1, 0, 0]);
     expect(results[0]?.text).toContain('ConnectionError');

@@ -5,18 +5,16 @@
  * CLI bundle is current (a clean install) it is the bundle's socket functions for pg that open the TLS
  * connections (scripts/build-cli.mjs).
  */
-import { execFile } from 'node:child_process';
 import { chmod, chown, copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, resolveConnection } from '../../lib/connections/index.ts';
 import { ConnectionError } from '../../lib/errors.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../lib/local/embedded.ts';
+import { runBin } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const execFileAsync = promisify(execFile);
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'tls');
 const CA = join(FIXTURES, 'ca.crt');
 const OTHER_CA = join(FIXTURES, 'other-ca.crt');
@@ -87,7 +85,8 @@ describe('Feature: TLS connections to source, target and state', () => {
         '',
       ].join('\n'),
     );
-    const { stdout } = await execFileAsync(process.execPath, [join(process.cwd(), 'bin', 'pgferry.js'), 'run', file, '--json'], { env: process.env });
+    const { code, stdout, stderr } = await runBin('run', file, '--json');
+    expect(code, stderr).toBe(0);
     const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { status?: string; rowsExtracted?: number };
     expect(summary).toMatchObject({ status: 'succeeded', rowsExtracted: 2500 });
     const { rows } = await withClient('dst', (dst) => dst.query<{ n: string; s: string }>('SELECT count(*) AS n, sum(id) AS s FROM public.items'));
