@@ -1,5 +1,5 @@
 /** Medians, the issue's targets as PASS/FAIL, the printed table. */
-import { NOTHING_CHANGED, SMALL_TABLE_MERGE, type Sample, type Scenario } from './scenarios.ts';
+import { MERGE_FLOOR, NOTHING_CHANGED, SMALL_TABLE_MERGE, type Sample, type Scenario } from './scenarios.ts';
 
 /** Median of numbers (mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -163,6 +163,32 @@ export function chunkOverheadMs(results: ReadonlyMap<string, ScenarioResult>): {
   const one = results.get('overhead_one_chunk');
   if (many === undefined || one === undefined || !many.chunks) return undefined;
   return { ms: (many.medianWallMs - one.medianWallMs) / many.chunks, chunks: many.chunks };
+}
+
+/**
+ * The 1% merges against their floor (the same change merged without pgferry, MERGE_FLOOR): each merge's time over
+ * the floor's, per round, then the median; and the floor's own ratio to the pipe. What is pgferry's and what is
+ * the server's.
+ */
+export function mergeFloor(results: ReadonlyMap<string, ScenarioResult>): { floorRatioToPipe: number | null; overFloor: Record<string, number> } | undefined {
+  const floor = results.get(MERGE_FLOOR);
+  if (floor === undefined || floor.runs.length === 0) return undefined;
+  const overFloor: Record<string, number> = {};
+  for (const name of ['delete_insert_1pct', 'upsert_1pct']) {
+    const merge = results.get(name);
+    if (merge === undefined || merge.runs.length !== floor.runs.length) continue;
+    overFloor[name] = median(merge.runs.map((r, i) => r.wallMs / (floor.runs[i] as Sample).wallMs));
+  }
+  return { floorRatioToPipe: floor.ratioToPipe ?? null, overFloor };
+}
+
+/** The line that says it, or nothing without the floor. */
+export function mergeFloorLine(results: ReadonlyMap<string, ScenarioResult>): string | undefined {
+  const f = mergeFloor(results);
+  if (f === undefined) return undefined;
+  const over = Object.entries(f.overFloor).map(([name, x]) => `${name} ${x.toFixed(2)}x`);
+  const alone = f.floorRatioToPipe === null ? '' : `; the floor alone is ${f.floorRatioToPipe.toFixed(3)}x of the pipe`;
+  return `the 1% merges over their floor (${MERGE_FLOOR}: the same change merged without pgferry): ${over.length > 0 ? over.join(', ') : '-'}${alone}`;
 }
 
 function pad(cells: readonly string[], widths: readonly number[]): string {

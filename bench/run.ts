@@ -14,7 +14,7 @@ import { checkFreeDisk, diskUsage } from './disk.ts';
 import { onPath, rssMethod } from './measure.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
 import { ROOT } from './pgferry.ts';
-import { chunkOverheadMs, median, summarize, table, verdicts, type ScenarioResult } from './report.ts';
+import { chunkOverheadMs, median, mergeFloor, mergeFloorLine, summarize, table, verdicts, type ScenarioResult } from './report.ts';
 import { allScenarios, selectScenarios, type BenchContext, type Sample, type Scenario } from './scenarios.ts';
 import { openServer, serverInfo, sql } from './server.ts';
 
@@ -141,7 +141,7 @@ async function main(options: BenchOptions): Promise<number> {
       load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
       scenarios: Object.fromEntries(results.map((r) => [r.name, r])),
       failed: Object.fromEntries(failed),
-      derived: { chunkOverhead: chunkOverheadMs(byName) ?? null },
+      derived: { chunkOverhead: chunkOverheadMs(byName) ?? null, mergeFloor: mergeFloor(byName) ?? null },
       verdicts: judged,
       breakdowns,
     };
@@ -157,6 +157,8 @@ async function main(options: BenchOptions): Promise<number> {
       '',
       ...table(results, judged),
     ];
+    const floorLine = mergeFloorLine(byName);
+    if (floorLine) lines.push(floorLine);
     if (Object.keys(breakdowns).length > 0) {
       lines.push('', 'where the time goes (one extra profiled run each):');
       for (const [name, b] of Object.entries(breakdowns)) lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs, byName.get('cli_startup')?.medianWallMs));

@@ -2,13 +2,13 @@
  * The measured scenarios. Each has untimed `setup` (once), `prepare` (before every timed run) and `cleanup`
  * (after it) steps around one timed `run`, so the bench can interleave them: A B C A B C ...
  */
-import { changeSql, subsetSql, targetSql, type Shape } from './dataset.ts';
+import { changeSql, columnList, subsetSql, targetSql, type Shape } from './dataset.ts';
 import type { PipeKind } from './options.ts';
 import { join } from 'node:path';
 import { measure, type Measured } from './measure.ts';
 import { ROOT, runPgferry, writePipeline, type PipelineSpec } from './pgferry.ts';
 import { runPgloader } from './pgloader.ts';
-import { runPipe } from './pipe.ts';
+import { pipeStatements, runPipe } from './pipe.ts';
 import { checkpoint, sql } from './server.ts';
 
 /** What every scenario shares. */
@@ -180,7 +180,7 @@ function pipeScenario(): Scenario {
   return toolScenario(
     { name: 'pipe', groups: ['pipe'], description: 'binary COPY TO STDOUT | COPY FROM STDIN into a logged table with PK + 1 index', kind: 'pipe' },
     target,
-    (ctx) => runPipe(ctx.pipe, ctx.urls, ctx.shape, MAIN, target),
+    (ctx) => runPipe(ctx.pipe, ctx.urls, pipeStatements(ctx.shape, MAIN, target)),
   );
 }
 
@@ -252,6 +252,59 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
       },
     },
   );
+}
+
+/** The 1% merge done by psql alone (see mergeFloorScenario). */
+export const MERGE_FLOOR = 'merge_floor_1pct';
+
+/**
+ * The least work of the 1% merge, by psql alone (or pg-copy-streams, as the pipe): the changed rows (updated_at
+ * above the target's greatest, read before the run) piped into an unlogged table without indexes, then one
+ * `INSERT ... ON CONFLICT (id) DO UPDATE` of every column, in key order. No state, no plan, no checks, no
+ * process of ours. What any tool that applies the change in one transaction has the server do; the 1%
+ * merges' time over it is pgferry's own. Its own source copy and target, changed and checkpointed as the
+ * 1% merges are.
+ */
+function mergeFloorScenario(index: number): Scenario {
+  const table = 'public.orders_merge_floor';
+  const staging = 'public.orders_merge_floor_staging';
+  const percent = 1;
+  const modulus = Math.round(100 / percent);
+  let cursor = '';
+  return {
+    name: MERGE_FLOOR,
+    groups: ['incremental', 'floor'],
+    description: `the ${percent}% merge without pgferry, by the pipe's tools: the changed rows piped into an unlogged table without indexes, then one INSERT ... ON CONFLICT (id) DO UPDATE in key order (what any tool merging in one transaction has the server do)`,
+    kind: 'pipe',
+    tables: { source: table, target: table },
+    disk: { copies: 2 * (1 + percent / 100), during: percent / 100 },
+    async setup(ctx) {
+      await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${table}`, ...subsetSql(ctx.shape, table, MAIN, ctx.rows)]);
+      await sql(ctx.urls.target, [...targetSql(ctx.shape, table), `DROP TABLE IF EXISTS ${staging}`, `CREATE UNLOGGED TABLE ${staging} (LIKE ${table})`]);
+      ctx.log(`  ${MERGE_FLOOR}: initial load by the pipe (untimed)`);
+      await runPipe(ctx.pipe, ctx.urls, pipeStatements(ctx.shape, table, table));
+      await sql(ctx.urls.target, [`VACUUM ANALYZE ${table}`]);
+    },
+    async prepare(ctx, round) {
+      await checkpoint(ctx.urls.target);
+      await sql(ctx.urls.source, [changeSql(ctx.shape, table, modulus, (round * 7 + index * 3) % modulus)]);
+      const last = await sql<{ t: string }>(ctx.urls.target, [`SELECT max(updated_at)::text AS t FROM ${table}`]);
+      cursor = last[0]?.t ?? '-infinity';
+    },
+    async run(ctx) {
+      const columns = columnList(ctx.shape);
+      const sets = ctx.shape.columns.map(([name]) => name).filter((name) => name !== 'id').map((name) => `${name} = EXCLUDED.${name}`);
+      const merge = `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${staging} ORDER BY id ON CONFLICT (id) DO UPDATE SET ${sets.join(', ')}`;
+      const copy = pipeStatements(ctx.shape, table, staging, `updated_at > '${cursor}'::timestamptz`);
+      const m = await runPipe(ctx.pipe, ctx.urls, { ...copy, then: merge });
+      const staged = await sql<{ n: string }>(ctx.urls.target, [`SELECT count(*) AS n FROM ${staging}`]);
+      return { wallMs: m.wallMs, peakRssKb: m.peakRssKb, rows: Number(staged[0]?.n ?? 0) };
+    },
+    async cleanup(ctx) {
+      await sql(ctx.urls.target, [`TRUNCATE ${staging}`, `VACUUM ANALYZE ${table}`]);
+      await sql(ctx.urls.source, [`VACUUM ANALYZE ${table}`]);
+    },
+  };
 }
 
 /** The incremental run of the growth curve that finds nothing changed: what every run costs besides its rows. */
@@ -344,6 +397,7 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     await firstMergeScenario(),
     await incrementalScenario('delete_insert', 1, 0, rows),
     await incrementalScenario('upsert', 1, 1, rows),
+    mergeFloorScenario(5),
     await incrementalScenario('delete_insert', 0.1, 2, rows),
     await incrementalScenario('delete_insert', 10, 3, rows),
     await nothingChangedScenario(overheadSource, overheadShare, createSubset(overheadSource, overhead)),

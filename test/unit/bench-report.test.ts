@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SHAPES } from '../../bench/dataset.ts';
 import { checkFreeDisk, diskNeed, peakCopies, settingBytes, WAL_COPIES } from '../../bench/disk.ts';
 import { parseOptions, SERVER_SETTINGS } from '../../bench/options.ts';
-import { median, summarize, verdicts, type ScenarioResult } from '../../bench/report.ts';
+import { median, mergeFloor, mergeFloorLine, summarize, verdicts, type ScenarioResult } from '../../bench/report.ts';
 import { allScenarios, selectScenarios, type Sample, type Scenario } from '../../bench/scenarios.ts';
 
 function result(name: string, medianWallMs: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
@@ -101,6 +101,29 @@ describe('bench summaries', () => {
   });
 });
 
+describe('bench merge floor', () => {
+  const samples = (...ms: number[]): Sample[] => ms.map((wallMs) => ({ wallMs, rows: 1 }));
+
+  it('divides each 1% merge by the floor of the same round, then takes the median', () => {
+    const results = new Map<string, ScenarioResult>([
+      // Median over median would be 2.5 / 2 = 1.25x and 2.2 / 2 = 1.1x; per round they are 1.5, 1.0, 2.0 and 1.1, 1.2, 1.4.
+      ['merge_floor_1pct', result('merge_floor_1pct', 2000, { kind: 'pipe', runs: samples(2000, 2500, 1000), ratioToPipe: 0.08 })],
+      ['delete_insert_1pct', result('delete_insert_1pct', 2500, { runs: samples(3000, 2500, 2000) })],
+      ['upsert_1pct', result('upsert_1pct', 2200, { runs: samples(2200, 3000, 1400) })],
+    ]);
+    expect(mergeFloor(results)).toEqual({ floorRatioToPipe: 0.08, overFloor: { delete_insert_1pct: 1.5, upsert_1pct: 1.2 } });
+    expect(mergeFloorLine(results)).toBe('the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): delete_insert_1pct 1.50x, upsert_1pct 1.20x; the floor alone is 0.080x of the pipe');
+  });
+
+  it('says nothing without the floor, and leaves out a merge whose rounds do not pair with its rounds', () => {
+    const merge = result('delete_insert_1pct', 3000, { runs: samples(3000, 3000) });
+    expect(mergeFloor(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
+    expect(mergeFloorLine(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
+    const floor = result('merge_floor_1pct', 2000, { kind: 'pipe', runs: samples(2000) });
+    expect(mergeFloor(new Map([['merge_floor_1pct', floor], ['delete_insert_1pct', merge]]))).toEqual({ floorRatioToPipe: null, overFloor: {} });
+  });
+});
+
 describe('bench options', () => {
   it('defaults to the issue\'s table and the production-like server settings', () => {
     const o = parseOptions([], {});
@@ -147,9 +170,9 @@ describe('bench disk check', () => {
     expect(full.map((s) => s.name)).toEqual(['pipe', 'exchange', 'truncate_insert']);
     // The main table, the three targets, and while truncate_insert runs its staging and the old target's files.
     expect(peakCopies(full)).toBe(6);
-    // Every scenario: about the ~16 copies measured at 500,000 rows (pgloader included), not below.
+    // Every scenario: not below the ~16 copies measured at 500,000 rows (pgloader included) before the merge floor came.
     expect(peakCopies(all)).toBeGreaterThanOrEqual(16);
-    expect(peakCopies(all)).toBeLessThan(19);
+    expect(peakCopies(all)).toBeLessThan(21);
     const orders = SHAPES.orders.bytesPerRow;
     expect(diskNeed(500_000, SHAPES.orders, SERVER_SETTINGS, full)).toBe(500_000 * orders * (6 + WAL_COPIES));
     expect(diskNeed(20_000_000, SHAPES.orders, SERVER_SETTINGS, full)).toBe(20_000_000 * orders * 6 + 4 * 2 ** 30);
