@@ -254,14 +254,14 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
   );
 }
 
-/** The 1% merge done by psql alone (see mergeFloorScenario). */
+/** The 1% merge without pgferry (see mergeFloorScenario). */
 export const MERGE_FLOOR = 'merge_floor_1pct';
 
 /**
- * The least work of the 1% merge, by psql alone (or pg-copy-streams, as the pipe): the changed rows (updated_at
- * above the target's greatest, read before the run) piped into an unlogged table without indexes, then one
- * `INSERT ... ON CONFLICT (id) DO UPDATE` of every column, in key order. No state, no plan, no checks, no
- * process of ours. What any tool that applies the change in one transaction has the server do; the 1%
+ * The least work of the 1% merge, without pgferry, by the pipe's tools (psql, or pg-copy-streams): the changed
+ * rows (updated_at above the target's greatest, read before the run) piped into an unlogged table without
+ * indexes, then one `INSERT ... ON CONFLICT (id) DO UPDATE` of every column, in key order. No state, no plan,
+ * no checks, no process of ours. What any tool that applies the change in one transaction has the server do; the 1%
  * merges' time over it is pgferry's own. Its own source copy and target, changed and checkpointed as the
  * 1% merges are.
  */
