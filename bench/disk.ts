@@ -11,9 +11,9 @@ import { sql } from './server.ts';
 /**
  * Copies of the main table (with its indexes) the bench's two databases hold at their peak, WAL aside: the
  * main source table, what every selected scenario keeps (its source copy, its target, its dead rows) and the
- * most any one run adds while in flight (its staging). For every scenario of the bench that comes to ~19
- * copies; measured before the merge floor (2 of them) came: 1.9 GB at 500,000 orders rows of 240 bytes with
- * their indexes, pgloader included, ~16.
+ * most any one run adds while in flight (its staging). For every scenario of the bench that comes to ~23
+ * copies; measured before the three merge floors (6 of them) came: 1.9 GB at 500,000 orders rows of 240 bytes
+ * with their indexes, pgloader included, ~16.
  */
 export function peakCopies(scenarios: readonly { readonly disk: DiskShare }[]): number {
   return 1 + scenarios.reduce((sum, s) => sum + s.disk.copies, 0) + Math.max(0, ...scenarios.map((s) => s.disk.during));

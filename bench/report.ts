@@ -1,5 +1,5 @@
 /** Medians, the issue's targets as PASS/FAIL, the printed table. */
-import { MERGE_FLOOR, NOTHING_CHANGED, SMALL_TABLE_MERGE, type Sample, type Scenario } from './scenarios.ts';
+import { MERGE_FLOOR, MERGE_FLOORS, NOTHING_CHANGED, SMALL_TABLE_MERGE, type Sample, type Scenario } from './scenarios.ts';
 
 /** Median of numbers (mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -165,12 +165,22 @@ export function chunkOverheadMs(results: ReadonlyMap<string, ScenarioResult>): {
   return { ms: (many.medianWallMs - one.medianWallMs) / many.chunks, chunks: many.chunks };
 }
 
+/** What the merge floors show (see {@link mergeFloor}). */
+export interface MergeFloor {
+  /** The 1% floor's median ratio to the pipe; null without pipe runs to pair with. */
+  readonly floorRatioToPipe: number | null;
+  /** Each 1% merge's time over the 1% floor's, per round, then the median. */
+  readonly overFloor: Record<string, number>;
+  /** The floors' median times at 0.1%, 1% and 10% changed (ms) and each tenfold's factor, when all three ran. */
+  readonly floorGrowth: { readonly ms: readonly [number, number, number]; readonly x: readonly [number, number] } | null;
+}
+
 /**
- * The 1% merges against their floor (the same change merged without pgferry, MERGE_FLOOR): each merge's time over
- * the floor's, per round, then the median; and the floor's own ratio to the pipe. What is pgferry's and what is
- * the server's.
+ * The merges against their floors (the same change merged without pgferry, MERGE_FLOORS): each 1% merge's time
+ * over the 1% floor's, per round, then the median; the 1% floor's own ratio to the pipe; and how the floor grows
+ * from 0.1% to 1% to 10%. What is pgferry's and what is the server's.
  */
-export function mergeFloor(results: ReadonlyMap<string, ScenarioResult>): { floorRatioToPipe: number | null; overFloor: Record<string, number> } | undefined {
+export function mergeFloor(results: ReadonlyMap<string, ScenarioResult>): MergeFloor | undefined {
   const floor = results.get(MERGE_FLOOR);
   if (floor === undefined || floor.runs.length === 0) return undefined;
   const overFloor: Record<string, number> = {};
@@ -179,16 +189,21 @@ export function mergeFloor(results: ReadonlyMap<string, ScenarioResult>): { floo
     if (merge === undefined || merge.runs.length !== floor.runs.length) continue;
     overFloor[name] = median(merge.runs.map((r, i) => r.wallMs / (floor.runs[i] as Sample).wallMs));
   }
-  return { floorRatioToPipe: floor.ratioToPipe ?? null, overFloor };
+  const floors = MERGE_FLOORS.map((n) => results.get(n)?.medianWallMs);
+  const [a, b, c] = floors;
+  const floorGrowth = a !== undefined && b !== undefined && c !== undefined ? { ms: [a, b, c] as const, x: [b / a, c / b] as const } : null;
+  return { floorRatioToPipe: floor.ratioToPipe ?? null, overFloor, floorGrowth };
 }
 
-/** The line that says it, or nothing without the floor. */
+/** The line that says it, or nothing without the 1% floor. */
 export function mergeFloorLine(results: ReadonlyMap<string, ScenarioResult>): string | undefined {
   const f = mergeFloor(results);
   if (f === undefined) return undefined;
   const over = Object.entries(f.overFloor).map(([name, x]) => `${name} ${x.toFixed(2)}x`);
   const alone = f.floorRatioToPipe === null ? '' : `; the floor alone is ${f.floorRatioToPipe.toFixed(3)}x of the pipe`;
-  return `the 1% merges over their floor (${MERGE_FLOOR}: the same change merged without pgferry): ${over.length > 0 ? over.join(', ') : '-'}${alone}`;
+  const g = f.floorGrowth;
+  const growth = g === null ? '' : `; the floors at 0.1% -> 1% -> 10%: ${g.ms.map((ms) => (ms / 1000).toFixed(2)).join(' -> ')} s (x${g.x[0].toFixed(1)}, x${g.x[1].toFixed(1)})`;
+  return `the 1% merges over their floor (${MERGE_FLOOR}: the same change merged without pgferry): ${over.length > 0 ? over.join(', ') : '-'}${alone}${growth}`;
 }
 
 function pad(cells: readonly string[], widths: readonly number[]): string {

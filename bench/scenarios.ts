@@ -257,22 +257,25 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
 /** The 1% merge without pgferry (see mergeFloorScenario). */
 export const MERGE_FLOOR = 'merge_floor_1pct';
 
+/** The floors of the growth curve's three merges, 0.1%, 1% and 10% changed. */
+export const MERGE_FLOORS = ['merge_floor_0.1pct', MERGE_FLOOR, 'merge_floor_10pct'] as const;
+
 /**
- * The least work of the 1% merge, without pgferry, by the pipe's tools (psql, or pg-copy-streams): the changed
- * rows (updated_at above the target's greatest, read before the run) piped into an unlogged table without
- * indexes, then one `INSERT ... ON CONFLICT (id) DO UPDATE` of every column, in key order. No state, no plan,
- * no checks, no process of ours. What any tool that applies the change in one transaction has the server do; the 1%
- * merges' time over it is pgferry's own. Its own source copy and target, changed and checkpointed as the
- * 1% merges are.
+ * The least work of a merge after `percent`% of the rows changed, without pgferry, by the pipe's tools (psql,
+ * or pg-copy-streams): the changed rows (updated_at above the target's greatest, read before the run) piped
+ * into an unlogged table without indexes, then one `INSERT ... ON CONFLICT (id) DO UPDATE` of every column, in
+ * key order. No state, no plan, no checks, no process of ours. What any tool that applies the change in one
+ * transaction has the server do; the merges' time over it is pgferry's own. Its own source copy and target,
+ * changed and checkpointed as the merges are.
  */
-function mergeFloorScenario(index: number): Scenario {
-  const table = 'public.orders_merge_floor';
-  const staging = 'public.orders_merge_floor_staging';
-  const percent = 1;
+function mergeFloorScenario(percent: number, index: number): Scenario {
+  const label = `${String(percent).replace('.', '_')}pct`;
+  const table = `public.orders_merge_floor_${label}`;
+  const staging = `public.orders_merge_floor_${label}_staging`;
   const modulus = Math.round(100 / percent);
   let cursor = '';
   return {
-    name: MERGE_FLOOR,
+    name: `merge_floor_${percent}pct`,
     groups: ['incremental', 'floor'],
     description: `the ${percent}% merge without pgferry, by the pipe's tools: the changed rows piped into an unlogged table without indexes, then one INSERT ... ON CONFLICT (id) DO UPDATE in key order (what any tool merging in one transaction has the server do)`,
     kind: 'pipe',
@@ -281,7 +284,7 @@ function mergeFloorScenario(index: number): Scenario {
     async setup(ctx) {
       await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${table}`, ...subsetSql(ctx.shape, table, MAIN, ctx.rows)]);
       await sql(ctx.urls.target, [...targetSql(ctx.shape, table), `DROP TABLE IF EXISTS ${staging}`, `CREATE UNLOGGED TABLE ${staging} (LIKE ${table})`]);
-      ctx.log(`  ${MERGE_FLOOR}: initial load by the pipe (untimed)`);
+      ctx.log(`  ${this.name}: initial load by the pipe (untimed)`);
       await runPipe(ctx.pipe, ctx.urls, pipeStatements(ctx.shape, table, table));
       await sql(ctx.urls.target, [`VACUUM ANALYZE ${table}`]);
     },
@@ -397,9 +400,11 @@ export async function allScenarios(rows: number, options: { pgloader?: boolean }
     await firstMergeScenario(),
     await incrementalScenario('delete_insert', 1, 0, rows),
     await incrementalScenario('upsert', 1, 1, rows),
-    mergeFloorScenario(5),
+    mergeFloorScenario(1, 5),
     await incrementalScenario('delete_insert', 0.1, 2, rows),
+    mergeFloorScenario(0.1, 6),
     await incrementalScenario('delete_insert', 10, 3, rows),
+    mergeFloorScenario(10, 7),
     await nothingChangedScenario(overheadSource, overheadShare, createSubset(overheadSource, overhead)),
     // 0.1% of `rows` changed rows, as a share of the small table.
     await incrementalScenario('delete_insert', (0.1 * rows) / small, 4, rows, small),

@@ -20,7 +20,7 @@ interface Results {
   verdicts: Record<string, { target: string; measured: string; pass: boolean }>;
   failed: Record<string, string>;
   disk: { sourceMb: number; targetMb: number; walMb: number | null };
-  derived: { mergeFloor: { floorRatioToPipe: number | null; overFloor: Record<string, number> } | null };
+  derived: { mergeFloor: { floorRatioToPipe: number | null; overFloor: Record<string, number>; floorGrowth: { ms: number[]; x: number[] } | null } | null };
   git: { commit?: string; dirty: boolean; changedDuringRuns: boolean };
 }
 
@@ -49,7 +49,7 @@ describe('npm run bench', () => {
     const names = Object.keys(results.scenarios);
     expect(names).toEqual([
       'pipe', 'exchange', 'truncate_insert', 'first_merge', 'delete_insert_1pct', 'upsert_1pct', 'merge_floor_1pct', 'delete_insert_0.1pct',
-      'delete_insert_10pct', 'delete_insert_nothing_changed', 'delete_insert_same_rows_small_table', 'truncate_insert_small', 'overhead_many_chunks', 'overhead_one_chunk', 'cli_startup',
+      'merge_floor_0.1pct', 'delete_insert_10pct', 'merge_floor_10pct', 'delete_insert_nothing_changed', 'delete_insert_same_rows_small_table', 'truncate_insert_small', 'overhead_many_chunks', 'overhead_one_chunk', 'cli_startup',
     ]);
     // Every scenario that copies a table left its target identical to its source (count and checksum).
     for (const name of names.filter((n) => n !== 'cli_startup')) expect(results.scenarios[name]?.verified, name).toBe(true);
@@ -61,8 +61,10 @@ describe('npm run bench', () => {
     expect(s['delete_insert_0.1pct']?.rows).toBe(ROWS / 1000 + 1);
     expect(s.delete_insert_1pct?.rows).toBe(ROWS / 100 + 1);
     expect(s.upsert_1pct?.rows).toBe(ROWS / 100 + 1);
-    // The floor by psql reads above the target's greatest updated_at: exactly the changed rows.
+    // The floors read above the target's greatest updated_at: exactly the changed rows.
     expect(s.merge_floor_1pct?.rows).toBe(ROWS / 100);
+    expect(s['merge_floor_0.1pct']?.rows).toBe(ROWS / 1000);
+    expect(s.merge_floor_10pct?.rows).toBe(ROWS / 10);
     expect(s.delete_insert_10pct?.rows).toBe(ROWS / 10 + 1);
     expect(s.delete_insert_same_rows_small_table?.rows).toBe(s['delete_insert_0.1pct']?.rows);
     // Nothing changed: only the row at the stored cursor (the window's inclusive lower bound) comes back.
@@ -81,7 +83,8 @@ describe('npm run bench', () => {
     for (const v of Object.values(results.verdicts)) expect(typeof v.pass).toBe('boolean');
     expect(results.derived.mergeFloor?.floorRatioToPipe).toBe(s.merge_floor_1pct?.ratioToPipe);
     expect(Object.keys(results.derived.mergeFloor?.overFloor ?? {})).toEqual(['delete_insert_1pct', 'upsert_1pct']);
-    expect(stdout).toMatch(/^the 1% merges over their floor \(merge_floor_1pct: the same change merged without pgferry\): delete_insert_1pct [0-9.]+x, upsert_1pct [0-9.]+x; the floor alone is [0-9.]+x of the pipe$/m);
+    expect(results.derived.mergeFloor?.floorGrowth?.ms).toEqual(['merge_floor_0.1pct', 'merge_floor_1pct', 'merge_floor_10pct'].map((n) => s[n]?.medianWallMs));
+    expect(stdout).toMatch(/^the 1% merges over their floor \(merge_floor_1pct: the same change merged without pgferry\): delete_insert_1pct [0-9.]+x, upsert_1pct [0-9.]+x; the floor alone is [0-9.]+x of the pipe; the floors at 0\.1% -> 1% -> 10%: [0-9.]+ -> [0-9.]+ -> [0-9.]+ s \(x[0-9.]+, x[0-9.]+\)$/m);
 
     expect(results.disk.sourceMb).toBeGreaterThan(0);
     expect(results.disk.targetMb).toBeGreaterThan(0);
