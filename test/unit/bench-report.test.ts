@@ -126,7 +126,7 @@ describe('bench merge floor', () => {
     expect(mergeFloor(floors(500, 2500))?.floorGrowth).toBeNull();
   });
 
-  it('says nothing without the floor, and leaves out a merge whose rounds do not pair with its rounds', () => {
+  it('says nothing without the 1% floor, and leaves out a merge whose rounds do not pair with the floor\'s', () => {
     const merge = result('delete_insert_1pct', 3000, { runs: samples(3000, 3000) });
     expect(mergeFloor(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
     expect(mergeFloorLine(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
