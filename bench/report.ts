@@ -195,9 +195,8 @@ export function mergeFloor(results: ReadonlyMap<string, ScenarioResult>): MergeF
   return { floorRatioToPipe: floor.ratioToPipe ?? null, overFloor, floorGrowth };
 }
 
-/** The line that says it, or nothing without the 1% floor. */
-export function mergeFloorLine(results: ReadonlyMap<string, ScenarioResult>): string | undefined {
-  const f = mergeFloor(results);
+/** The line that says what {@link mergeFloor} found, or nothing without the 1% floor. */
+export function mergeFloorLine(f: MergeFloor | undefined): string | undefined {
   if (f === undefined) return undefined;
   const over = Object.entries(f.overFloor).map(([name, x]) => `${name} ${x.toFixed(2)}x`);
   const alone = f.floorRatioToPipe === null ? '' : `; the floor alone is ${f.floorRatioToPipe.toFixed(3)}x of the pipe`;

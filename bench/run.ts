@@ -123,6 +123,7 @@ async function main(options: BenchOptions): Promise<number> {
     const results = scenarios.filter((s) => !failed.has(s.name)).map((s) => summarize(s, samples.get(s.name) ?? [], reference, verified.get(s.name)));
     const byName = new Map<string, ScenarioResult>(results.map((r) => [r.name, r]));
     const judged = verdicts(byName);
+    const floor = mergeFloor(byName);
     const machine = {
       cpu: os.cpus()[0]?.model ?? 'unknown',
       cores: os.cpus().length,
@@ -141,7 +142,7 @@ async function main(options: BenchOptions): Promise<number> {
       load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
       scenarios: Object.fromEntries(results.map((r) => [r.name, r])),
       failed: Object.fromEntries(failed),
-      derived: { chunkOverhead: chunkOverheadMs(byName) ?? null, mergeFloor: mergeFloor(byName) ?? null },
+      derived: { chunkOverhead: chunkOverheadMs(byName) ?? null, mergeFloor: floor ?? null },
       verdicts: judged,
       breakdowns,
     };
@@ -157,7 +158,7 @@ async function main(options: BenchOptions): Promise<number> {
       '',
       ...table(results, judged),
     ];
-    const floorLine = mergeFloorLine(byName);
+    const floorLine = mergeFloorLine(floor);
     if (floorLine) lines.push(floorLine);
     if (Object.keys(breakdowns).length > 0) {
       lines.push('', 'where the time goes (one extra profiled run each):');

@@ -214,13 +214,26 @@ function startupScenario(): Scenario {
 }
 
 /**
+ * What a merge after `percent`% of the rows changed in a table of `share` times the main one needs, for its
+ * table names, its change and its disk: every `modulus`-th row changes; it keeps its source copy and its target,
+ * each with the dead rows of one change (VACUUM makes their space reusable), and stages the changed rows.
+ */
+function changeOf(percent: number, share = 1): { label: string; modulus: number; disk: DiskShare } {
+  return {
+    label: `${String(percent).replace('.', '_')}pct`,
+    modulus: Math.round(100 / percent),
+    disk: { copies: 2 * share * (1 + percent / 100), during: (share * percent) / 100 },
+  };
+}
+
+/**
  * An incremental merge after `percent`% of the source rows changed. Each incremental scenario reads its own
  * copy of the source table, so the timed run reads exactly its own changes and nothing another scenario did.
  */
 function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number, index: number, rows: number, tableRows?: number): Promise<Scenario> {
-  const share = (tableRows ?? rows) / rows;
-  const label = tableRows === undefined ? `${String(percent).replace('.', '_')}pct` : 'same_rows_small_table';
-  const modulus = Math.round(100 / percent);
+  const change = changeOf(percent, (tableRows ?? rows) / rows);
+  const label = tableRows === undefined ? change.label : 'same_rows_small_table';
+  const modulus = change.modulus;
   const source = `public.orders_${policy}_${label}`;
   const target = `public.orders_${policy}_${label}`;
   return pgferryScenario(
@@ -229,8 +242,7 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
       groups: ['incremental', policy === 'delete_insert' ? 'growth' : 'upsert'],
       description: `incremental_merge / ${policy}, column cursor updated_at, ${tableRows === undefined ? `after ${percent}% of the rows changed` : `after as many rows changed as in delete_insert_0.1pct, in a table of ${tableRows.toLocaleString('en-US')} rows`}`,
       tables: { source, target },
-      // Its source copy and its target, each with the dead rows of one change (VACUUM makes their space reusable); staging.
-      disk: { copies: 2 * share * (1 + percent / 100), during: (share * percent) / 100 },
+      disk: change.disk,
     },
     {
       name: `bench_${policy}_${label}`,
@@ -254,11 +266,16 @@ function incrementalScenario(policy: 'delete_insert' | 'upsert', percent: number
   );
 }
 
-/** The 1% merge without pgferry (see mergeFloorScenario). */
-export const MERGE_FLOOR = 'merge_floor_1pct';
+/** Name of the merge without pgferry after `percent`% changed (see mergeFloorScenario). */
+function mergeFloorName(percent: number): string {
+  return `merge_floor_${percent}pct`;
+}
+
+/** The 1% merge without pgferry. */
+export const MERGE_FLOOR = mergeFloorName(1);
 
 /** The floors of the growth curve's three merges, 0.1%, 1% and 10% changed. */
-export const MERGE_FLOORS = ['merge_floor_0.1pct', MERGE_FLOOR, 'merge_floor_10pct'] as const;
+export const MERGE_FLOORS = [0.1, 1, 10].map(mergeFloorName);
 
 /**
  * The least work of a merge after `percent`% of the rows changed, without pgferry, by the pipe's tools (psql,
@@ -269,18 +286,17 @@ export const MERGE_FLOORS = ['merge_floor_0.1pct', MERGE_FLOOR, 'merge_floor_10p
  * changed and checkpointed as the merges are.
  */
 function mergeFloorScenario(percent: number, index: number): Scenario {
-  const label = `${String(percent).replace('.', '_')}pct`;
+  const { label, modulus, disk } = changeOf(percent);
   const table = `public.orders_merge_floor_${label}`;
   const staging = `public.orders_merge_floor_${label}_staging`;
-  const modulus = Math.round(100 / percent);
   let cursor = '';
   return {
-    name: `merge_floor_${percent}pct`,
+    name: mergeFloorName(percent),
     groups: ['incremental', 'floor'],
     description: `the ${percent}% merge without pgferry, by the pipe's tools: the changed rows piped into an unlogged table without indexes, then one INSERT ... ON CONFLICT (id) DO UPDATE in key order (what any tool merging in one transaction has the server do)`,
     kind: 'pipe',
     tables: { source: table, target: table },
-    disk: { copies: 2 * (1 + percent / 100), during: percent / 100 },
+    disk,
     async setup(ctx) {
       await sql(ctx.urls.source, [`DROP TABLE IF EXISTS ${table}`, ...subsetSql(ctx.shape, table, MAIN, ctx.rows)]);
       await sql(ctx.urls.target, [...targetSql(ctx.shape, table), `DROP TABLE IF EXISTS ${staging}`, `CREATE UNLOGGED TABLE ${staging} (LIKE ${table})`]);

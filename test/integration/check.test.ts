@@ -6,10 +6,8 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../lib/check/index.ts';
-import { runBin } from '../helpers/cli.ts';
+import { cli, runBin } from '../helpers/cli.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
-import { cli } from '../helpers/cli.ts';
-
 
 /** The same database URL, logged in as another role. */
 function as(url: string, user: string, password: string): string {

@@ -22,7 +22,6 @@ import type { TaskLogger } from '../../lib/workflow/types.ts';
 import { runBin } from '../helpers/cli.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 
-
 /** A password with every character that URLs, YAML, JSON and SQL treat specially. */
 const PASSWORD = `S3cret-pgferry-@:/%?#&=+;'"\\ é-${randomBytes(3).toString('hex')}`;
 const WRONG = `Wr0ng-pgferry-@:/%-${randomBytes(3).toString('hex')}`;

@@ -112,7 +112,7 @@ describe('bench merge floor', () => {
       ['upsert_1pct', result('upsert_1pct', 2200, { runs: samples(2200, 3000, 1400) })],
     ]);
     expect(mergeFloor(results)).toEqual({ floorRatioToPipe: 0.08, overFloor: { delete_insert_1pct: 1.5, upsert_1pct: 1.2 }, floorGrowth: null });
-    expect(mergeFloorLine(results)).toBe('the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): delete_insert_1pct 1.50x, upsert_1pct 1.20x; the floor alone is 0.080x of the pipe');
+    expect(mergeFloorLine(mergeFloor(results))).toBe('the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): delete_insert_1pct 1.50x, upsert_1pct 1.20x; the floor alone is 0.080x of the pipe');
   });
 
   it('shows how the floor itself grows from 0.1% to 1% to 10% changed, when all three ran', () => {
@@ -120,7 +120,7 @@ describe('bench merge floor', () => {
       ['merge_floor_0.1pct', 'merge_floor_1pct', 'merge_floor_10pct'].slice(0, ms.length).map((n, i) => [n, result(n, ms[i] as number, { kind: 'pipe', runs: samples(ms[i] as number) })]),
     );
     expect(mergeFloor(floors(500, 2500, 7500))?.floorGrowth).toEqual({ ms: [500, 2500, 7500], x: [5, 3] });
-    expect(mergeFloorLine(floors(500, 2500, 7500))).toBe(
+    expect(mergeFloorLine(mergeFloor(floors(500, 2500, 7500)))).toBe(
       'the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): -; the floors at 0.1% -> 1% -> 10%: 0.50 -> 2.50 -> 7.50 s (x5.0, x3.0)',
     );
     expect(mergeFloor(floors(500, 2500))?.floorGrowth).toBeNull();
@@ -129,7 +129,7 @@ describe('bench merge floor', () => {
   it('says nothing without the 1% floor, and leaves out a merge whose rounds do not pair with the floor\'s', () => {
     const merge = result('delete_insert_1pct', 3000, { runs: samples(3000, 3000) });
     expect(mergeFloor(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
-    expect(mergeFloorLine(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
+    expect(mergeFloorLine(mergeFloor(new Map([['delete_insert_1pct', merge]])))).toBeUndefined();
     const floor = result('merge_floor_1pct', 2000, { kind: 'pipe', runs: samples(2000) });
     expect(mergeFloor(new Map([['merge_floor_1pct', floor], ['delete_insert_1pct', merge]]))).toEqual({ floorRatioToPipe: null, overFloor: {}, floorGrowth: null });
   });
