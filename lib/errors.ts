@@ -8,6 +8,7 @@ export const ErrorNames = {
   pgferry: 'PgferryError',
   config: 'ConfigError',
   connection: 'ConnectionError',
+  serverUnreachable: 'ServerUnreachableError',
   transientDatabase: 'TransientDatabaseError',
   database: 'DatabaseError',
   duplicateKey: 'DuplicateKeyError',
@@ -65,6 +66,17 @@ export class ConnectionError extends PgferryError {
     this.name = ErrorNames.connection;
     this.target = target;
     this.code = code;
+  }
+}
+
+/**
+ * The server refused the connection or its name did not resolve: what a database looks like during an RDS
+ * failover (60-120 s), so the state machine retries it like a transient error. Still a ConnectionError.
+ */
+export class ServerUnreachableError extends ConnectionError {
+  public constructor(message: string, target: string, code?: string, options?: ErrorOptions) {
+    super(message, target, code, options);
+    this.name = ErrorNames.serverUnreachable;
   }
 }
 
@@ -148,4 +160,4 @@ export class IncompleteRunError extends PgferryError {
 }
 
 /** Errors the state machine retries with backoff. */
-export const RETRYABLE_ERRORS = [ErrorNames.transientDatabase] as const;
+export const RETRYABLE_ERRORS = [ErrorNames.transientDatabase, ErrorNames.serverUnreachable] as const;

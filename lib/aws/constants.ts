@@ -7,8 +7,10 @@
 export const LambdaEnv = {
   /** Absolute path of the bundled pipelines file. @default `$LAMBDA_TASK_ROOT/pipelines.json` */
   pipelinesFile: 'PGFERRY_PIPELINES_FILE',
-  /** Comma-separated names of the pipelines a function serves; any other name is refused. */
+  /** Comma-separated names of the pipelines a function serves; any other name is refused. @default every bundled pipeline */
   pipelines: 'PGFERRY_PIPELINES',
+  /** The deployment's namePrefix: state machines are `<namePrefix>-<pipeline>` (the cleanup maps events back). */
+  namePrefix: 'PGFERRY_NAME_PREFIX',
 } as const;
 
 /** Files the CDK app copies into every task Lambda's asset, beside the bundled code. */
@@ -47,6 +49,8 @@ export const Metrics = {
     runsFailed: 'RunsFailed',
     /** Plan found another run holding the lease. */
     runsSkipped: 'RunsSkipped',
+    /** Cleanup: one run whose end it recorded (it ended outside the state machine's failure path). */
+    runsCleanedUp: 'RunsCleanedUp',
     /** Any task that threw (retried attempts included). */
     taskErrors: 'TaskErrors',
   },

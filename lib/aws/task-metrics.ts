@@ -1,7 +1,7 @@
 /** The CloudWatch metrics each task adds after it succeeds (dimensions: service, pipeline). */
 import { MetricUnit, type Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import type { RunSummary } from '../state/types.ts';
-import type { TaskKey } from '../workflow/definition.ts';
+import type { FunctionKey } from '../workflow/definition.ts';
 import type { ChunkOutput, PlanOutput } from '../workflow/types.ts';
 import { Metrics } from './constants.ts';
 
@@ -14,7 +14,7 @@ export type TaskMetricsRecorder = (metrics: MetricsSink, output: unknown, elapse
 const n = Metrics.names;
 
 /** The metrics of each task. Finalize carries the run's totals; the others say where the time goes. */
-export const TASK_METRICS: Readonly<Record<TaskKey, TaskMetricsRecorder>> = {
+export const TASK_METRICS: Readonly<Record<FunctionKey, TaskMetricsRecorder>> = {
   plan: (m, output) => m.addMetric(n.chunks, MetricUnit.Count, (output as PlanOutput).chunks.length),
   extractChunk: (m, output, ms) => {
     const chunk = output as ChunkOutput;
@@ -33,4 +33,7 @@ export const TASK_METRICS: Readonly<Record<TaskKey, TaskMetricsRecorder>> = {
     m.addMetric(n.runsSucceeded, MetricUnit.Count, 1);
   },
   recordFailure: (m) => m.addMetric(n.runsFailed, MetricUnit.Count, 1),
+  cleanup: (m, output) => {
+    if ((output as { recorded?: boolean }).recorded) m.addMetric(n.runsCleanedUp, MetricUnit.Count, 1);
+  },
 };

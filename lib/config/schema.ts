@@ -23,7 +23,9 @@ import {
 } from './types.ts';
 import {
   identifierProblem,
+  readLeaseTtl,
   readLookback,
+  readMaxStaleness,
   readPort,
   readSeconds,
   readStatementTimeout,
@@ -124,6 +126,7 @@ const scheduleSchema = mapping({
   expression: checkedString('a schedule expression: rate(...), cron(...) or at(...)', scheduleProblem),
   timezone: checkedString('an IANA time zone', timezoneProblem).default(CONFIG_DEFAULTS.timezone),
   enabled: flag().default(CONFIG_DEFAULTS.scheduleEnabled),
+  max_staleness: readWith(readMaxStaleness).optional(),
 });
 
 const sourceOptions = mapping({
@@ -133,7 +136,7 @@ const sourceOptions = mapping({
   null_cursor: oneOf(NULL_CURSOR_POLICIES).default(CONFIG_DEFAULTS.nullCursor),
   custom_predicate: sqlText('a SQL condition').optional(),
   chunk_column: identifier().optional(),
-  chunk_rows: wholeNumber(1, undefined, 'a positive integer').optional(),
+  chunk_rows: wholeNumber(CONFIG_DEFAULTS.minChunkRows, undefined, `an integer of at least ${CONFIG_DEFAULTS.minChunkRows}`).optional(),
   max_parallel_chunks: wholeNumber(1, 256, 'an integer from 1 to 256').default(CONFIG_DEFAULTS.maxParallelChunks),
 });
 
@@ -208,6 +211,7 @@ const stateSchema = mapping({
   connection_type: oneOf(CONNECTION_TYPES).optional(),
   connection_params: connectionParams.optional(),
   schema: identifier().default(CONFIG_DEFAULTS.stateSchema),
+  lease_ttl: readWith(readLeaseTtl).default(CONFIG_DEFAULTS.leaseTtlMs),
 });
 
 const NAME_RULE = `a pipeline name matching ${PIPELINE_NAME_PATTERN.source} (a lower-case letter, then lower-case letters, digits, _ or -; at most 63)`;
@@ -223,12 +227,13 @@ export const PipelineSchema = mapping({
   const { sink } = pipeline;
   const resolved: StateConfig =
     state.connection_id === undefined
-      ? { connection_id: sink.connection_id, connection_type: sink.connection_type, connection_params: { ...sink.connection_params }, schema: state.schema }
+      ? { connection_id: sink.connection_id, connection_type: sink.connection_type, connection_params: { ...sink.connection_params }, schema: state.schema, lease_ttl: state.lease_ttl }
       : {
           connection_id: state.connection_id,
           connection_type: state.connection_type ?? CONFIG_DEFAULTS.connectionType,
           connection_params: state.connection_params ?? {},
           schema: state.schema,
+          lease_ttl: state.lease_ttl,
         };
   return withoutUndefined({ ...pipeline, state: resolved });
 });

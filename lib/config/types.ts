@@ -66,6 +66,10 @@ export const CONFIG_DEFAULTS = {
   /** Bytes of the source table per chunk when `chunk_rows` is not set: wide rows get fewer rows per chunk. */
   chunkBytes: 256 * 1024 * 1024,
   maxParallelChunks: 4,
+  /** Smallest `chunk_rows`: below it a run is mostly per-chunk overhead (and Plan's output caps the chunk count). */
+  minChunkRows: 10,
+  /** `state.lease_ttl`: how long a lease lasts without a heartbeat. */
+  leaseTtlMs: 15 * 60_000,
   createTable: true,
   stagingSchema: 'pgferry_staging',
   stateSchema: 'pgferry',
@@ -125,6 +129,11 @@ export interface ScheduleConfig {
   timezone: string;
   /** @default true */
   enabled: boolean;
+  /**
+   * Milliseconds without a successful run after which the freshness alarm fires (the file takes a duration
+   * such as "1 hour"). @default three schedule intervals (none for `at(...)`)
+   */
+  max_staleness?: number;
 }
 
 /** How rows are picked and split into chunks. */
@@ -242,6 +251,11 @@ export interface SinkConfig extends ConnectionConfig {
 export interface StateConfig extends ConnectionConfig {
   /** @default 'pgferry' */
   schema: string;
+  /**
+   * Milliseconds a lease lasts without renewal (the file takes a duration such as "15 minutes"). Every task
+   * renews it while it works, so only a dead run loses it. @default 900000 (15 minutes)
+   */
+  lease_ttl: number;
 }
 
 /** One pipeline file, parsed, validated and with every default applied. */

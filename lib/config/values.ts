@@ -113,6 +113,29 @@ export function readStatementTimeout(input: unknown): Read<number> {
   return ok(Math.round(ms));
 }
 
+/**
+ * A duration such as `15 minutes` or `1h 30min`, in milliseconds, within bounds: `state.lease_ttl`,
+ * `schedule.max_staleness`. A bare number is refused (it has no unit).
+ */
+export function readDurationMs(input: unknown, bounds: { min: number; max: number; minText: string; maxText: string }): Read<number> {
+  const what = `a duration such as "15 minutes" (units: ${UNIT_NAMES}) from ${bounds.minText} to ${bounds.maxText}`;
+  if (typeof input !== 'string') return fail(`expected ${what}, got ${describeValue(input)}`);
+  const parsed = parseDuration(input);
+  if (parsed !== undefined && 'unknownUnit' in parsed) return fail(`unknown unit ${describeValue(parsed.unknownUnit)}; expected ${what}`);
+  if (parsed === undefined || parsed.ms < bounds.min || parsed.ms > bounds.max) return fail(`expected ${what}, got ${describeValue(input)}`);
+  return ok(Math.round(parsed.ms));
+}
+
+/** `state.lease_ttl`: from 2 seconds (tests) to 12 hours. */
+export function readLeaseTtl(input: unknown): Read<number> {
+  return readDurationMs(input, { min: 2_000, max: 12 * 3_600_000, minText: '2 seconds', maxText: '12 hours' });
+}
+
+/** `schedule.max_staleness`: from 1 minute to 7 days (what a CloudWatch alarm can look back over). */
+export function readMaxStaleness(input: unknown): Read<number> {
+  return readDurationMs(input, { min: 60_000, max: 7 * 86_400_000, minText: '1 minute', maxText: '7 days' });
+}
+
 /** `lookback`: an interval (normalised text) or a number for numeric cursors; undefined when it is zero, which means none. */
 export function readLookback(input: unknown): Read<string | number | undefined> {
   const what = `an interval such as "5 minutes" (units: ${UNIT_NAMES}) or a number >= 0`;

@@ -3,7 +3,7 @@
  * itself), TransientDatabaseError (retried by the state machine) or DatabaseError.
  */
 import pg from 'pg';
-import { ConnectionError, DatabaseError, PgferryError, TransientDatabaseError } from '../errors.ts';
+import { ConnectionError, DatabaseError, PgferryError, ServerUnreachableError, TransientDatabaseError } from '../errors.ts';
 import { redact } from './redact.ts';
 import { resolveConnection, type ResolveDeps } from './resolve.ts';
 import { invalidateSecret } from './secrets.ts';
@@ -119,10 +119,10 @@ export function classifyConnectError(err: unknown, settings: Pick<ConnectionSett
     return new TransientDatabaseError(redact(`cannot connect to ${target}: ${message}${suffix(code, sqlstate)}`), code, { cause: err });
   }
   if (code === 'ECONNREFUSED') {
-    return new ConnectionError(redact(`cannot connect to ${target}: connection refused (is the server running and the port right?)`), target, code, { cause: err });
+    return new ServerUnreachableError(redact(`cannot connect to ${target}: connection refused (is the server running and the port right?)`), target, code, { cause: err });
   }
   if (code === 'ENOTFOUND') {
-    return new ConnectionError(redact(`cannot connect to ${target}: unknown host ${settings.host}`), target, code, { cause: err });
+    return new ServerUnreachableError(redact(`cannot connect to ${target}: unknown host ${settings.host}`), target, code, { cause: err });
   }
   if (isTlsProblem(code, message)) {
     return new ConnectionError(redact(`cannot connect to ${target}: TLS: ${message}${suffix(code, sqlstate)} (check sslmode, sslrootcert and PGFERRY_CA_BUNDLE)`), target, code, { cause: err });

@@ -1,11 +1,11 @@
 /** Staging tables: per-run names, creation, cleanup, and the per-chunk load that never duplicates rows. */
 import { createHash } from 'node:crypto';
 import { copyBetween, execute, query, transaction, type CopyResult, type Db } from '../db/index.ts';
-import { DatabaseError } from '../errors.ts';
+import { DatabaseError, PgferryError } from '../errors.ts';
 import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
 import { XMIN_COLUMN } from '../sql/merge.ts';
-import { ident, qualified, type TableName } from '../sql/quote.ts';
+import { ident, literal, qualified, type TableName } from '../sql/quote.ts';
 import type { ColumnSpec, RunPlan } from '../state/types.ts';
 
 const MAX_IDENT_BYTES = 63;
@@ -60,6 +60,35 @@ export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: 
 export async function dropStaging(db: Db, plan: RunPlan): Promise<void> {
   const { staging, done } = stagingTables(plan);
   await execute(db, dropStagingSql(staging, done), 'dropping the staging table');
+}
+
+/**
+ * Drops a dead run's staging tables even while stray tasks of that run still write to them: when the lock
+ * is not granted within `lockTimeout`, the sessions holding locks on those tables are terminated (they
+ * belong to the run being cleaned up, whose lease is already released) and the drop is tried again.
+ * Returns how many sessions were terminated.
+ */
+export async function dropStagingOfDeadRun(db: Db, plan: RunPlan, options: { lockTimeout?: string; attempts?: number } = {}): Promise<number> {
+  const { staging, done } = stagingTables(plan);
+  const attempts = options.attempts ?? 5;
+  let terminated = 0;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await transaction(db, async () => {
+        await query(db, `SET LOCAL lock_timeout = ${literal(options.lockTimeout ?? '5s')}`, 'dropping the staging table');
+        await execute(db, dropStagingSql(staging, done), 'dropping the staging table');
+      }, 'dropping the staging table');
+      return terminated;
+    } catch (error) {
+      if (!(error instanceof PgferryError && (error as { code?: string }).code === '55P03') || attempt >= attempts) throw error;
+      const stopped = await query<{ n: number }>(db, {
+        text: `SELECT count(pg_terminate_backend(l.pid))::int AS n FROM pg_locks l
+WHERE l.relation IN (to_regclass($1), to_regclass($2)) AND l.pid <> pg_backend_pid()`,
+        values: [qualified(staging), qualified(done)],
+      }, 'stopping the sessions of a dead run');
+      terminated += stopped.rows[0]?.n ?? 0;
+    }
+  }
 }
 
 /** Drops staging tables left by earlier runs of the pipeline (a crashed run); call while holding the lease. */

@@ -1,9 +1,18 @@
 /** SQL text of the state schema: pure functions, so `plan` can print them and tests can read them. */
 import type { Statement } from '../db/index.ts';
+import { CONFIG_DEFAULTS } from '../config/types.ts';
 import { ident, literal } from '../sql/quote.ts';
 
-/** How long a lease lasts without renewal; every task renews it, so only a dead run loses it. */
-export const LEASE_TTL = '15 minutes';
+/** `interval` text of a lease's lifetime in milliseconds (`state.lease_ttl`). */
+function ttlInterval(ttlMs: number): string {
+  return `${Math.round(ttlMs)} milliseconds`;
+}
+
+/** Run statuses `runs.status` accepts: `timed_out` and `aborted` are recorded by the cleanup task. */
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'timed_out', 'aborted'] as const;
+
+/** The CHECK constraint of `runs.status`. */
+const STATUS_CHECK = `CHECK (status IN (${RUN_STATUSES.map((s) => literal(s)).join(', ')}))`;
 
 /** `"schema".table` of a state table. */
 export function stateTable(schema: string, table: 'pipeline_state' | 'runs' | 'run_chunks'): string {
@@ -17,7 +26,9 @@ export const STATE_RELATIONS = ['pipeline_state', 'runs', 'run_chunks', 'runs_pi
 export function stateReadySql(schema: string): Statement {
   return {
     text: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
-  (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY ($2::text[])) = cardinality($2::text[]) AS ready`,
+  (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY ($2::text[])) = cardinality($2::text[])
+  AND EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relname = 'runs' AND k.contype = 'c' AND pg_get_constraintdef(k.oid) LIKE '%aborted%') AS ready`,
     values: [schema, STATE_RELATIONS],
   };
 }
@@ -46,7 +57,7 @@ export function stateSchemaSql(schema: string, options: { createSchema?: boolean
     `CREATE TABLE IF NOT EXISTS ${runs} (
   run_id text PRIMARY KEY,
   pipeline text NOT NULL,
-  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+  status text NOT NULL ${STATUS_CHECK},
   mode text,
   strategy text,
   full_refresh boolean NOT NULL DEFAULT false,
@@ -63,6 +74,8 @@ export function stateSchemaSql(schema: string, options: { createSchema?: boolean
   cursor_after jsonb,
   error jsonb
 )`,
+    // State schemas made before the cleanup task knew only running, succeeded and failed.
+    `ALTER TABLE ${runs} DROP CONSTRAINT IF EXISTS runs_status_check, ADD CONSTRAINT runs_status_check ${STATUS_CHECK}`,
     `CREATE INDEX IF NOT EXISTS runs_pipeline_started_at ON ${runs} (pipeline, started_at DESC)`,
     `CREATE TABLE IF NOT EXISTS ${chunks} (
   run_id text NOT NULL REFERENCES ${runs} (run_id) ON DELETE CASCADE,
@@ -80,7 +93,7 @@ export function stateSchemaSql(schema: string, options: { createSchema?: boolean
 }
 
 /** Takes the lease when it is free, expired, or already ours (a retried plan); returns the row only when taken. */
-export function acquireLeaseSql(schema: string, pipeline: string, runId: string): Statement {
+export function acquireLeaseSql(schema: string, pipeline: string, runId: string, ttlMs: number = CONFIG_DEFAULTS.leaseTtlMs): Statement {
   const ps = stateTable(schema, 'pipeline_state');
   return {
     text: `INSERT INTO ${ps} AS s (pipeline, lease_run_id, lease_until)
@@ -89,16 +102,16 @@ ON CONFLICT (pipeline) DO UPDATE
   SET lease_run_id = EXCLUDED.lease_run_id, lease_until = EXCLUDED.lease_until, updated_at = now()
   WHERE s.lease_run_id IS NULL OR s.lease_until < now() OR s.lease_run_id = EXCLUDED.lease_run_id
 RETURNING s.cursor`,
-    values: [pipeline, runId, LEASE_TTL],
+    values: [pipeline, runId, ttlInterval(ttlMs)],
   };
 }
 
 /** Extends the lease of a run that still holds it; no row means it was lost. */
-export function renewLeaseSql(schema: string, pipeline: string, runId: string): Statement {
+export function renewLeaseSql(schema: string, pipeline: string, runId: string, ttlMs: number = CONFIG_DEFAULTS.leaseTtlMs): Statement {
   return {
     text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET lease_until = now() + $3::interval
 WHERE pipeline = $1 AND lease_run_id = $2 RETURNING pipeline`,
-    values: [pipeline, runId, LEASE_TTL],
+    values: [pipeline, runId, ttlInterval(ttlMs)],
   };
 }
 

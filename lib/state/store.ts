@@ -1,7 +1,7 @@
 /** Reads and writes the state database: the pipeline's cursor and lease, runs and their chunks. */
 import { query, transaction, execute, type Db } from '../db/index.ts';
 import { redact } from '../connections/index.ts';
-import { LeaseHeldError, LeaseLostError } from '../errors.ts';
+import { LeaseHeldError, LeaseLostError, PgferryError } from '../errors.ts';
 import { acquireLeaseSql, completeRunSql, fenceSql, renewLeaseSql, stateReadySql, stateSchemaSql, stateTable } from './sql.ts';
 import type { RunPlan, RunRecord, RunSummary } from './types.ts';
 
@@ -16,38 +16,50 @@ export async function ensureStateSchema(db: Db, schema: string): Promise<void> {
   await transaction(db, () => execute(db, stateSchemaSql(schema, { createSchema: !found?.schema }), 'creating the state schema'), 'creating the state schema');
 }
 
-/** Takes the pipeline's lease for `runId`, returning the stored cursor; LeaseHeldError when another live run has it. */
-export async function acquireLease(db: Db, schema: string, pipeline: string, runId: string): Promise<{ cursor: unknown }> {
-  const before = await query<{ lease_run_id: string | null }>(
-    db,
-    { text: `SELECT lease_run_id FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] },
-    'reading the lease',
-  );
-  const taken = await query<{ cursor: unknown }>(db, acquireLeaseSql(schema, pipeline, runId), 'taking the lease');
-  const row = taken.rows[0];
-  if (row) {
-    // Taking over an expired lease means its run died: without this its record would say 'running' forever.
-    const previous = before.rows[0]?.lease_run_id;
-    if (previous && previous !== runId) {
-      await query(db, {
-        text: `UPDATE ${stateTable(schema, 'runs')} SET status = 'failed', finished_at = clock_timestamp(), error = $2 WHERE run_id = $1 AND status = 'running'`,
-        values: [previous, JSON.stringify({ name: 'LeaseLostError', message: `lease expired; taken over by run ${runId}` })],
-      }, 'recording the run whose lease expired');
-    }
-    return { cursor: row.cursor };
+/** How long a Plan waits for the pipeline's row while a live run's Apply holds it, before it counts as held. */
+const LEASE_LOCK_TIMEOUT = '5s';
+
+/**
+ * Takes the pipeline's lease for `runId` for `ttlMs`, returning the stored cursor; LeaseHeldError when
+ * another live run has it, or when a run's Apply holds the row locked (its fence) for longer than
+ * {@link LEASE_LOCK_TIMEOUT}: that run is alive, so this one is skipped instead of waiting for it.
+ */
+export async function acquireLease(db: Db, schema: string, pipeline: string, runId: string, ttlMs?: number): Promise<{ cursor: unknown }> {
+  try {
+    const taken = await transaction(db, async () => {
+      await query(db, `SET LOCAL lock_timeout = '${LEASE_LOCK_TIMEOUT}'`, 'taking the lease');
+      const before = await query<{ lease_run_id: string | null }>(
+        db,
+        { text: `SELECT lease_run_id FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] },
+        'reading the lease',
+      );
+      const row = (await query<{ cursor: unknown }>(db, acquireLeaseSql(schema, pipeline, runId, ttlMs), 'taking the lease')).rows[0];
+      // Taking over an expired lease means its run died: without this its record would say 'running' forever.
+      const previous = before.rows[0]?.lease_run_id;
+      if (row && previous && previous !== runId) {
+        await query(db, {
+          text: `UPDATE ${stateTable(schema, 'runs')} SET status = 'failed', finished_at = clock_timestamp(), error = $2 WHERE run_id = $1 AND status = 'running'`,
+          values: [previous, JSON.stringify({ name: 'LeaseLostError', message: `lease expired; taken over by run ${runId}` })],
+        }, 'recording the run whose lease expired');
+      }
+      return row;
+    }, 'taking the lease');
+    if (taken) return { cursor: taken.cursor };
+  } catch (error) {
+    if (!(error instanceof PgferryError && (error as { code?: string }).code === '55P03')) throw error;
   }
-  const holder = await query<{ lease_run_id: string; lease_until: Date }>(
+  const holder = await query<{ lease_run_id: string | null; lease_until: Date | null }>(
     db,
     { text: `SELECT lease_run_id, lease_until FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] },
     'reading the lease',
   );
   const h = holder.rows[0];
-  throw new LeaseHeldError(pipeline, h?.lease_run_id ?? 'unknown', h ? h.lease_until.toISOString() : 'unknown');
+  throw new LeaseHeldError(pipeline, h?.lease_run_id ?? 'unknown', h?.lease_until ? h.lease_until.toISOString() : 'unknown');
 }
 
-/** Renews the lease; LeaseLostError when the run no longer holds it. */
-export async function renewLease(db: Db, schema: string, pipeline: string, runId: string): Promise<void> {
-  const result = await query(db, renewLeaseSql(schema, pipeline, runId), 'renewing the lease');
+/** Renews the lease for `ttlMs`; LeaseLostError when the run no longer holds it. */
+export async function renewLease(db: Db, schema: string, pipeline: string, runId: string, ttlMs?: number): Promise<void> {
+  const result = await query(db, renewLeaseSql(schema, pipeline, runId, ttlMs), 'renewing the lease');
   if (result.rowCount === 0) throw new LeaseLostError(pipeline, runId);
 }
 
@@ -184,21 +196,33 @@ export async function completeRun(db: Db, schema: string, pipeline: string, runI
  * Records a failed run (creating its row if the plan never got that far) and releases the lease if this run
  * holds it. A run that already succeeded stays succeeded.
  */
-export async function failRun(db: Db, schema: string, pipeline: string, runId: string, error: { name: string; message: string }): Promise<void> {
+export async function failRun(
+  db: Db,
+  schema: string,
+  pipeline: string,
+  runId: string,
+  error: { name: string; message: string },
+  status: 'failed' | 'timed_out' | 'aborted' = 'failed',
+): Promise<void> {
   await transaction(db, async () => {
     await query(db, {
       text: `INSERT INTO ${stateTable(schema, 'runs')} AS r (run_id, pipeline, status, finished_at, error)
-VALUES ($1, $2, 'failed', clock_timestamp(), $3)
-ON CONFLICT (run_id) DO UPDATE SET status = 'failed', finished_at = clock_timestamp(), error = EXCLUDED.error
+VALUES ($1, $2, $4, clock_timestamp(), $3)
+ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, finished_at = clock_timestamp(), error = EXCLUDED.error
 WHERE r.status <> 'succeeded'`,
-      values: [runId, pipeline, JSON.stringify(error)],
+      values: [runId, pipeline, JSON.stringify(error), status],
     }, 'recording the failed run');
-    await query(db, {
-      text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET lease_run_id = NULL, lease_until = NULL, updated_at = now()
-WHERE pipeline = $1 AND lease_run_id = $2`,
-      values: [pipeline, runId],
-    }, 'releasing the lease');
+    await releaseLease(db, schema, pipeline, runId);
   }, 'recording the failed run');
+}
+
+/** Releases the lease if `runId` holds it; a no-op otherwise. */
+export async function releaseLease(db: Db, schema: string, pipeline: string, runId: string): Promise<void> {
+  await query(db, {
+    text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET lease_run_id = NULL, lease_until = NULL, updated_at = now()
+WHERE pipeline = $1 AND lease_run_id = $2`,
+    values: [pipeline, runId],
+  }, 'releasing the lease');
 }
 
 /** A pipeline's row of `pipeline_state`, or undefined before its first run. */

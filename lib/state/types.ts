@@ -50,6 +50,10 @@ export const RunStatus = {
   running: 'running',
   succeeded: 'succeeded',
   failed: 'failed',
+  /** The execution timed out before RecordFailure could run (recorded by the cleanup task). */
+  timedOut: 'timed_out',
+  /** The execution was stopped (StopExecution, the console) before RecordFailure could run. */
+  aborted: 'aborted',
   skipped: 'skipped',
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];

@@ -16,11 +16,28 @@ export const TaskStates = {
 } as const;
 export type TaskKey = keyof typeof TaskStates;
 
+/** Every task Lambda of a deployment: the state machine's tasks, and the cleanup its status-change events run. */
+export const FUNCTION_KEYS = ['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure', 'cleanup'] as const;
+export type FunctionKey = (typeof FUNCTION_KEYS)[number];
+
 /** The resource (Lambda ARN) of each task. */
 export type TaskResources = Readonly<Record<TaskKey, string>>;
 
-/** Longest a task may run: Lambda's own limit. */
-export const TASK_TIMEOUT_SECONDS = 900;
+/** Longest a task Lambda may run: Lambda's own limit. */
+export const LAMBDA_TIMEOUT_SECONDS = 900;
+
+/**
+ * The Task states' TimeoutSeconds: a little above the function's, so a task that runs too long always ends
+ * with the Lambda's own timeout error (Sandbox.Timedout), never in a race with the state's States.Timeout.
+ */
+export const TASK_TIMEOUT_SECONDS = LAMBDA_TIMEOUT_SECONDS + 30;
+
+/**
+ * Largest Plan output the definition accepts, in bytes. Step Functions refuses a state's input or output
+ * over 256 KiB with States.DataLimitExceeded, which no Catch sees; the margin leaves room for the Catch
+ * that adds an error (Cause up to 32 KiB) to the same document.
+ */
+export const MAX_PLAN_OUTPUT_BYTES = 256 * 1024 - 40 * 1024;
 
 /** Longest a whole run may take before the execution times out (and the timed-out alarm fires): 24 hours. */
 export const EXECUTION_TIMEOUT_SECONDS = 24 * 3600;
@@ -33,14 +50,18 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ] as const;
 
-/** Transient database and Lambda errors are retried with jittered exponential backoff; data errors are not. */
+/**
+ * Transient database and Lambda errors are retried with jittered exponential backoff; data errors are not.
+ * The retries outlast an RDS Multi-AZ failover (60-120 s): 3, 6, 12, 24, 48, 96, 120, 120 s at most
+ * (429 s), about 215 s expected under full jitter, plus each attempt's own connect timeout.
+ */
 export const RETRY_POLICY = [
   {
     ErrorEquals: [...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS],
-    IntervalSeconds: 2,
-    MaxAttempts: 5,
+    IntervalSeconds: 3,
+    MaxAttempts: 8,
     BackoffRate: 2,
-    MaxDelaySeconds: 60,
+    MaxDelaySeconds: 120,
     JitterStrategy: 'FULL',
   },
 ] as const;
@@ -56,10 +77,12 @@ const toFailure = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: Ta
 
 /**
  * Builds the definition of one pipeline's state machine: Plan, a Distributed Map of ExtractChunk over
- * chunk numbers, Apply, Finalize; every failure goes to RecordFailure and then a Fail state. Only chunk
- * numbers travel through the execution (bounds stay in the state database) and each chunk's output is
- * its number, so 10,000 chunks stay far below the 256 KB payload limit; a Distributed Map keeps each
- * chunk's events in its own child execution, away from the 25,000-event history limit.
+ * chunk numbers, Apply, Finalize; every failure goes to RecordFailure and then a Fail state that carries
+ * the error RecordFailure recorded. Only chunk numbers travel through the execution (bounds stay in the
+ * state database) and Plan refuses an output over {@link MAX_PLAN_OUTPUT_BYTES}; a Distributed Map keeps
+ * each chunk's events in its own child execution, away from the 25,000-event history limit. What ends a
+ * run outside these states (the execution's timeout, StopExecution, States.DataLimitExceeded) is cleaned
+ * up by the cleanup task on the execution's status-change event.
  */
 export function buildDefinition(pipeline: PipelineConfig, resources: TaskResources): StateMachineDefinition {
   const run = { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId' };
@@ -107,9 +130,20 @@ export function buildDefinition(pipeline: PipelineConfig, resources: TaskResourc
       [TaskStates.recordFailure]: task(
         resources.recordFailure,
         { pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
-        { ResultPath: '$.summary', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: 'Failed' }], Next: 'Failed' },
+        {
+          // Its output's `failure` is the recorded error as {Error, Cause}: what the Fail state shows.
+          ResultPath: '$.recorded',
+          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: 'FailedUnrecorded' }],
+          Next: 'Failed',
+        },
       ),
-      Failed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
+      Failed: { Type: 'Fail', Comment: 'The error recorded in runs.error.', ErrorPath: '$.recorded.failure.Error', CausePath: '$.recorded.failure.Cause' },
+      FailedUnrecorded: {
+        Type: 'Fail',
+        Comment: 'RecordFailure itself failed; the cleanup task records the run from the execution\'s status-change event.',
+        ErrorPath: '$.error.Error',
+        CausePath: '$.error.Cause',
+      },
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
-import { DatabaseError, UnsafeTargetError } from '../errors.ts';
+import { ConfigError, DatabaseError, UnsafeTargetError } from '../errors.ts';
 import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
 import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
@@ -16,6 +16,7 @@ import { planWindow } from '../source/window.ts';
 import { chunkPredicate, sourceSelect, type ChunkBounds } from '../sql/extract.ts';
 import { ident, qualified } from '../sql/quote.ts';
 import type { ColumnSpec, RunPlan } from '../state/types.ts';
+import { MAX_PLAN_OUTPUT_BYTES } from './definition.ts';
 import type { TaskLogger } from './types.ts';
 
 /** Whether the pipeline's strategy replaces the target by its staging table. */
@@ -97,6 +98,7 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     chunkRows,
     estimatedRows: described.estimatedRows,
   });
+  refuseOversizedPlan(config, runId, chunks.length, chunkRows);
   const keys = dedupesKeys(config) ? uniqueKey(config) ?? [] : [];
   const unique = await stagedKeysUnique(
     { source, target },
@@ -110,6 +112,44 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     chunkRows,
     ...(described.rowBytes !== undefined ? { rowBytes: described.rowBytes } : {}),
   };
+}
+
+/** Bytes of Plan's output `{pipeline, runId, chunks: [0, ..., count - 1]}` as Step Functions counts them. */
+export function planOutputBytes(pipeline: string, runId: string, count: number): number {
+  let bytes = Buffer.byteLength(JSON.stringify({ pipeline, runId, chunks: [] }));
+  // Chunk numbers 0..count-1 and the commas between them, decade by decade.
+  for (let digits = 1, from = 0; from < count; digits += 1, from = 10 ** (digits - 1)) {
+    bytes += (Math.min(count, 10 ** digits) - from) * digits;
+  }
+  return bytes + Math.max(0, count - 1);
+}
+
+/** The most chunks whose Plan output fits {@link MAX_PLAN_OUTPUT_BYTES}. */
+export function maxChunks(pipeline: string, runId: string): number {
+  let low = 1;
+  let high = MAX_PLAN_OUTPUT_BYTES;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (planOutputBytes(pipeline, runId, mid) <= MAX_PLAN_OUTPUT_BYTES) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
+
+/**
+ * Refuses, before anything is written, a plan whose output would pass the payload limit: on AWS the
+ * execution would end in States.DataLimitExceeded, which no Catch sees.
+ */
+function refuseOversizedPlan(config: PipelineConfig, runId: string, count: number, chunkRows: number): void {
+  const bytes = planOutputBytes(config.name, runId, count);
+  if (bytes <= MAX_PLAN_OUTPUT_BYTES) return;
+  const most = maxChunks(config.name, runId);
+  const fits = Math.ceil((chunkRows * count) / most / 1000) * 1000;
+  throw new ConfigError([{
+    file: `pipeline ${config.name}`,
+    path: 'source.options.chunk_rows',
+    message: `${chunkRows} rows per chunk make ${count} chunks, whose plan (${bytes} bytes) would pass the ${MAX_PLAN_OUTPUT_BYTES}-byte limit of a state's output (Step Functions allows 256 KiB); at most ${most} chunks fit: set chunk_rows to ${fits} or more`,
+  }]);
 }
 
 /** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */

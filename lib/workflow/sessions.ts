@@ -46,6 +46,11 @@ export function connectTarget(config: PipelineConfig, deps: TaskDeps): Promise<D
   return deps.connect(refOf(config.sink), {});
 }
 
+/** Opens one more connection to the state database (the lease's heartbeat, beside a task's own sessions). */
+export function connectState(config: PipelineConfig, deps: TaskDeps): Promise<Db> {
+  return deps.connect(refOf(config.state), {});
+}
+
 /** Closes every connection of {@link openSessions}. */
 export async function closeSessions(sessions: Sessions | undefined): Promise<void> {
   if (!sessions) return;

@@ -23,6 +23,8 @@ export interface TaskDeps {
 
 /** Places where a test can make a task fail, to prove a failure there changes nothing. */
 export interface TaskHooks {
+  /** Runs in Apply after the work ahead of the transaction (index builds), before the lease's last renewal and the fence. */
+  readonly beforeApplyFence?: (run: { pipeline: string; runId: string }) => Promise<void>;
   /** Runs inside the apply transaction after the strategy SQL and the cursor update, before COMMIT. */
   readonly beforeApplyCommit?: (run: { pipeline: string; runId: string }) => Promise<void>;
 }

@@ -66,7 +66,7 @@ describe('Function: parsePipeline', () => {
     it('still runs when other keys have type errors', () => {
       expect(problemsOf(pipelineYaml({ 'source.table': undefined, 'source.options': { chunk_rows: -1 }, 'sink.strategy': append({ only_new_rows: true }) }))).toEqual([
         'orders.yaml: source: one of table or query is required',
-        'orders.yaml: source.options.chunk_rows: expected a positive integer, got -1',
+        'orders.yaml: source.options.chunk_rows: expected an integer of at least 10, got -1',
         'orders.yaml: sink.strategy.unique_key: required when only_new_rows is true',
       ]);
     });

@@ -26,7 +26,7 @@ describe('Function: parsePipeline', () => {
         staging: { schema: 'pgferry_staging' },
         strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' },
       },
-      state: { connection_id: 'dwh', connection_type: 'secretsmanager', connection_params: {}, schema: 'pgferry' },
+      state: { connection_id: 'dwh', connection_type: 'secretsmanager', connection_params: {}, schema: 'pgferry', lease_ttl: 900000 },
     });
   });
 
@@ -116,7 +116,7 @@ describe('Function: parsePipeline', () => {
   describe('state', () => {
     it("takes the sink's connection when state is omitted", () => {
       const text = pipelineYaml({ 'sink.connection_type': 'env', 'sink.connection_params': { port: '6432' } });
-      expect(parsePipeline(text, 'orders.yaml').state).toEqual({ connection_id: 'dwh', connection_type: 'env', connection_params: { port: 6432 }, schema: 'pgferry' });
+      expect(parsePipeline(text, 'orders.yaml').state).toEqual({ connection_id: 'dwh', connection_type: 'env', connection_params: { port: 6432 }, schema: 'pgferry', lease_ttl: 900000 });
     });
 
     it("takes the sink's connection when state gives only a schema", () => {
@@ -125,6 +125,7 @@ describe('Function: parsePipeline', () => {
         connection_type: 'secretsmanager',
         connection_params: {},
         schema: 'ops',
+        lease_ttl: 900000,
       });
     });
 
@@ -134,6 +135,7 @@ describe('Function: parsePipeline', () => {
         connection_type: 'secretsmanager',
         connection_params: {},
         schema: 'pgferry',
+        lease_ttl: 900000,
       });
     });
   });

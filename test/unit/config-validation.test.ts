@@ -57,9 +57,9 @@ describe('Function: parsePipeline', () => {
     ['source.columns', ['id', 'id'], 'source.columns[1]: "id" is listed twice'],
     ['source.columns', ['id', 5], 'source.columns[1]: expected a name (a non-empty string), got 5'],
     ['source.options', 'fast', 'source.options: expected a mapping, got "fast"'],
-    ['source.options.chunk_rows', 'many', 'source.options.chunk_rows: expected a positive integer, got "many"'],
-    ['source.options.chunk_rows', 0, 'source.options.chunk_rows: expected a positive integer, got 0'],
-    ['source.options.chunk_rows', 1.5, 'source.options.chunk_rows: expected a positive integer, got 1.5'],
+    ['source.options.chunk_rows', 'many', 'source.options.chunk_rows: expected an integer of at least 10, got "many"'],
+    ['source.options.chunk_rows', 0, 'source.options.chunk_rows: expected an integer of at least 10, got 0'],
+    ['source.options.chunk_rows', 1.5, 'source.options.chunk_rows: expected an integer of at least 10, got 1.5'],
     ['source.options.max_parallel_chunks', 0, 'source.options.max_parallel_chunks: expected an integer from 1 to 256, got 0'],
     ['source.options.max_parallel_chunks', 257, 'source.options.max_parallel_chunks: expected an integer from 1 to 256, got 257'],
     ['source.options.incremental_strategy', 'cdc', 'source.options.incremental_strategy: expected one of none, column, xmin, got "cdc"'],
@@ -133,7 +133,7 @@ describe('Function: parsePipeline', () => {
     expect(problems).toEqual([
       expect.stringContaining('orders.yaml: name: expected a pipeline name'),
       'orders.yaml: source: one of table or query is required',
-      'orders.yaml: source.options.chunk_rows: expected a positive integer, got "many"',
+      'orders.yaml: source.options.chunk_rows: expected an integer of at least 10, got "many"',
       expect.stringContaining('orders.yaml: source.options.chunk_size: unknown key'),
       'orders.yaml: sink.strategy.unique_key: required when mode is incremental_merge',
     ]);

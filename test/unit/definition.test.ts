@@ -63,6 +63,6 @@ describe('Function: buildDefinition', () => {
   });
 
   it('sets an explicit timeout on every task (the local interpreter would otherwise stop tasks after 60 s)', () => {
-    for (const name of ['Plan', 'Apply', 'Finalize', 'RecordFailure']) expect(states[name]?.TimeoutSeconds).toBe(900);
+    for (const name of ['Plan', 'Apply', 'Finalize', 'RecordFailure']) expect(states[name]?.TimeoutSeconds).toBe(930);
   });
 });

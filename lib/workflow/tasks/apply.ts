@@ -4,7 +4,8 @@ import { transaction, type Db } from '../../db/index.ts';
 import { IncompleteRunError, LeaseLostError } from '../../errors.ts';
 import { applyStrategy, runStrategyAhead } from '../../sink/strategies/index.ts';
 import { stagedTotals, stagingTables } from '../../sink/staging.ts';
-import { completeRun, fence } from '../../state/store.ts';
+import { completeRun, fence, renewLease } from '../../state/store.ts';
+import { withHeartbeat } from '../heartbeat.ts';
 import type { RunPlan, RunRecord } from '../../state/types.ts';
 import { connectTarget, withSessions } from '../sessions.ts';
 import { requirePlan } from './run-record.ts';
@@ -24,7 +25,16 @@ export async function applyRun(input: RunInput, deps: TaskDeps): Promise<ApplyOu
     // A retry after a commit whose acknowledgement was lost: the work is done, do not do it again.
     if (run.status === 'succeeded') return { rowsInserted: run.rowsInserted ?? 0, rowsDeleted: run.rowsDeleted ?? 0 };
     if (run.status !== 'running') throw new LeaseLostError(config.name, input.runId);
-    const { stagingAnalyzed } = await runStrategyAhead(target, config, plan, { connect: () => connectTarget(config, deps), log: deps.log });
+    // The lease is renewed before the work ahead of the transaction (an exchange's index builds), beats while
+    // it runs, and is renewed again right before the fence, whose row lock then holds it until COMMIT.
+    const ttl = config.state.lease_ttl;
+    await renewLease(state, schema, config.name, input.runId, ttl);
+    const { stagingAnalyzed } = await withHeartbeat(config, deps, input.runId, [target], async () => {
+      const ahead = await runStrategyAhead(target, config, plan, { connect: () => connectTarget(config, deps), log: deps.log });
+      await deps.hooks?.beforeApplyFence?.({ pipeline: config.name, runId: input.runId });
+      return ahead;
+    });
+    await renewLease(state, schema, config.name, input.runId, ttl);
     const apply = (): Promise<ApplyOutput> => applyInTransaction(target, shared ? target : state, config, run, plan, input.runId, deps, stagingAnalyzed);
     if (shared) return transaction(target, apply, 'applying the run');
     return transaction(state, () => transaction(target, apply, 'applying the run'), 'applying the run');

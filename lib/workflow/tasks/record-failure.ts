@@ -22,8 +22,16 @@ export function parseStepError(error: StepError): { name: string; message: strin
   return { name, message: redact(message) };
 }
 
+/** What RecordFailure returns: the run summary, and the recorded error as the Fail state shows it. */
+export type RecordedFailure = RunSummary & { readonly failure: { readonly Error: string; readonly Cause: string } };
+
+/** The run's recorded error as a Fail state's `{Error, Cause}`. */
+export function failureOf(error: { name: string; message: string }): { Error: string; Cause: string } {
+  return { Error: error.name, Cause: error.message };
+}
+
 /** Records the failure. The target and the cursor were never touched by a failed run, so only state and staging change. */
-export async function recordFailure(input: FailureInput, deps: TaskDeps): Promise<RunSummary> {
+export async function recordFailure(input: FailureInput, deps: TaskDeps): Promise<RecordedFailure> {
   const config = deps.pipeline(input.pipeline);
   const schema = config.state.schema;
   let error = parseStepError(input.error);
@@ -42,6 +50,8 @@ export async function recordFailure(input: FailureInput, deps: TaskDeps): Promis
     }
     deps.log.error('run failed', { pipeline: config.name, runId: input.runId, error });
     if (!run) throw new Error(`run ${input.runId} could not be recorded`);
-    return summarize(run);
+    const summary = summarize(run);
+    // A run that had already succeeded keeps its record; the execution still fails with this task's error.
+    return { ...summary, failure: failureOf(run.error ?? error) };
   });
 }
