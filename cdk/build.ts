@@ -10,18 +10,23 @@ import { loadDeploySettings } from './settings.ts';
 export interface BuildOptions {
   /** Anchors relative paths and the default settings file. @default the repository root */
   readonly projectDir?: string;
+  /**
+   * The account and region to deploy to; both or neither. @default CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION,
+   * which the CDK CLI sets whenever credentials resolve (every `cdk deploy`); without them the stack is
+   * environment-agnostic, so `cdk synth` works offline.
+   */
+  readonly env?: { readonly account?: string | undefined; readonly region?: string | undefined };
 }
 
 /** Adds the pgferry stack to `app` and cdk-nag's AWS Solutions checks; ConfigError for invalid settings or pipeline files. */
 export async function buildPgferryApp(app: App, options: BuildOptions = {}): Promise<PipelineStack> {
   const settings = loadDeploySettings((key) => app.node.tryGetContext(key), options.projectDir ?? PROJECT_ROOT);
   const pipelines = await loadDeployablePipelines(settings.pipelinesDir);
-  const account = process.env.CDK_DEFAULT_ACCOUNT;
-  const region = process.env.CDK_DEFAULT_REGION;
+  const account = options.env ? options.env.account : process.env.CDK_DEFAULT_ACCOUNT;
+  const region = options.env ? options.env.region : process.env.CDK_DEFAULT_REGION;
   const stack = new PipelineStack(app, settings.stackName, {
     pipelines,
     settings,
-    // Environment-agnostic without credentials, so `cdk synth` works offline.
     ...(account && region ? { env: { account, region } } : {}),
   });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

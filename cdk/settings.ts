@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../lib/errors.ts';
+import { FUNCTION_KEYS, type FunctionKey } from '../lib/workflow/definition.ts';
 
 /** Default name of the settings file, beside cdk.json. */
 export const SETTINGS_FILE = 'pgferry.settings.json';
@@ -55,7 +56,31 @@ export interface DeploySettings {
   readonly taskMemoryMb: number;
   /** Customer-managed KMS keys that encrypt the connection secrets; the tasks may decrypt through Secrets Manager only. @default none (the AWS-managed key) */
   readonly secretsKmsKeyArns: readonly string[];
+  /**
+   * Reserved concurrency of each task function, shared by every pipeline of the deployment: at most this many
+   * of that task run at once, so the databases see a bounded number of sessions (ExtractChunk opens two or three)
+   * and pgferry can never take the account's whole Lambda concurrency. `false` reserves none.
+   * @default RESERVED_CONCURRENCY_DEFAULTS
+   */
+  readonly reservedConcurrency: Readonly<Record<FunctionKey, number>> | false;
+  /**
+   * How many nested stacks the pipelines are spread over, each pipeline by a hash of its name, so a pipeline
+   * keeps its stack as others are added. Fixed at the first deploy: changing it moves pipelines between stacks.
+   * @default 16
+   */
+  readonly pipelineStacks: number;
 }
+
+/** Default reserved concurrency per task function (77 in all). */
+export const RESERVED_CONCURRENCY_DEFAULTS: Readonly<Record<FunctionKey, number>> = {
+  plan: 10,
+  // Each running chunk holds a source session and a target session (plus the state's, when it is elsewhere).
+  extractChunk: 32,
+  apply: 10,
+  finalize: 10,
+  recordFailure: 10,
+  cleanup: 5,
+};
 
 /** Defaults of {@link DeploySettings}. */
 export const SETTINGS_DEFAULTS = {
@@ -66,10 +91,13 @@ export const SETTINGS_DEFAULTS = {
   lambdaRuntime: 'nodejs22.x',
   extractMemoryMb: 1769,
   taskMemoryMb: 512,
+  pipelineStacks: 16,
 } as const;
 
 const idList = (prefix: string) =>
   z.array(z.string().regex(new RegExp(`^${prefix}-[0-9a-f]+$`), `expected ${prefix}-<hex> ids`)).min(1, `expected at least one ${prefix}-... id`);
+
+const concurrency = z.number().int().min(1, 'at least 1 (false reserves none)').max(1000, 'at most 1000');
 
 const memory = z.number().int().min(128, 'at least 128 MB').max(10240, 'at most 10240 MB');
 
@@ -85,13 +113,20 @@ const SettingsSchema = z.strictObject({
   extractMemoryMb: memory.optional(),
   taskMemoryMb: memory.optional(),
   secretsKmsKeyArns: z.array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'expected arn:aws:kms:<region>:<account>:key/<id>')).optional(),
+  reservedConcurrency: z
+    .union([
+      z.literal(false),
+      z.strictObject(Object.fromEntries(FUNCTION_KEYS.map((k) => [k, concurrency.optional()])) as Record<FunctionKey, z.ZodOptional<typeof concurrency>>),
+    ])
+    .optional(),
+  pipelineStacks: z.number().int().min(1, 'at least 1').max(100, 'at most 100').optional(),
 });
 type RawSettings = z.infer<typeof SettingsSchema>;
 
 /** Context keys that override the settings file (`-c key=value`); lists are comma-separated. */
 export const CONTEXT_KEYS = [
   'settingsFile', 'stackName', 'namePrefix', 'pipelinesDir', 'vpcId', 'subnetIds', 'securityGroupIds', 'noVpc',
-  'caBundle', 'alarmEmail', 'logRetentionDays', 'lambdaRuntime', 'extractMemoryMb', 'taskMemoryMb', 'secretsKmsKeyArns',
+  'caBundle', 'alarmEmail', 'logRetentionDays', 'lambdaRuntime', 'extractMemoryMb', 'taskMemoryMb', 'secretsKmsKeyArns', 'pipelineStacks',
 ] as const;
 
 /** Reads a context value: `(key) => node.tryGetContext(key)`. */
@@ -134,11 +169,18 @@ export function loadDeploySettings(context: ContextReader, projectDir: string): 
     extractMemoryMb: pick('extractMemoryMb').value ?? SETTINGS_DEFAULTS.extractMemoryMb,
     taskMemoryMb: pick('taskMemoryMb').value ?? SETTINGS_DEFAULTS.taskMemoryMb,
     secretsKmsKeyArns: pick('secretsKmsKeyArns').value ?? [],
+    reservedConcurrency: reservedConcurrency(pick('reservedConcurrency').value),
+    pipelineStacks: pick('pipelineStacks').value ?? SETTINGS_DEFAULTS.pipelineStacks,
   };
   if (settings.caBundle !== undefined && !existsSync(settings.caBundle)) {
     throw new ConfigError([{ file: caBundle.base === projectDir && fromContext.caBundle !== undefined ? 'CDK context' : file, path: 'caBundle', message: `file not found: ${settings.caBundle} (download the RDS bundle, e.g. global-bundle.pem, or leave caBundle out to use the Lambda runtime's CA file)` }]);
   }
   return settings;
+}
+
+function reservedConcurrency(value: RawSettings['reservedConcurrency']): DeploySettings['reservedConcurrency'] {
+  if (value === false) return false;
+  return { ...RESERVED_CONCURRENCY_DEFAULTS, ...Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) };
 }
 
 function readJson(file: string, problems: ConfigProblem[]): unknown {
@@ -185,7 +227,7 @@ function contextSettings(context: ContextReader, problems: ConfigProblem[]): Rec
     const v = text(key);
     if (v !== undefined) out[key] = v;
   }
-  for (const key of ['logRetentionDays', 'extractMemoryMb', 'taskMemoryMb'] as const) {
+  for (const key of ['logRetentionDays', 'extractMemoryMb', 'taskMemoryMb', 'pipelineStacks'] as const) {
     const v = num(key);
     if (v !== undefined) out[key] = v;
   }

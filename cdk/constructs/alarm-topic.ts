@@ -42,10 +42,14 @@ export class AlarmTopic extends Construct {
     if (props.email !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 
-  /** Makes the alarm notify the topic when it fires and when it recovers. */
-  public notify(alarm: cloudwatch.Alarm): void {
+  /**
+   * Makes the alarm notify the topic when it fires and, with `ok` (the default), when it recovers. Alarms on
+   * events (a failed execution) leave `ok` out: their recovery is only the next quiet period, and one mail per
+   * failure is enough.
+   */
+  public notify(alarm: cloudwatch.Alarm, options: { ok?: boolean } = {}): void {
     const action = new actions.SnsAction(this.topic);
     alarm.addAlarmAction(action);
-    alarm.addOkAction(action);
+    if (options.ok ?? true) alarm.addOkAction(action);
   }
 }

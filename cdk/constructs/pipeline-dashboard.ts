@@ -1,55 +1,59 @@
-/** A pipeline's row of the pgferry dashboard: rows moved, durations, and how its executions ended. */
+/**
+ * The deployment's dashboard: rows moved, durations and run outcomes of every pipeline, one line per
+ * pipeline found by CloudWatch SEARCH (so the dashboard does not grow with the pipelines and stays within
+ * CloudWatch's widget limits at hundreds of them), then the task functions' invocations, errors, throttles
+ * and durations.
+ */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Metrics } from '../../lib/aws/constants.ts';
+import type { FunctionKey } from '../../lib/workflow/definition.ts';
 
-/** A metric the task Lambdas emit for this pipeline (namespace pgferry, dimensions service and pipeline, as Powertools writes them). */
-export function pipelineMetric(pipeline: string, metricName: string, statistic: string, period: Duration = Duration.hours(1)): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: Metrics.namespace,
-    metricName,
-    dimensionsMap: { service: Metrics.service, [Metrics.dimension]: pipeline },
-    statistic,
-    period,
+const HOUR = Duration.hours(1);
+
+/** One line per pipeline of a pgferry metric: SEARCH over the pipeline dimension. */
+export function perPipeline(metricName: string, statistic: string): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${Metrics.namespace},${Metrics.dimension},service} MetricName="${metricName}"', '${statistic}', ${HOUR.toSeconds()})`,
+    period: HOUR,
   });
 }
 
-/** Widgets of one pipeline, one dashboard row. */
-export function pipelineDashboardRow(pipeline: string, stateMachine: sfn.IStateMachine): cloudwatch.IWidget[] {
+/** One line per state machine of the deployment of a Step Functions metric. */
+function perStateMachine(metricName: string, namePrefix: string): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{AWS/States,StateMachineArn} MetricName="${metricName}" "stateMachine:${namePrefix}-"', 'Sum', ${HOUR.toSeconds()})`,
+    period: HOUR,
+  });
+}
+
+/** The dashboard's widgets. */
+export function deploymentDashboardWidgets(namePrefix: string, functions: Readonly<Record<FunctionKey, lambda.IFunction>>): cloudwatch.IWidget[][] {
   const n = Metrics.names;
-  const m = (name: string, statistic: string, label: string) => pipelineMetric(pipeline, name, statistic).with({ label });
   const height = 6;
+  const fns = Object.entries(functions) as [FunctionKey, lambda.IFunction][];
+  const byFunction = (metric: (fn: lambda.IFunction) => cloudwatch.IMetric) => fns.map(([, fn]) => metric(fn));
   return [
-    new cloudwatch.GraphWidget({
-      title: `${pipeline}: rows per hour`,
-      left: [m(n.rowsExtracted, 'Sum', 'extracted'), m(n.rowsInserted, 'Sum', 'inserted'), m(n.rowsDeleted, 'Sum', 'deleted')],
-      right: [m(n.bytes, 'Sum', 'bytes')],
-      width: 8,
-      height,
-    }),
-    new cloudwatch.GraphWidget({
-      title: `${pipeline}: durations`,
-      left: [
-        m(n.runDuration, 'Maximum', 'run (max, ms)'),
-        m(n.applyDuration, 'Maximum', 'apply (max, ms)'),
-        m(n.chunkDuration, 'p90', 'chunk (p90, ms)'),
-        stateMachine.metricTime({ statistic: 'Maximum', period: Duration.hours(1), label: 'execution (max, ms)' }),
-      ],
-      width: 8,
-      height,
-    }),
-    new cloudwatch.GraphWidget({
-      title: `${pipeline}: runs`,
-      left: [
-        stateMachine.metricSucceeded({ statistic: 'Sum', period: Duration.hours(1), label: 'executions succeeded' }),
-        stateMachine.metricFailed({ statistic: 'Sum', period: Duration.hours(1), label: 'executions failed' }),
-        stateMachine.metricTimedOut({ statistic: 'Sum', period: Duration.hours(1), label: 'executions timed out' }),
-        m(n.runsSkipped, 'Sum', 'skipped (another run held the lease)'),
-        m(n.taskErrors, 'Sum', 'task errors (retries included)'),
-      ],
-      width: 8,
-      height,
-    }),
+    [
+      new cloudwatch.GraphWidget({ title: 'Rows extracted per hour, by pipeline', left: [perPipeline(n.rowsExtracted, 'Sum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Longest run per hour (ms), by pipeline', left: [perPipeline(n.runDuration, 'Maximum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Slowest chunk per hour (ms), by pipeline', left: [perPipeline(n.chunkDuration, 'Maximum')], width: 8, height }),
+    ],
+    [
+      new cloudwatch.GraphWidget({ title: 'Failed and timed-out executions, by pipeline', left: [perStateMachine('ExecutionsFailed', namePrefix), perStateMachine('ExecutionsTimedOut', namePrefix)], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Skipped runs (another run held the lease), by pipeline', left: [perPipeline(n.runsSkipped, 'Sum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Runs the cleanup task recorded, by pipeline', left: [perPipeline(n.runsCleanedUp, 'Sum')], width: 8, height }),
+    ],
+    [
+      new cloudwatch.GraphWidget({ title: 'Task errors', left: byFunction((fn) => fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) })), width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Task throttles (reserved concurrency reached)', left: byFunction((fn) => fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) })), width: 8, height }),
+      new cloudwatch.GraphWidget({
+        title: 'Longest task duration (ms)',
+        left: byFunction((fn) => fn.metricDuration({ statistic: 'Maximum', period: Duration.minutes(5) })),
+        width: 8,
+        height,
+      }),
+    ],
   ];
 }

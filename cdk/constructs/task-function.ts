@@ -1,7 +1,7 @@
 /**
- * One task Lambda: a NodejsFunction (esbuild, ES module, minified, source maps) of `lambdas/<task>.ts`,
- * on arm64 and Node.js 22+, with the validated pipeline configurations (and the RDS CA bundle, when
- * given) copied into its asset.
+ * One task Lambda of the deployment: a NodejsFunction (esbuild, ES module, minified, source maps) of
+ * `lambdas/<task>.ts`, on arm64 and Node.js 22+, with the validated configurations of every pipeline (and
+ * the RDS CA bundle, when given) copied into its asset, and its reserved concurrency.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,24 +11,26 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { BundledFiles, LAMBDA_TASK_ROOT, LambdaEnv, Metrics } from '../../lib/aws/constants.ts';
 import { CA_BUNDLE_ENV } from '../../lib/connections/tls.ts';
-import { TASK_TIMEOUT_SECONDS, type TaskKey } from '../../lib/workflow/definition.ts';
+import { LAMBDA_TIMEOUT_SECONDS, type FunctionKey } from '../../lib/workflow/definition.ts';
 import { BUNDLE_OPTIONS, LAMBDA_ENTRIES, PROJECT_ROOT } from '../bundling.ts';
 
 /** The Amazon CA file of the Lambda runtime (Node.js 20+ runtimes no longer load it by default); it includes the RDS CAs. */
 export const RUNTIME_CA_FILE = '/var/runtime/ca-cert.pem';
 
 /** Default memory of each task, in MB. */
-export const TASK_MEMORY_DEFAULTS: Readonly<Record<TaskKey, number>> = {
+export const TASK_MEMORY_DEFAULTS: Readonly<Record<FunctionKey, number>> = {
   plan: 512,
   // One full vCPU: a COPY stream is bound by one core's socket and TLS work, and network bandwidth grows with memory.
   extractChunk: 1769,
   apply: 512,
   finalize: 512,
   recordFailure: 512,
+  cleanup: 512,
 };
 
 /** Network placement of the task Lambdas. */
@@ -41,9 +43,9 @@ export interface TaskPlacement {
 /** Properties of {@link TaskFunction}. */
 export interface TaskFunctionProps {
   /** Which task this Lambda runs. */
-  readonly task: TaskKey;
-  /** Names of the pipelines it serves (it refuses any other). */
-  readonly pipelines: readonly string[];
+  readonly task: FunctionKey;
+  /** The deployment's state machine name prefix (the cleanup maps events back to pipelines with it). @default 'pgferry' */
+  readonly namePrefix?: string;
   /** The bundled pipelines file (see lib/aws/bundled-pipelines.ts), copied into the asset. */
   readonly pipelinesFile: string;
   /** Execution role; the caller grants it its secrets and log group. */
@@ -58,9 +60,13 @@ export interface TaskFunctionProps {
   readonly memorySize?: number;
   /** Node.js 22 or newer. @default NODEJS_22_X */
   readonly runtime?: lambda.Runtime;
+  /** At most this many run at once. @default none reserved */
+  readonly reservedConcurrency?: number;
+  /** Where asynchronous invocations (EventBridge's) that keep failing go. @default none */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
-/** A task Lambda of one pipeline. */
+/** A task Lambda, shared by every pipeline of the deployment. */
 export class TaskFunction extends Construct {
   /** The Lambda function. */
   public readonly function: nodejs.NodejsFunction;
@@ -76,7 +82,9 @@ export class TaskFunction extends Construct {
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
       throw new Error(`TaskFunction ${id}: memorySize ${memorySize} is out of range; give a whole number of MB from 128 to 10240`);
     }
-    if (props.pipelines.length === 0) throw new Error(`TaskFunction ${id}: pipelines is empty; name at least one pipeline the function serves`);
+    if (props.reservedConcurrency !== undefined && (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1)) {
+      throw new Error(`TaskFunction ${id}: reservedConcurrency ${props.reservedConcurrency} is out of range; give a whole number of 1 or more, or leave it out`);
+    }
     if (props.caBundle !== undefined && !existsSync(props.caBundle)) {
       throw new Error(`TaskFunction ${id}: caBundle ${props.caBundle} does not exist; download the RDS CA bundle there or leave caBundle unset`);
     }
@@ -94,18 +102,20 @@ export class TaskFunction extends Construct {
       runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize,
-      timeout: Duration.seconds(TASK_TIMEOUT_SECONDS),
+      timeout: Duration.seconds(LAMBDA_TIMEOUT_SECONDS),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
+      ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       role: props.role,
       logGroup: props.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
-      description: `pgferry ${props.task} task of ${props.pipelines.join(', ')}`,
+      description: `pgferry ${props.task} task of every pipeline of the deployment`,
       ...(props.placement
         ? { vpc: props.placement.vpc, vpcSubnets: props.placement.subnets, securityGroups: [...props.placement.securityGroups] }
         : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        [LambdaEnv.pipelines]: props.pipelines.join(','),
+        [LambdaEnv.namePrefix]: props.namePrefix ?? 'pgferry',
         [LambdaEnv.pipelinesFile]: `${LAMBDA_TASK_ROOT}/${BundledFiles.pipelines}`,
         POWERTOOLS_SERVICE_NAME: Metrics.service,
         POWERTOOLS_METRICS_NAMESPACE: Metrics.namespace,

@@ -20,6 +20,19 @@ export type TaskKey = keyof typeof TaskStates;
 export const FUNCTION_KEYS = ['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure', 'cleanup'] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
+/**
+ * The connections of the pipeline files each task opens (every task opens the state's). On AWS a task's role
+ * may read exactly the secrets these name, across every pipeline of the deployment.
+ */
+export const TASK_CONNECTIONS: Readonly<Record<FunctionKey, readonly ('source' | 'sink' | 'state')[]>> = {
+  plan: ['source', 'sink', 'state'],
+  extractChunk: ['source', 'sink', 'state'],
+  apply: ['sink', 'state'],
+  finalize: ['sink', 'state'],
+  recordFailure: ['sink', 'state'],
+  cleanup: ['sink', 'state'],
+};
+
 /** The resource (Lambda ARN) of each task. */
 export type TaskResources = Readonly<Record<TaskKey, string>>;
 

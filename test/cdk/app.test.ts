@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../cdk/bundling.ts';
-import { loadDeploySettings } from '../../cdk/settings.ts';
+import { loadDeploySettings, RESERVED_CONCURRENCY_DEFAULTS } from '../../cdk/settings.ts';
 import { validateCommand } from '../../lib/cli/commands/validate.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { awsPipelineYaml, pipelinesDir, synthesize, tempDir } from './helpers.ts';
@@ -86,6 +86,7 @@ describe('Function: loadDeploySettings', () => {
     expect(loadDeploySettings(context({}), project)).toEqual({
       stackName: 'pgferry', namePrefix: 'pgferry', pipelinesDir: join(project, 'pipelines'), noVpcAcknowledged: false,
       logRetentionDays: 90, lambdaRuntime: 'nodejs22.x', extractMemoryMb: 1769, taskMemoryMb: 512, secretsKmsKeyArns: [],
+      reservedConcurrency: RESERVED_CONCURRENCY_DEFAULTS, pipelineStacks: 16,
     });
   });
 

@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { App } from 'aws-cdk-lib';
+import { App, Stack, type NestedStack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { buildPgferryApp } from '../../cdk/build.ts';
@@ -56,14 +56,21 @@ export interface Synthesized {
 }
 
 /** Builds and synthesizes the app from `context` (pipelinesDir, vpcId, ...), as `cdk synth -c ...` would. */
-export async function synthesize(context: Record<string, unknown>, options: { bundle?: boolean; projectDir?: string } = {}): Promise<Synthesized> {
+export async function synthesize(
+  context: Record<string, unknown>,
+  options: { bundle?: boolean; projectDir?: string; env?: { account: string; region: string } } = {},
+): Promise<Synthesized> {
   const outdir = tempDir('pgferry-cdk-out-');
   const app = new App({
     outdir,
     context: { ...CDK_CONTEXT, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
   });
   // A project directory of its own, so a settings file in the repository cannot change what the test sees.
-  const stack = await buildPgferryApp(app, { projectDir: options.projectDir ?? tempDir('pgferry-project-') });
+  const stack = await buildPgferryApp(app, {
+    projectDir: options.projectDir ?? tempDir('pgferry-project-'),
+    // Environment-agnostic unless asked: what the environment of the test process holds must not matter.
+    env: options.env ?? { account: undefined, region: undefined },
+  });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -96,26 +103,46 @@ export function fakeSecrets(secrets: Record<string, string>): ReturnType<typeof 
   return mock;
 }
 
-/**
- * The definition of a pipeline's state machine as the template holds it, with each function's
- * `Fn::GetAtt` replaced by `resources[task]`: comparable to `buildDefinition(config, resources)` and
- * runnable by the local runner.
- */
-export function synthesizedDefinition(s: Synthesized, pipeline: string, resources: Readonly<Record<TaskKey, string>>): StateMachineDefinition {
+/** The task of each AWS::Lambda::Version of the root template, by logical id (renamed at synthesis, so read from the template). */
+export function versionTasks(s: Synthesized): Map<string, TaskKey> {
+  const functionTask = new Map(
+    (Object.entries(s.stack.taskFunctions.functions) as [TaskKey, { node: { defaultChild?: unknown } }][]).map(([task, fn]) => [s.stack.getLogicalId(fn.node.defaultChild as never), task]),
+  );
+  const versions = s.template.findResources('AWS::Lambda::Version') as Record<string, { Properties: { FunctionName: { Ref: string } } }>;
+  return new Map(Object.entries(versions).map(([id, v]) => [id, functionTask.get(v.Properties.FunctionName.Ref) as TaskKey]));
+}
+
+/** A pipeline's nested stack and its template. */
+export function pipelineTemplate(s: Synthesized, pipeline: string): { stack: Stack; template: Template } {
   const construct = s.stack.pipelines[pipeline];
   if (!construct) throw new Error(`no pipeline ${pipeline} in the stack`);
-  const taskOf = new Map(
-    (Object.entries(construct.functions) as [TaskKey, { node: { defaultChild?: unknown } }][]).map(([task, fn]) => [s.stack.getLogicalId(fn.node.defaultChild as never), task]),
-  );
-  const machineId = s.stack.getLogicalId(construct.stateMachine.node.defaultChild as never);
-  const machine = s.template.toJSON().Resources[machineId] as { Properties: { DefinitionString: unknown } };
+  const stack = Stack.of(construct);
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/**
+ * The definition of a pipeline's state machine as its nested template holds it, with each reference to a
+ * task function's version (a parameter the root stack fills with the version's ARN) replaced by
+ * `resources[task]`: comparable to `buildDefinition(config, resources)` and runnable by the local runner.
+ */
+export function synthesizedDefinition(s: Synthesized, pipeline: string, resources: Readonly<Record<TaskKey, string>>): StateMachineDefinition {
+  const { stack: nested, template } = pipelineTemplate(s, pipeline);
+  const construct = s.stack.pipelines[pipeline]!;
+  const versionIds = versionTasks(s);
+  const nestedResource = (nested as NestedStack).nestedStackResource;
+  if (!nestedResource) throw new Error(`pipeline ${pipeline} is not in a nested stack`);
+  const root = s.template.toJSON().Resources as Record<string, { Properties: { Parameters?: Record<string, unknown> } }>;
+  const parameters = root[s.stack.getLogicalId(nestedResource as never)]?.Properties.Parameters ?? {};
+  const machineId = nested.getLogicalId(construct.stateMachine.node.defaultChild as never);
+  const machine = template.toJSON().Resources[machineId] as { Properties: { DefinitionString: unknown } };
   const body = machine.Properties.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
   const parts = typeof body === 'string' ? [body] : body['Fn::Join'][1];
   const text = parts
     .map((part) => {
       if (typeof part === 'string') return part;
-      const getAtt = (part as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
-      const task = getAtt && getAtt[1] === 'Arn' ? taskOf.get(getAtt[0]) : undefined;
+      const parameter = (part as { Ref?: string }).Ref;
+      const value = parameter === undefined ? undefined : (parameters[parameter] as { Ref?: string } | undefined);
+      const task = value?.Ref === undefined ? undefined : versionIds.get(value.Ref);
       if (task === undefined) throw new Error(`unexpected token in the definition: ${JSON.stringify(part)}`);
       return resources[task];
     })

@@ -8,7 +8,8 @@ import { ConnectionError } from '../../lib/errors.ts';
 import { LOCAL_RESOURCES, runLocal } from '../../lib/local/runner.ts';
 import { buildDefinition, TaskStates, type StateMachineDefinition } from '../../lib/workflow/definition.ts';
 import { TASKS } from '../../lib/workflow/tasks/index.ts';
-import type { TaskDeps } from '../../lib/workflow/types.ts';
+import type { StepError, TaskDeps } from '../../lib/workflow/types.ts';
+import { failureOf, parseStepError } from '../../lib/workflow/tasks/record-failure.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { awsPipelineYaml, fakeSecrets, pipelinesDir, synthesize, synthesizedDefinition } from './helpers.ts';
@@ -73,7 +74,8 @@ describe('Parity: the deployed state machine is the one the local runner execute
     const deps: TaskDeps = { pipeline: () => config, connect, log: { info: () => undefined, warn: () => undefined, error: () => undefined } };
     const handlers = {
       [TaskStates.plan]: (input: never) => TASKS.plan(input, deps),
-      [TaskStates.recordFailure]: async () => ({ status: 'failed' }),
+      // What RecordFailure returns without a state database to record in: the error it would record.
+      [TaskStates.recordFailure]: async (input: { error: StepError }) => ({ status: 'failed', failure: failureOf(parseStepError(input.error)) }),
     };
     const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: false } });
     const execution = machine.run({ full_refresh: 'yes', extra: 1 } as never, {

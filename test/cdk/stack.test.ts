@@ -1,26 +1,41 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { awsPipelineYaml, pipelinesDir, synthesize, tempDir, type Synthesized } from './helpers.ts';
+import { RESERVED_CONCURRENCY_DEFAULTS } from '../../cdk/settings.ts';
+import { awsPipelineYaml, pipelinesDir, pipelineTemplate, synthesize, tempDir, versionTasks, type Synthesized } from './helpers.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
 const ORDERS_TARGET_ARN = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:dwh/warehouse-AbC123';
 
-function resources(s: Synthesized, type: string): [string, Resource][] {
-  return Object.entries(s.template.findResources(type)) as [string, Resource][];
+/** The root template and every nested one. */
+function templates(s: Synthesized): Template[] {
+  return [s.template, ...Object.values(s.stack.pipelineStacks).map((n) => Template.fromStack(n))];
 }
 
-function statements(s: Synthesized): Statement[] {
-  return resources(s, 'AWS::IAM::Policy').flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+function resources(s: Synthesized, type: string): [string, Resource][] {
+  return templates(s).flatMap((t) => Object.entries(t.findResources(type)) as [string, Resource][]);
+}
+
+/** Every IAM statement of the root stack: policies, managed policies and inline role policies. */
+function statements(s: Synthesized): (Statement & { owner: string })[] {
+  const out: (Statement & { owner: string })[] = [];
+  for (const [id, r] of Object.entries(s.template.toJSON().Resources) as [string, Resource][]) {
+    const docs = r.Type === 'AWS::IAM::Role' ? ((r.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).map((p) => p.PolicyDocument) : r.Type.startsWith('AWS::IAM::') && r.Properties.PolicyDocument ? [r.Properties.PolicyDocument] : [];
+    const owner = r.Type === 'AWS::IAM::Role' ? id : JSON.stringify(r.Properties.Roles ?? '');
+    for (const doc of docs) for (const st of (doc as { Statement: Statement[] }).Statement) out.push({ ...st, owner });
+  }
+  return out;
 }
 
 function actions(statement: Statement): string[] {
   return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
 }
 
+/** cdk-nag's findings in the root stack and its nested stacks (whose annotations the root's artifact carries). */
 function nagFindings(s: Synthesized): string[] {
   const annotations = Annotations.fromStack(s.stack);
   return [...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))].map(
@@ -28,50 +43,73 @@ function nagFindings(s: Synthesized): string[] {
   );
 }
 
+/** The secrets (as rendered text) the role of a task function may read. */
+function secretsOf(s: Synthesized, task: keyof Synthesized['stack']['taskFunctions']['roles']): string {
+  const roleId = s.stack.getLogicalId(s.stack.taskFunctions.roles[task].node.defaultChild as never);
+  return statements(s)
+    .filter((st) => st.owner.includes(roleId) && actions(st).includes('secretsmanager:GetSecretValue'))
+    .map((st) => JSON.stringify(st.Resource))
+    .join(' ');
+}
+
+const THREE = {
+  'orders.yaml': awsPipelineYaml('orders', { schedule: 'cron(0/15 * * * ? *)', timezone: 'Europe/Berlin', source: 'orders_oltp', target: ORDERS_TARGET_ARN, parallel: 6 }),
+  'customers.yaml': awsPipelineYaml('customers', { source: 'rds!db-0123abcd', target: 'dwh' }),
+  'events.yaml': awsPipelineYaml('events', { schedule: 'rate(1 hour)', enabled: false }),
+};
+
 describe('Stack: three pipelines in a VPC', () => {
   let s: Synthesized;
 
   beforeAll(async () => {
-    const dir = pipelinesDir({
-      'orders.yaml': awsPipelineYaml('orders', { schedule: 'cron(0/15 * * * ? *)', timezone: 'Europe/Berlin', source: 'orders_oltp', target: ORDERS_TARGET_ARN, parallel: 6 }),
-      'customers.yaml': awsPipelineYaml('customers', { source: 'rds!db-0123abcd', target: 'dwh' }),
-      'events.yaml': awsPipelineYaml('events', { schedule: 'rate(1 hour)', enabled: false }),
-    });
-    s = await synthesize({ pipelinesDir: dir, vpcId: 'vpc-0a1b2c3d', subnetIds: 'subnet-0aaa1111,subnet-0bbb2222', securityGroupIds: 'sg-0123abcd' });
+    s = await synthesize({ pipelinesDir: pipelinesDir(THREE), vpcId: 'vpc-0a1b2c3d', subnetIds: 'subnet-0aaa1111,subnet-0bbb2222', securityGroupIds: 'sg-0123abcd' });
   });
 
-  it('deploys one state machine per pipeline, named <prefix>-<pipeline>', () => {
-    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+  it('deploys one state machine per pipeline, named <prefix>-<pipeline>, in the nested stacks', () => {
+    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
     const names = resources(s, 'AWS::StepFunctions::StateMachine').map(([, r]) => r.Properties.StateMachineName).sort();
     expect(names).toEqual(['pgferry-customers', 'pgferry-events', 'pgferry-orders']);
   });
 
-  it('deploys one schedule per pipeline that has one, with its expression, time zone and state', () => {
-    s.template.resourceCountIs('AWS::Scheduler::Schedule', 2);
-    s.template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      ScheduleExpression: 'cron(0/15 * * * ? *)',
-      ScheduleExpressionTimezone: 'Europe/Berlin',
-      State: 'ENABLED',
-      Target: Match.objectLike({
-        Arn: { Ref: s.stack.getLogicalId(s.stack.pipelines.orders!.stateMachine.node.defaultChild as never) },
-        Input: '{}',
-        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ScheduleDeadLetterQueue'), 'Arn'] } },
-      }),
-    });
-    s.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)', ScheduleExpressionTimezone: 'UTC', State: 'DISABLED' });
+  it('gives each pipeline only its state machine, its schedule and its alarms', () => {
+    for (const name of ['orders', 'customers', 'events']) {
+      const { template } = pipelineTemplate(s, name);
+      const own = Object.entries(template.toJSON().Resources as Record<string, Resource>).filter(([id]) => id.startsWith(name));
+      const types = own.map(([, r]) => r.Type).sort();
+      const scheduled = name !== 'customers';
+      expect(types).toEqual(
+        ['AWS::CloudWatch::Alarm', ...(scheduled ? ['AWS::CloudWatch::Alarm', 'AWS::Scheduler::Schedule'] : []), 'AWS::StepFunctions::StateMachine'].sort(),
+      );
+    }
   });
 
-  it('logs every state machine at level ALL with execution data, and traces it with X-Ray', () => {
+  it('deploys one schedule per pipeline that has one, with its expression, time zone, state and dead-letter queue', () => {
+    const schedules = resources(s, 'AWS::Scheduler::Schedule').map(([, r]) => r.Properties);
+    expect(schedules).toHaveLength(2);
+    const orders = schedules.find((p) => p.ScheduleExpression === 'cron(0/15 * * * ? *)')!;
+    const ordersMachine = pipelineTemplate(s, 'orders').stack.getLogicalId(s.stack.pipelines.orders!.stateMachine.node.defaultChild as never);
+    expect(orders).toMatchObject({
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: { Ref: ordersMachine }, Input: '{}', RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 } },
+    });
+    expect(JSON.stringify((orders.Target as { DeadLetterConfig: unknown }).DeadLetterConfig)).toMatch(/ScheduleDeadLetterQueue/);
+    expect(JSON.stringify((orders.Target as { RoleArn: unknown }).RoleArn)).toMatch(/ScheduleRole/);
+    expect(schedules.find((p) => p.ScheduleExpression === 'rate(1 hour)')).toMatchObject({ ScheduleExpressionTimezone: 'UTC', State: 'DISABLED' });
+  });
+
+  it('logs every state machine at level ALL with execution data into one log group, and traces it with X-Ray', () => {
     for (const [, machine] of resources(s, 'AWS::StepFunctions::StateMachine')) {
       expect(machine.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+      expect(JSON.stringify(machine.Properties.LoggingConfiguration)).toMatch(/StateMachineLogs/);
       expect(machine.Properties.TracingConfiguration).toEqual({ Enabled: true });
     }
   });
 
-  it('runs five Lambdas per pipeline on Node.js 22, arm64, 15 minutes, traced, in the given subnets and security group', () => {
+  it('runs six task Lambdas for the whole deployment on Node.js 22, arm64, 15 minutes, traced, in the given subnets and security group', () => {
     const functions = resources(s, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(15);
+    expect(functions).toHaveLength(6);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -81,53 +119,117 @@ describe('Stack: three pipelines in a VPC', () => {
         VpcConfig: { SubnetIds: ['subnet-0aaa1111', 'subnet-0bbb2222'], SecurityGroupIds: ['sg-0123abcd'] },
       });
       const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-      expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem', PGFERRY_PIPELINES_FILE: '/var/task/pipelines.json' });
-      expect(['orders', 'customers', 'events']).toContain(env.PGFERRY_PIPELINES);
+      expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem', PGFERRY_PIPELINES_FILE: '/var/task/pipelines.json', PGFERRY_NAME_PREFIX: 'pgferry' });
+      // Every pipeline of the deployment is served: no list of names that would outgrow Lambda's 4 KB of environment.
+      expect(env.PGFERRY_PIPELINES).toBeUndefined();
     }
-    const extract = functions.filter(([id]) => id.includes('ExtractChunk'));
-    expect(extract.map(([, fn]) => fn.Properties.MemorySize)).toEqual([1769, 1769, 1769]);
+    const extract = s.template.toJSON().Resources[s.stack.getLogicalId(s.stack.taskFunctions.functions.extractChunk.node.defaultChild as never)] as Resource;
+    expect(extract.Properties.MemorySize).toBe(1769);
   });
 
-  it('lets each pipeline\'s tasks read exactly the secrets it names, never *', () => {
-    const secretStatements = statements(s).filter((st) => actions(st).some((a) => a.startsWith('secretsmanager:')));
-    expect(secretStatements).toHaveLength(3);
-    for (const st of secretStatements) {
+  it('reserves concurrency for each function, by default 32 chunks and 77 in all', () => {
+    const reserved = Object.fromEntries(
+      (Object.entries(s.stack.taskFunctions.functions) as [string, { node: { defaultChild?: unknown } }][]).map(([task, fn]) => [
+        task,
+        (s.template.toJSON().Resources[s.stack.getLogicalId(fn.node.defaultChild as never)] as Resource).Properties.ReservedConcurrentExecutions,
+      ]),
+    );
+    expect(reserved).toEqual(RESERVED_CONCURRENCY_DEFAULTS);
+    expect(Object.values(reserved).reduce((a, b) => (a as number) + (b as number), 0)).toBe(77);
+  });
+
+  it('lets each task read exactly the secrets it opens across every pipeline: sources only for Plan and ExtractChunk, never *', () => {
+    for (const task of ['plan', 'extractChunk'] as const) {
+      const secrets = secretsOf(s, task);
+      for (const name of ['orders_oltp-??????', 'rds!db-0123abcd-??????', 'events/source-??????', 'dwh-??????', 'events/target-??????']) expect(secrets).toContain(`:secret:${name}`);
+      expect(secrets).toContain(ORDERS_TARGET_ARN);
+    }
+    for (const task of ['apply', 'finalize', 'recordFailure', 'cleanup'] as const) {
+      const secrets = secretsOf(s, task);
+      expect(secrets, task).toContain(ORDERS_TARGET_ARN);
+      expect(secrets, task).toContain(':secret:dwh-??????');
+      expect(secrets, task).toContain(':secret:events/target-??????');
+      for (const source of ['orders_oltp', 'rds!db-0123abcd', 'events/source']) expect(secrets, task).not.toContain(`:secret:${source}-`);
+    }
+    for (const st of statements(s).filter((x) => actions(x).some((a) => a.startsWith('secretsmanager:')))) {
       expect(actions(st)).toEqual(['secretsmanager:GetSecretValue']);
       expect(JSON.stringify(st.Resource)).not.toMatch(/"\*"|secret:\*/);
     }
-    const rendered = secretStatements.map((st) => JSON.stringify(st.Resource));
-    expect(rendered.find((r) => r.includes('orders_oltp'))).toContain(ORDERS_TARGET_ARN);
-    expect(rendered.find((r) => r.includes('orders_oltp'))).toContain(':secret:orders_oltp-??????');
-    expect(rendered.find((r) => r.includes('rds!db-0123abcd'))).toContain(':secret:dwh-??????');
-    expect(rendered.find((r) => r.includes('events/source'))).toContain(':secret:events/target-??????');
-    // One pipeline's role never names another pipeline's secret.
-    expect(rendered.find((r) => r.includes('orders_oltp'))).not.toContain('dwh-??????');
   });
 
-  it('lets each state machine invoke only its own five functions, and start and manage only its own executions', () => {
-    const orders = s.stack.pipelines.orders!;
-    const ordersFunctions = Object.values(orders.functions).map((fn) => s.stack.getLogicalId(fn.node.defaultChild as never)).sort();
+  it('has every state machine invoke published versions of the task functions, and its role invoke versions only', () => {
+    const versionIds = [...versionTasks(s).keys()];
+    s.template.resourceCountIs('AWS::Lambda::Version', 6);
+    for (const name of ['orders', 'customers', 'events']) {
+      const { stack, template } = pipelineTemplate(s, name);
+      const machine = template.toJSON().Resources[stack.getLogicalId(s.stack.pipelines[name]!.stateMachine.node.defaultChild as never)] as Resource;
+      const refs = JSON.stringify(machine.Properties.DefinitionString).match(/"Ref":"[^"]+"/g) ?? [];
+      expect(refs.length).toBeGreaterThan(0);
+      // Each reference is a parameter the root stack fills with a version's ARN (Ref of AWS::Lambda::Version).
+      const nested = s.template.toJSON().Resources[s.stack.getLogicalId(Stack.of(s.stack.pipelines[name]!).nestedStackResource as never)] as Resource;
+      const parameters = nested.Properties.Parameters as Record<string, { Ref?: string }>;
+      for (const ref of refs) expect(versionIds).toContain(parameters[ref.slice(7, -1)]?.Ref);
+    }
     const invoke = statements(s).filter((st) => actions(st).includes('lambda:InvokeFunction'));
-    expect(invoke).toHaveLength(3);
-    const ordersInvoke = invoke.find((st) => JSON.stringify(st.Resource).includes(ordersFunctions[0]!));
-    const invoked = (ordersInvoke!.Resource as { 'Fn::GetAtt': [string, string] }[]).map((r) => r['Fn::GetAtt'][0]).sort();
-    expect(invoked).toEqual(ordersFunctions);
-    const start = statements(s).filter((st) => actions(st).includes('states:StartExecution') && JSON.stringify(st.Resource).includes(':stateMachine:pgferry-orders'));
-    expect(start).toHaveLength(1);
-    const describe = statements(s).find((st) => actions(st).includes('states:DescribeExecution') && JSON.stringify(st.Resource).includes('pgferry-orders'));
-    expect(JSON.stringify(describe!.Resource)).toMatch(/execution:pgferry-orders:\*.*|execution:pgferry-orders\/\*/);
+    expect(invoke).toHaveLength(1);
+    const invoked = (invoke[0]!.Resource as { 'Fn::Join': [string, [{ 'Fn::GetAtt': [string, string] }, string]] }[]).map((r) => `${r['Fn::Join'][1][0]['Fn::GetAtt'][0]}${r['Fn::Join'][1][1]}`);
+    const expected = (['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure'] as const).map((t) => `${s.stack.getLogicalId(s.stack.taskFunctions.functions[t].node.defaultChild as never)}:*`);
+    expect(invoked.sort()).toEqual(expected.sort());
   });
 
-  it('alarms on failed and timed-out executions of every pipeline and on the dead-letter queue, all to one encrypted topic', () => {
+  it('lets the state machines start and manage only the deployment\'s executions, and the schedules start only its state machines', () => {
+    const rendered = (st: Statement) => JSON.stringify(st.Resource);
+    const start = statements(s).filter((st) => actions(st).includes('states:StartExecution'));
+    expect(start).toHaveLength(2);
+    for (const st of start) expect(rendered(st)).toContain(':stateMachine:pgferry-*');
+    const manage = statements(s).find((st) => actions(st).includes('states:StopExecution'));
+    expect(rendered(manage!)).toContain(':execution:pgferry-*');
+  });
+
+  it('alarms once per failed or timed-out execution (no OK mail), on staleness of scheduled pipelines, on long tasks and on the dead-letter queue', () => {
     s.template.resourceCountIs('AWS::SNS::Topic', 1);
     s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    const alarms = resources(s, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-    expect(alarms.filter((a) => a.MetricName === 'ExecutionsFailed')).toHaveLength(3);
-    expect(alarms.filter((a) => a.MetricName === 'ExecutionsTimedOut')).toHaveLength(3);
-    expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
-    const topic = s.template.findResources('AWS::SNS::Topic');
-    const topicId = Object.keys(topic)[0]!;
-    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+    const alarms = resources(s, 'AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...a.Properties }) as Record<string, unknown> & { id: string });
+    const failure = alarms.filter((a) => a.id.includes('FailureAlarm'));
+    expect(failure).toHaveLength(3);
+    for (const a of failure) {
+      expect(JSON.stringify(a.Metrics)).toContain('FILL(failed, 0) + FILL(timedOut, 0)');
+      expect(JSON.stringify(a.Metrics)).toContain('ExecutionsFailed');
+      expect(JSON.stringify(a.Metrics)).toContain('ExecutionsTimedOut');
+      expect(a.OKActions).toBeUndefined();
+    }
+    const freshness = alarms.filter((a) => a.id.includes('FreshnessAlarm'));
+    expect(freshness).toHaveLength(2);
+    // cron every 15 minutes: three intervals, 45 one-minute periods without a successful run.
+    const orders = freshness.find((a) => a.id.startsWith('orders'))!;
+    expect(orders).toMatchObject({ MetricName: 'RunsSucceeded', Namespace: 'pgferry', Period: 60, EvaluationPeriods: 45, DatapointsToAlarm: 45, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', ActionsEnabled: true });
+    expect(orders.Dimensions).toEqual(expect.arrayContaining([{ Name: 'pipeline', Value: 'orders' }]));
+    // The disabled schedule's alarm exists but stays quiet.
+    expect(freshness.find((a) => a.id.startsWith('events'))).toMatchObject({ ActionsEnabled: false, Period: 300, EvaluationPeriods: 36 });
+    const durations = alarms.filter((a) => a.id.includes('DurationAlarm'));
+    expect(durations).toHaveLength(6);
+    for (const a of durations) expect(a).toMatchObject({ MetricName: 'Duration', Statistic: 'Maximum', Threshold: 720_000, ComparisonOperator: 'GreaterThanThreshold' });
+    const dlq = alarms.filter((a) => a.MetricName === 'NumberOfMessagesSent');
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]).toMatchObject({ Statistic: 'Sum', Threshold: 1 });
+    expect(dlq[0]!.OKActions).toBeUndefined();
+    expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(0);
+    for (const alarm of alarms) expect(JSON.stringify(alarm.AlarmActions)).toMatch(/AlarmsTopic/);
+  });
+
+  it('runs the cleanup task on every FAILED, TIMED_OUT or ABORTED execution of the deployment\'s state machines', () => {
+    const [, rule] = resources(s, 'AWS::Events::Rule')[0]!;
+    expect(rule.Properties.EventPattern).toMatchObject({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+    });
+    expect(JSON.stringify((rule.Properties.EventPattern as { detail: { stateMachineArn: unknown } }).detail.stateMachineArn)).toContain(':stateMachine:pgferry-');
+    const cleanupId = s.stack.getLogicalId(s.stack.taskFunctions.functions.cleanup.node.defaultChild as never);
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [cleanupId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 }, DeadLetterConfig: expect.anything() }),
+    ]);
+    s.template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [cleanupId, 'Arn'] } });
   });
 
   it('keeps the dead-letter queue encrypted and TLS-only', () => {
@@ -137,13 +239,12 @@ describe('Stack: three pipelines in a VPC', () => {
     });
   });
 
-  it('shows rows and durations of every pipeline on one dashboard', () => {
+  it('shows every pipeline\'s rows, durations and outcomes on one dashboard that does not grow with them, and the functions\' errors and throttles', () => {
     const [, dashboard] = resources(s, 'AWS::CloudWatch::Dashboard')[0]!;
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const name of ['orders', 'customers', 'events']) {
-      expect(body).toContain(`\\"pipeline\\",\\"${name}\\"`);
-    }
-    for (const metric of ['RowsExtracted', 'RowsInserted', 'RunDuration', 'ChunkDuration']) expect(body).toContain(metric);
+    for (const metric of ['RowsExtracted', 'RunDuration', 'ChunkDuration', 'ExecutionsFailed', 'ExecutionsTimedOut', 'RunsSkipped']) expect(body).toContain(`MetricName=\\\\\\"${metric}`);
+    expect(body).toContain('SEARCH(');
+    for (const metric of ['Errors', 'Throttles', 'Duration']) expect(body).toContain(`\\"AWS/Lambda\\",\\"${metric}\\"`);
   });
 
   it('passes the cdk-nag AWS Solutions checks, every acknowledgement with its reason', () => {
@@ -151,7 +252,26 @@ describe('Stack: three pipelines in a VPC', () => {
   });
 
   it('synthesizes without a single warning when a VPC is given (imported by id, offline)', () => {
-    expect(Annotations.fromStack(s.stack).findWarning('*', Match.anyValue()).map((m) => String(m.entry.data))).toEqual([]);
+    const warnings = Annotations.fromStack(s.stack).findWarning('*', Match.anyValue()).map((m) => String(m.entry.data));
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('Stack: with the account and region every cdk deploy has', () => {
+  let s: Synthesized;
+
+  beforeAll(async () => {
+    s = await synthesize({ pipelinesDir: pipelinesDir(THREE), noVpc: 'true' }, { env: { account: '123456789012', region: 'eu-west-1' } });
+  });
+
+  it('renders the ARNs as literals of that account and region', () => {
+    const start = statements(s).filter((st) => actions(st).includes('states:StartExecution'));
+    expect(start.map((st) => st.Resource)).toEqual([['arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-*'], ['arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-*']].map((r) => r[0]));
+    expect(secretsOf(s, 'apply')).toContain('arn:aws:secretsmanager:eu-west-1:123456789012:secret:dwh-??????');
+  });
+
+  it('passes the cdk-nag AWS Solutions checks all the same: each acknowledgement matches what is rendered', () => {
+    expect(nagFindings(s)).toEqual([]);
   });
 });
 
@@ -163,7 +283,7 @@ describe('Stack: settings file without VPC, with a CA bundle and Node.js 24', ()
     writeFileSync(join(project, 'rds-ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     writeFileSync(
       join(project, 'pgferry.settings.json'),
-      JSON.stringify({ vpc: false, caBundle: 'rds-ca.pem', lambdaRuntime: 'nodejs24.x', alarmEmail: 'oncall@example.com', logRetentionDays: 30, namePrefix: 'etl' }),
+      JSON.stringify({ vpc: false, caBundle: 'rds-ca.pem', lambdaRuntime: 'nodejs24.x', alarmEmail: 'oncall@example.com', logRetentionDays: 30, namePrefix: 'etl', reservedConcurrency: { extractChunk: 8 } }),
     );
     s = await synthesize({ pipelinesDir: pipelinesDir({ 'orders.yaml': awsPipelineYaml('orders') }) }, { projectDir: project });
   });
@@ -173,21 +293,43 @@ describe('Stack: settings file without VPC, with a CA bundle and Node.js 24', ()
       const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
       expect(env.PGFERRY_CA_BUNDLE).toBe('/var/task/rds-ca-bundle.pem');
       expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+      expect(env.PGFERRY_NAME_PREFIX).toBe('etl');
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.VpcConfig).toBeUndefined();
     }
   });
 
-  it('names the state machine with the prefix, subscribes the e-mail, keeps logs as long as asked, and deploys no schedule or queue', () => {
-    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'etl-orders' });
+  it('names the state machine with the prefix, subscribes the e-mail, keeps logs as long as asked, and deploys no schedule or schedule role', () => {
+    expect(resources(s, 'AWS::StepFunctions::StateMachine').map(([, r]) => r.Properties.StateMachineName)).toEqual(['etl-orders']);
     s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
     for (const [, group] of resources(s, 'AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays).toBe(30);
-    s.template.resourceCountIs('AWS::Scheduler::Schedule', 0);
-    s.template.resourceCountIs('AWS::SQS::Queue', 0);
+    expect(resources(s, 'AWS::Scheduler::Schedule')).toHaveLength(0);
+    expect(resources(s, 'AWS::CloudWatch::Alarm').filter(([id]) => id.includes('FreshnessAlarm'))).toHaveLength(0);
+    expect(s.stack.scheduleRole).toBeUndefined();
+  });
+
+  it('takes the reserved concurrency given for a task and the defaults for the others', () => {
+    const extract = s.template.toJSON().Resources[s.stack.getLogicalId(s.stack.taskFunctions.functions.extractChunk.node.defaultChild as never)] as Resource;
+    const plan = s.template.toJSON().Resources[s.stack.getLogicalId(s.stack.taskFunctions.functions.plan.node.defaultChild as never)] as Resource;
+    expect(extract.Properties.ReservedConcurrentExecutions).toBe(8);
+    expect(plan.Properties.ReservedConcurrentExecutions).toBe(RESERVED_CONCURRENCY_DEFAULTS.plan);
   });
 
   it('passes cdk-nag without acknowledging the runtime, and does not warn about the network (vpc: false)', () => {
     expect(nagFindings(s)).toEqual([]);
     expect(Annotations.fromStack(s.stack).findWarning('*', Match.stringLikeRegexp('No VPC configured'))).toEqual([]);
+  });
+});
+
+describe('Stack: reservedConcurrency false and a pipeline wider than the reserved chunks', () => {
+  it('reserves nothing when asked, and warns when max_parallel_chunks passes the reserved ExtractChunk concurrency', async () => {
+    const project = tempDir('pgferry-project-');
+    writeFileSync(join(project, 'pgferry.settings.json'), JSON.stringify({ vpc: false, reservedConcurrency: false }));
+    const none = await synthesize({ pipelinesDir: pipelinesDir({ 'orders.yaml': awsPipelineYaml('orders', { parallel: 64 }) }) }, { projectDir: project });
+    for (const [, fn] of resources(none, 'AWS::Lambda::Function')) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+
+    const wide = await synthesize({ pipelinesDir: pipelinesDir({ 'orders.yaml': awsPipelineYaml('orders', { parallel: 64 }) }), noVpc: 'true' });
+    const warnings = Annotations.fromStack(wide.stack).findWarning('*', Match.stringLikeRegexp('max_parallel_chunks 64 is more than the 32 ExtractChunk'));
+    expect(warnings).toHaveLength(1);
   });
 });

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskKey } from '../../lib/workflow/definition.ts';
+import type { FunctionKey } from '../../lib/workflow/definition.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { awsPipelineYaml, pipelinesDir, rdsSecret, synthesize, tempDir, type Synthesized } from '../cdk/helpers.ts';
@@ -67,7 +67,7 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
   let target: pg.Client;
   let endpoint: Awaited<ReturnType<typeof fakeSecretsEndpoint>>;
   let s: Synthesized;
-  const assets: Partial<Record<TaskKey, { dir: string; env: Record<string, string> }>> = {};
+  const assets: Partial<Record<FunctionKey, { dir: string; env: Record<string, string> }>> = {};
 
   beforeAll(async () => {
     server = await startTestPostgres();
@@ -87,15 +87,12 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
       'broken.yaml': awsPipelineYaml('broken', { sslmode: 'disable', source: 'shipped/source', target: 'shipped/target', table: 'no_such_table' }),
     });
     s = await synthesize({ pipelinesDir: dir }, { bundle: true, projectDir: project });
-    for (const [name, pipeline] of Object.entries(s.stack.pipelines)) {
-      if (name !== 'shipped') continue;
-      for (const [task, fn] of Object.entries(pipeline.functions) as [TaskKey, { node: { defaultChild?: unknown } }][]) {
-        const resource = s.template.toJSON().Resources[s.stack.getLogicalId(fn.node.defaultChild as never)] as {
-          Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, string> } };
-        };
-        const hash = resource.Properties.Code.S3Key.replace(/\.zip$/, '');
-        assets[task] = { dir: join(s.app.outdir, `asset.${hash}`), env: resource.Properties.Environment.Variables };
-      }
+    for (const [task, fn] of Object.entries(s.stack.taskFunctions.functions) as [FunctionKey, { node: { defaultChild?: unknown } }][]) {
+      const resource = s.template.toJSON().Resources[s.stack.getLogicalId(fn.node.defaultChild as never)] as {
+        Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, string> } };
+      };
+      const hash = resource.Properties.Code.S3Key.replace(/\.zip$/, '');
+      assets[task] = { dir: join(s.app.outdir, `asset.${hash}`), env: resource.Properties.Environment.Variables };
     }
   });
 
@@ -105,7 +102,7 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
   });
 
   /** A task's bundled handler, run in its own process with the environment the function is deployed with (/var/task mapped to the asset). */
-  function bundledHandler(task: TaskKey, served = 'shipped'): Handler {
+  function bundledHandler(task: FunctionKey, served = 'shipped'): Handler {
     const asset = assets[task]!;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -134,7 +131,7 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
   const context = (task: string) => ({ functionName: `pgferry-${task}`, awsRequestId: randomUUID(), invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:pgferry-${task}`, memoryLimitInMB: '512', getRemainingTimeInMillis: () => 900_000 });
 
   it('ships the bundled code with its source map, the validated pipelines and the CA bundle in every asset', () => {
-    for (const task of ['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure'] as const) {
+    for (const task of ['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure', 'cleanup'] as const) {
       const dir = assets[task]!.dir;
       expect(existsSync(join(dir, 'index.mjs')), task).toBe(true);
       expect(existsSync(join(dir, 'index.mjs.map')), task).toBe(true);
