@@ -194,7 +194,8 @@ export async function completeRun(db: Db, schema: string, pipeline: string, runI
 
 /**
  * Records a failed run (creating its row if the plan never got that far) and releases the lease if this run
- * holds it. A run that already succeeded stays succeeded.
+ * holds it. Only a running run is changed: one that succeeded stays succeeded, and one already ended keeps the
+ * first cause recorded (a takeover, `state unlock`, the cleanup task), not a stray task's later error.
  */
 export async function failRun(
   db: Db,
@@ -209,7 +210,7 @@ export async function failRun(
       text: `INSERT INTO ${stateTable(schema, 'runs')} AS r (run_id, pipeline, status, finished_at, error)
 VALUES ($1, $2, $4, clock_timestamp(), $3)
 ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, finished_at = clock_timestamp(), error = EXCLUDED.error
-WHERE r.status <> 'succeeded'`,
+WHERE r.status = 'running'`,
       values: [runId, pipeline, JSON.stringify(error), status],
     }, 'recording the failed run');
     await releaseLease(db, schema, pipeline, runId);

@@ -1,0 +1,324 @@
+// Regression: an execution that ended outside the Catch (its timeout, StopExecution, a payload over the limit)
+// left the lease held until it expired, its staging tables behind and its run 'running' forever.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { serializePipelines } from '../../lib/aws/bundled-pipelines.ts';
+import { LambdaEnv } from '../../lib/aws/constants.ts';
+import { loadPipelineFile, type PipelineConfig } from '../../lib/config/index.ts';
+import { runLocal } from '../../lib/local/runner.ts';
+import type { CleanupEventOutput } from '../../lib/workflow/tasks/cleanup.ts';
+import type { CrashRun } from '../helpers/crash-child.ts';
+import { rowHashes } from '../helpers/compare.ts';
+import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+/** Advisory lock the source's gate function waits on, so the test can hold a COPY mid-stream. */
+const GATE_LOCK = 734229;
+const SEED = 3000;
+const GATE_ID = 5000;
+
+type Handler = (event: unknown, context: Context) => Promise<CleanupEventOutput>;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'pgferry-cleanup',
+    functionVersion: '7',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:pgferry-cleanup',
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: '/pgferry/pgferry/tasks',
+    logStreamName: 'stream',
+    getRemainingTimeInMillis: () => 900_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** The event EventBridge delivers when an execution of `machine` ends with `status`. */
+function statusEvent(runId: string, status: string, options: { machine?: string; error?: string; cause?: string } = {}): Record<string, unknown> {
+  const machine = options.machine ?? 'pgferry-x';
+  const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:${machine}:${runId}`;
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'eu-west-1',
+    resources: [executionArn],
+    detail: {
+      executionArn,
+      stateMachineArn: `arn:aws:states:eu-west-1:123456789012:stateMachine:${machine}`,
+      name: runId,
+      status,
+      startDate: Date.now() - 60_000,
+      stopDate: Date.now(),
+      input: '{}',
+      output: null,
+      inputDetails: { included: true },
+      outputDetails: null,
+      error: options.error ?? null,
+      cause: options.cause ?? null,
+    },
+  };
+}
+
+interface Case {
+  readonly name: string;
+  readonly config: PipelineConfig;
+  readonly source: pg.Client;
+  readonly target: pg.Client;
+  readonly gate: pg.Client;
+  readonly databases: readonly string[];
+  readonly oldRows: string[];
+  readonly oldCursor: unknown;
+}
+
+describe('Task: cleanup, driven by the execution status-change events EventBridge delivers', () => {
+  let server: TestPostgres;
+  let dir: string;
+  let handler: Handler;
+  let child: ChildProcess | undefined;
+  const cases = new Map<string, Case>();
+  const saved = { ...process.env };
+  const configs: PipelineConfig[] = [];
+
+  async function prepare(name: string, leaseTtl = '15 minutes'): Promise<Case> {
+    const sourceUrl = await server.createDatabase('clsrc');
+    const targetUrl = await server.createDatabase('cldst');
+    const source = await server.client(sourceUrl);
+    const target = await server.client(targetUrl);
+    const gate = await server.client(sourceUrl);
+    await source.query(`CREATE TABLE public.events (id bigint PRIMARY KEY, v text, updated_at timestamptz(6) NOT NULL)`);
+    await source.query(`INSERT INTO public.events SELECT g, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1 second' FROM generate_series(1, ${SEED}) g`);
+    await source.query(`CREATE FUNCTION public.gate(id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF id = ${GATE_ID} AND current_query() LIKE 'COPY%' THEN
+    PERFORM pg_advisory_lock_shared(${GATE_LOCK});
+    PERFORM pg_advisory_unlock_shared(${GATE_LOCK});
+  END IF;
+  RETURN true;
+END $$`);
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, `name: ${name}
+source:
+  type: postgres
+  connection_type: url
+  connection_id: "${sourceUrl}"
+  table: {schema: public, name: events}
+  options: {incremental_strategy: column, incremental_column: updated_at, custom_predicate: "public.gate(id)", chunk_rows: 1000, max_parallel_chunks: 1}
+sink:
+  type: postgres
+  connection_type: url
+  connection_id: "${targetUrl}"
+  table: {schema: public, name: events}
+  strategy: {mode: incremental_merge, unique_key: [id]}
+state: {lease_ttl: ${leaseTtl}}
+`);
+    const config = await loadPipelineFile(file);
+    configs.push(config);
+    expect((await runLocal(config)).status).toBe('succeeded');
+    const oldRows = await rowHashes(target, 'public.events');
+    const oldCursor = (await target.query(`SELECT cursor FROM pgferry.pipeline_state WHERE pipeline = $1`, [name])).rows[0]?.cursor;
+    // What the killed run was loading: updates and new rows, the gate row last.
+    await source.query(`UPDATE public.events SET v = 'changed ' || id, updated_at = timestamptz '2026-06-04 00:00:00+00' + id * interval '1 ms' WHERE id % 3 = 0`);
+    await source.query(`INSERT INTO public.events SELECT g, 'new ' || g, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(${SEED + 1}, ${GATE_ID}) g`);
+    const c: Case = { name, config, source, target, gate, databases: [new URL(sourceUrl).pathname.slice(1), new URL(targetUrl).pathname.slice(1)], oldRows, oldCursor };
+    cases.set(name, c);
+    return c;
+  }
+
+  /** Resolves once the case's COPY stands at the gate with data in the target. */
+  async function midCopy(c: Case): Promise<void> {
+    await until(`${c.name}: the COPY to be mid-stream`, async () => {
+      const r = await c.gate.query<{ waiting: boolean; copying: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'COPY%') AS waiting,
+  EXISTS (SELECT 1 FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) WHERE a.datname = $2 AND p.command = 'COPY FROM' AND p.bytes_processed > 0) AS copying`,
+        [...c.databases],
+      );
+      return r.rows[0]?.waiting && r.rows[0]?.copying ? true : undefined;
+    });
+  }
+
+  async function stagingTables(c: Case): Promise<number> {
+    const r = await c.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`);
+    return r.rows[0]?.n ?? -1;
+  }
+
+  async function stateOf(c: Case, runId: string): Promise<{ lease: string | null; cursor: unknown; status: string; error: { name: string; message: string } | null }> {
+    const s = await c.target.query(`SELECT lease_run_id, cursor FROM pgferry.pipeline_state WHERE pipeline = $1`, [c.name]);
+    const r = await c.target.query(`SELECT status, error FROM pgferry.runs WHERE run_id = $1`, [runId]);
+    return { lease: s.rows[0]?.lease_run_id ?? null, cursor: s.rows[0]?.cursor, status: r.rows[0]?.status, error: r.rows[0]?.error ?? null };
+  }
+
+  /** After the cleanup: the next run loads exactly the source. */
+  async function nextRunIsExact(c: Case): Promise<void> {
+    const next = await runLocal(c.config);
+    expect(next.status, JSON.stringify(next.error)).toBe('succeeded');
+    expect(await rowHashes(c.target, 'public.events')).toEqual(await rowHashes(c.source, 'public.events'));
+  }
+
+  beforeAll(async () => {
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    server = await startTestPostgres();
+    dir = tempDir('pgferry-cleanup-');
+    const killedCopy = await prepare('killed_copy');
+    const killedApply = await prepare('killed_apply');
+    await prepare('stray_chunk', '3 seconds');
+    await prepare('recorded');
+
+    // The cleanup Lambda as deployed: the bundled pipelines file and the name prefix in its environment.
+    const bundle = join(dir, 'pipelines.json');
+    writeFileSync(bundle, serializePipelines(configs));
+    process.env[LambdaEnv.pipelinesFile] = bundle;
+    process.env[LambdaEnv.namePrefix] = 'pgferry';
+    process.env.POWERTOOLS_METRICS_NAMESPACE = 'pgferry';
+    handler = (await import('../../lambdas/cleanup.ts')).handler as unknown as Handler;
+
+    // Two runs in one child process, SIGKILLed once one is mid-COPY and the other inside its apply transaction.
+    await killedCopy.gate.query(`SELECT pg_advisory_lock(${GATE_LOCK})`);
+    const runs: CrashRun[] = [
+      { file: join(dir, 'killed_copy.yaml'), point: 'mid-copy', ready: join(dir, 'killed_copy.ready'), runId: 'killed-copy' },
+      { file: join(dir, 'killed_apply.yaml'), point: 'mid-apply', ready: join(dir, 'killed_apply.ready'), runId: 'killed-apply' },
+    ];
+    const plan = join(dir, 'plan.json');
+    writeFileSync(plan, JSON.stringify(runs));
+    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), plan], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+    const early = exited.then((code) => new Error(`the child exited (${code}) early:\n${output}`));
+    const there = Promise.all([midCopy(killedCopy), until('the apply to stop before COMMIT', async () => (existsSync(runs[1]!.ready) ? true : undefined))]);
+    const outcome = await Promise.race([there, early]);
+    if (outcome instanceof Error) throw outcome;
+    child.kill('SIGKILL');
+    await exited;
+    await killedCopy.gate.query(`SELECT pg_advisory_unlock(${GATE_LOCK})`);
+    expect(await stagingTables(killedCopy)).toBe(2);
+    expect(await stagingTables(killedApply)).toBe(2);
+  }, 180_000);
+
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    process.env = saved;
+    vi.restoreAllMocks();
+    await server?.stop();
+  });
+
+  it('after a run killed mid-chunk, TIMED_OUT: records the run timed out, releases the lease, drops staging; the next run is exact', async () => {
+    const c = cases.get('killed_copy')!;
+    expect((await stateOf(c, 'killed-copy')).lease).toBe('killed-copy');
+    const out = await handler(statusEvent('killed-copy', 'TIMED_OUT', { machine: 'pgferry-killed_copy' }), lambdaContext());
+    expect(out).toMatchObject({ pipeline: 'killed_copy', runId: 'killed-copy', status: 'timed_out', recorded: true });
+    const state = await stateOf(c, 'killed-copy');
+    expect(state).toMatchObject({ lease: null, status: 'timed_out', error: { name: 'ExecutionTimedOut' } });
+    expect(state.cursor).toEqual(c.oldCursor);
+    expect(await rowHashes(c.target, 'public.events')).toEqual(c.oldRows);
+    expect(await stagingTables(c)).toBe(0);
+    await nextRunIsExact(c);
+  });
+
+  it('after a run killed inside its apply transaction, ABORTED: records the run aborted, the target and cursor as they were; the next run is exact', async () => {
+    const c = cases.get('killed_apply')!;
+    const out = await handler(statusEvent('killed-apply', 'ABORTED', { machine: 'pgferry-killed_apply' }), lambdaContext());
+    expect(out).toMatchObject({ status: 'aborted', recorded: true });
+    const state = await stateOf(c, 'killed-apply');
+    expect(state).toMatchObject({ lease: null, status: 'aborted', error: { name: 'ExecutionAborted' } });
+    expect(state.cursor).toEqual(c.oldCursor);
+    expect(await rowHashes(c.target, 'public.events')).toEqual(c.oldRows);
+    expect(await stagingTables(c)).toBe(0);
+    await nextRunIsExact(c);
+  });
+
+  it('stops a chunk that still copies for an aborted run: its heartbeat finds the lease gone and the chunk ends with LeaseLostError', async () => {
+    const c = cases.get('stray_chunk')!;
+    await c.gate.query(`SELECT pg_advisory_lock(${GATE_LOCK})`);
+    const errors: string[] = [];
+    const running = runLocal(c.config, {
+      runId: 'stray',
+      retryIntervalMs: 50,
+      wrapTask: (key, fn) => async (input, deps) => {
+        try {
+          return await fn(input, deps);
+        } catch (error) {
+          if (key === 'extractChunk') errors.push((error as Error).name);
+          throw error;
+        }
+      },
+    });
+    try {
+      await midCopy(c);
+      // The execution was stopped; its ExtractChunk Lambda is still alive in the middle of its COPY.
+      const out = await handler(statusEvent('stray', 'ABORTED', { machine: 'pgferry-stray_chunk' }), lambdaContext());
+      expect(out).toMatchObject({ status: 'aborted', recorded: true });
+      const summary = await running;
+      expect(errors).toEqual(['LeaseLostError']);
+      // The first recorded end stands; the stray's later failure does not overwrite it.
+      expect(summary).toMatchObject({ status: 'failed', error: { name: 'ExecutionAborted' } });
+    } finally {
+      await c.gate.query(`SELECT pg_advisory_unlock(${GATE_LOCK})`);
+    }
+    expect(await stateOf(c, 'stray')).toMatchObject({ lease: null, status: 'aborted' });
+    expect(await stagingTables(c)).toBe(0);
+    const copying = await c.gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND state = 'active'`, [c.databases[1]]);
+    expect(copying.rows[0]?.n).toBe(0);
+    await nextRunIsExact(c);
+  });
+
+  it('after RecordFailure already ran (FAILED), keeps its record and finds nothing left to do', async () => {
+    const c = cases.get('recorded')!;
+    await c.source.query(`ALTER TABLE public.events RENAME TO events_gone`);
+    const failed = await runLocal(c.config, { runId: 'recorded-failure' });
+    expect(failed.status).toBe('failed');
+    const before = await stateOf(c, 'recorded-failure');
+    const out = await handler(
+      statusEvent('recorded-failure', 'FAILED', { machine: 'pgferry-recorded', error: before.error?.name ?? '', cause: before.error?.message ?? '' }),
+      lambdaContext(),
+    );
+    expect(out).toMatchObject({ status: 'failed', recorded: false, stoppedSessions: 0 });
+    expect(await stateOf(c, 'recorded-failure')).toEqual(before);
+    await c.source.query(`ALTER TABLE public.events_gone RENAME TO events`);
+    await nextRunIsExact(c);
+  });
+
+  it('records the execution\'s own error when RecordFailure never ran (States.DataLimitExceeded)', async () => {
+    const c = cases.get('recorded')!;
+    await c.target.query(`INSERT INTO pgferry.runs (run_id, pipeline, status) VALUES ('over-limit', 'recorded', 'running')`);
+    const out = await handler(statusEvent('over-limit', 'FAILED', { machine: 'pgferry-recorded', error: 'States.DataLimitExceeded', cause: 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.' }), lambdaContext());
+    expect(out).toMatchObject({ status: 'failed', recorded: true });
+    expect((await stateOf(c, 'over-limit')).error).toEqual({ name: 'States.DataLimitExceeded', message: 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.' });
+  });
+
+  it.each([
+    ['a Distributed Map child execution (its parent\'s event cleans up)', statusEvent('child', 'FAILED', { machine: 'pgferry-recorded/0f1e2d3c-map-run' })],
+    ['another deployment\'s state machine', statusEvent('other', 'ABORTED', { machine: 'etl-recorded' })],
+    ['a pipeline this deployment does not have', statusEvent('unknown', 'ABORTED', { machine: 'pgferry-no_such_pipeline' })],
+    ['a status that needs no cleanup', statusEvent('fine', 'SUCCEEDED', { machine: 'pgferry-recorded' })],
+  ])('ignores %s', async (_what, event) => {
+    const out = await handler(event, lambdaContext());
+    expect(out).toHaveProperty('ignored');
+  });
+
+  it('refuses an event that is not a status change, naming what it expects', async () => {
+    await expect(handler({ source: 'aws.s3', 'detail-type': 'Object Created', detail: {} }, lambdaContext())).rejects.toThrow(/expected an EventBridge "Step Functions Execution Status Change" event/);
+  });
+});
