@@ -49,13 +49,20 @@ export interface LocalRunOptions {
   readonly connect?: TaskDeps['connect'];
   /** Wraps task functions, e.g. to inject faults in tests. @default none */
   readonly wrapTask?: (key: TaskKey, fn: TaskFunction) => TaskFunction;
-  /** Overrides the definition's retry intervals (ms), to keep tests fast. @default the definition's backoff */
+  /**
+   * Milliseconds between two attempts of a task the definition retries. On AWS the backoff outlasts an RDS
+   * failover (minutes); a local run has no failover to wait for, so it retries at this fixed pace.
+   * @default LOCAL_RETRY_INTERVAL_MS
+   */
   readonly retryIntervalMs?: number;
   /** Fault-injection points (tests). @default none */
   readonly hooks?: TaskDeps['hooks'];
   /** Runs this definition instead of the one built from the config (parity tests run the synthesized one). */
   readonly definition?: Record<string, unknown>;
 }
+
+/** Pace of a local run's retries: every retried attempt of the definition, one second apart. */
+export const LOCAL_RETRY_INTERVAL_MS = 1_000;
 
 const silent: TaskLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -99,12 +106,10 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
   // 0.25-0.4 s and 27 MB (bench).
   const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
   const request: Record<string, boolean> = options.fullRefresh ? { full_refresh: true } : {};
-  const retryIntervalOverrides =
-    options.retryIntervalMs === undefined
-      ? undefined
-      : Object.fromEntries(Object.values(TaskStates).map((name) => [name, options.retryIntervalMs as number]));
+  const retryIntervalMs = options.retryIntervalMs ?? LOCAL_RETRY_INTERVAL_MS;
+  const retryIntervalOverrides = Object.fromEntries(Object.values(TaskStates).map((name) => [name, retryIntervalMs]));
   const execution = machine.run(request as never, {
-    overrides: { taskResourceLocalHandlers: handlers as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
+    overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
     context: {
       Execution: { Id: `arn:aws:states:local:000000000000:execution:pgferry-${config.name}:${runId}`, Name: runId, Input: request, StartTime: new Date(started).toISOString() },
       StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:pgferry-${config.name}`, Name: `pgferry-${config.name}` },

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import '../../lib/local/polyfills.ts';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import aslValidator from 'asl-validator';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineFile, type PipelineConfig } from '../../lib/config/index.ts';
@@ -45,6 +46,8 @@ describe('Parity: the deployed state machine is the one the local runner execute
 
   it('equals buildDefinition(config, resources) once its function ARNs are mapped back to the tasks', () => {
     expect(definition).toEqual(buildDefinition(config, LOCAL_RESOURCES));
+    // The validator writes QueryLanguage into what it is given.
+    expect(aslValidator(structuredClone(definition)).errors).toEqual([]);
     expect((definition.States.ExtractChunks as { MaxConcurrency: number }).MaxConcurrency).toBe(3);
   });
 

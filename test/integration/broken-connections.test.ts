@@ -266,9 +266,9 @@ ${options ? `  options: ${options}\n` : ''}sink:
     return u.toString();
   };
 
-  it('a source server that refuses connections: ConnectionError, exit 1, and the target sessions opened beside it are closed', async () => {
+  it('a source server that refuses connections: ServerUnreachableError (a ConnectionError the state machine retries, as during a failover), exit 1, and the target sessions opened beside it are closed', async () => {
     const closed = withPort(sourceUrl, await freePort());
-    expectClear(await run('refused_source', closed, targetUrl), 1, 'ConnectionError', /connection refused/);
+    expectClear(await run('refused_source', closed, targetUrl), 1, 'ServerUnreachableError', /connection refused/);
     // Tasks open their connections at once; the ones that did open must not outlive the failed task.
     const target = await server.client(targetUrl);
     try {
@@ -281,9 +281,9 @@ ${options ? `  options: ${options}\n` : ''}sink:
     }
   });
 
-  it('a target (and state) server that refuses connections: ConnectionError, exit 1, though no run could be recorded', async () => {
+  it('a target (and state) server that refuses connections: ServerUnreachableError, exit 1, though no run could be recorded', async () => {
     const closed = withPort(targetUrl, await freePort());
-    expectClear(await run('refused_target', sourceUrl, closed), 1, 'ConnectionError', /connection refused/);
+    expectClear(await run('refused_target', sourceUrl, closed), 1, 'ServerUnreachableError', /connection refused/);
   });
 
   it('a wrong password for the target: ConnectionError naming the user and server, never the password', async () => {

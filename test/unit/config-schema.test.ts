@@ -114,6 +114,22 @@ describe('Function: parsePipeline', () => {
   });
 
   describe('state', () => {
+    it.each([
+      ['15 minutes', 900_000],
+      ['3 seconds', 3_000],
+      ['1h 30min', 5_400_000],
+    ])('reads lease_ttl %s as %i ms', (given, ms) => {
+      expect(parsePipeline(pipelineYaml({ state: { lease_ttl: given } }), 'orders.yaml').state.lease_ttl).toBe(ms);
+    });
+
+    it.each([['1 second'], ['13 hours'], [900], ['soon']])('refuses lease_ttl %o, naming the range', (given) => {
+      expect(() => parsePipeline(pipelineYaml({ state: { lease_ttl: given } }), 'orders.yaml')).toThrow(/orders\.yaml: state\.lease_ttl: .*(from 2 seconds to 12 hours|unknown unit)/);
+    });
+
+    it('refuses a schedule.max_staleness outside what an alarm can watch', () => {
+      expect(() => parsePipeline(pipelineYaml({ schedule: { expression: 'rate(1 hour)', max_staleness: '8 days' } }), 'orders.yaml')).toThrow(/schedule\.max_staleness: expected a duration .* from 1 minute to 7 days, got "8 days"/);
+    });
+
     it("takes the sink's connection when state is omitted", () => {
       const text = pipelineYaml({ 'sink.connection_type': 'env', 'sink.connection_params': { port: '6432' } });
       expect(parsePipeline(text, 'orders.yaml').state).toEqual({ connection_id: 'dwh', connection_type: 'env', connection_params: { port: 6432 }, schema: 'pgferry', lease_ttl: 900000 });

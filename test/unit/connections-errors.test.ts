@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { ConnectionError, DatabaseError, LeaseLostError, TransientDatabaseError } from '../../lib/errors.ts';
+import { ConnectionError, DatabaseError, LeaseLostError, RETRYABLE_ERRORS, ServerUnreachableError, TransientDatabaseError } from '../../lib/errors.ts';
 import { classifyConnectError, classifyDatabaseError, describeConnection, SESSION_SETTINGS, sessionSql } from '../../lib/connections/index.ts';
 
 function serverError(code: string, message: string): pg.DatabaseError {
@@ -71,6 +71,19 @@ describe('Function: classifyConnectError', () => {
 
   it.each([socketError('ECONNREFUSED'), socketError('ENOTFOUND')])('reports $code as a ConnectionError', (cause) => {
     expect(classifyConnectError(cause, target)).toBeInstanceOf(ConnectionError);
+  });
+
+  it.each([socketError('ECONNREFUSED'), socketError('ENOTFOUND')])('reports $code as ServerUnreachableError, which the state machine retries (a failing-over RDS instance refuses, its name may not resolve)', (cause) => {
+    const err = classifyConnectError(cause, target);
+    expect(err).toBeInstanceOf(ServerUnreachableError);
+    expect(err.name).toBe('ServerUnreachableError');
+    expect(RETRYABLE_ERRORS as readonly string[]).toContain(err.name);
+  });
+
+  it('never retries an authentication failure', () => {
+    const err = classifyConnectError(serverError('28P01', 'password authentication failed for user "u"'), target);
+    expect(err.name).toBe('ConnectionError');
+    expect(RETRYABLE_ERRORS as readonly string[]).not.toContain(err.name);
   });
 
   it.each([
