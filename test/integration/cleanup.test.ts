@@ -81,6 +81,15 @@ function statusEvent(runId: string, status: string, options: { machine?: string;
   };
 }
 
+/** A run killed (SIGKILL) at each step, then the status-change event its execution would end with. */
+const KILLS = [
+  { name: 'killed_plan', point: 'after-plan', runId: 'killed-plan', event: 'ABORTED', status: 'aborted' },
+  { name: 'killed_copy', point: 'mid-copy', runId: 'killed-copy', event: 'TIMED_OUT', status: 'timed_out' },
+  { name: 'killed_chunks', point: 'after-chunks', runId: 'killed-chunks', event: 'TIMED_OUT', status: 'timed_out' },
+  { name: 'killed_apply', point: 'mid-apply', runId: 'killed-apply', event: 'ABORTED', status: 'aborted' },
+  { name: 'killed_after_apply', point: 'after-apply', runId: 'killed-after-apply', event: 'ABORTED', status: 'succeeded' },
+] as const;
+
 interface Case {
   readonly name: string;
   readonly config: PipelineConfig;
@@ -180,8 +189,8 @@ state: {lease_ttl: ${leaseTtl}}
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     server = await startTestPostgres();
     dir = tempDir('pgferry-cleanup-');
-    const killedCopy = await prepare('killed_copy');
-    const killedApply = await prepare('killed_apply');
+    for (const k of KILLS) await prepare(k.name);
+    const killedCopy = cases.get('killed_copy')!;
     await prepare('stray_chunk', '3 seconds');
     await prepare('recorded');
 
@@ -193,12 +202,9 @@ state: {lease_ttl: ${leaseTtl}}
     process.env.POWERTOOLS_METRICS_NAMESPACE = 'pgferry';
     handler = (await import('../../lambdas/cleanup.ts')).handler as unknown as Handler;
 
-    // Two runs in one child process, SIGKILLed once one is mid-COPY and the other inside its apply transaction.
+    // One run per step in one child process, SIGKILLed once every run stands at its step.
     await killedCopy.gate.query(`SELECT pg_advisory_lock(${GATE_LOCK})`);
-    const runs: CrashRun[] = [
-      { file: join(dir, 'killed_copy.yaml'), point: 'mid-copy', ready: join(dir, 'killed_copy.ready'), runId: 'killed-copy' },
-      { file: join(dir, 'killed_apply.yaml'), point: 'mid-apply', ready: join(dir, 'killed_apply.ready'), runId: 'killed-apply' },
-    ];
+    const runs: CrashRun[] = KILLS.map((k) => ({ file: join(dir, `${k.name}.yaml`), point: k.point, ready: join(dir, `${k.name}.ready`), runId: k.runId }));
     const plan = join(dir, 'plan.json');
     writeFileSync(plan, JSON.stringify(runs));
     child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), plan], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -207,14 +213,15 @@ state: {lease_ttl: ${leaseTtl}}
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
     const early = exited.then((code) => new Error(`the child exited (${code}) early:\n${output}`));
-    const there = Promise.all([midCopy(killedCopy), until('the apply to stop before COMMIT', async () => (existsSync(runs[1]!.ready) ? true : undefined))]);
+    const there = Promise.all(
+      KILLS.map((k, i) => (k.point === 'mid-copy' ? midCopy(killedCopy) : until(`${k.name} to stop at ${k.point}`, async () => (existsSync(runs[i]!.ready) ? true : undefined)))),
+    );
     const outcome = await Promise.race([there, early]);
     if (outcome instanceof Error) throw outcome;
     child.kill('SIGKILL');
     await exited;
     await killedCopy.gate.query(`SELECT pg_advisory_unlock(${GATE_LOCK})`);
-    expect(await stagingTables(killedCopy)).toBe(2);
-    expect(await stagingTables(killedApply)).toBe(2);
+    for (const k of KILLS) expect(await stagingTables(cases.get(k.name)!), k.name).toBe(2);
   }, 180_000);
 
   afterAll(async () => {
@@ -224,27 +231,21 @@ state: {lease_ttl: ${leaseTtl}}
     await server?.stop();
   });
 
-  it('after a run killed mid-chunk, TIMED_OUT: records the run timed out, releases the lease, drops staging; the next run is exact', async () => {
-    const c = cases.get('killed_copy')!;
-    expect((await stateOf(c, 'killed-copy')).lease).toBe('killed-copy');
-    const out = await handler(statusEvent('killed-copy', 'TIMED_OUT', { machine: 'pgferry-killed_copy' }), lambdaContext());
-    expect(out).toMatchObject({ pipeline: 'killed_copy', runId: 'killed-copy', status: 'timed_out', recorded: true });
-    const state = await stateOf(c, 'killed-copy');
-    expect(state).toMatchObject({ lease: null, status: 'timed_out', error: { name: 'ExecutionTimedOut' } });
-    expect(state.cursor).toEqual(c.oldCursor);
-    expect(await rowHashes(c.target, 'public.events')).toEqual(c.oldRows);
-    expect(await stagingTables(c)).toBe(0);
-    await nextRunIsExact(c);
-  });
-
-  it('after a run killed inside its apply transaction, ABORTED: records the run aborted, the target and cursor as they were; the next run is exact', async () => {
-    const c = cases.get('killed_apply')!;
-    const out = await handler(statusEvent('killed-apply', 'ABORTED', { machine: 'pgferry-killed_apply' }), lambdaContext());
-    expect(out).toMatchObject({ status: 'aborted', recorded: true });
-    const state = await stateOf(c, 'killed-apply');
-    expect(state).toMatchObject({ lease: null, status: 'aborted', error: { name: 'ExecutionAborted' } });
-    expect(state.cursor).toEqual(c.oldCursor);
-    expect(await rowHashes(c.target, 'public.events')).toEqual(c.oldRows);
+  it.each(KILLS)('after a run killed $point, $event: the run is $status, the lease free, staging gone; the next run is exact', async (k) => {
+    const c = cases.get(k.name)!;
+    const out = await handler(statusEvent(k.runId, k.event, { machine: `pgferry-${k.name}` }), lambdaContext());
+    expect(out).toMatchObject({ pipeline: k.name, runId: k.runId, status: k.status, recorded: k.status !== 'succeeded' });
+    const state = await stateOf(c, k.runId);
+    expect(state).toMatchObject({ lease: null, status: k.status });
+    if (k.status === 'succeeded') {
+      // Apply had committed: the new rows and cursor stand; only Finalize's work was left.
+      expect(state.cursor).not.toEqual(c.oldCursor);
+      expect(await rowHashes(c.target, 'public.events')).toEqual(await rowHashes(c.source, 'public.events'));
+    } else {
+      expect(state.error?.name).toBe(k.event === 'TIMED_OUT' ? 'ExecutionTimedOut' : 'ExecutionAborted');
+      expect(state.cursor).toEqual(c.oldCursor);
+      expect(await rowHashes(c.target, 'public.events')).toEqual(c.oldRows);
+    }
     expect(await stagingTables(c)).toBe(0);
     await nextRunIsExact(c);
   });
