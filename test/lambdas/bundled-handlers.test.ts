@@ -155,6 +155,23 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
     expect(endpoint.calls).toContain('secretsmanager.GetSecretValue shipped/source');
   });
 
+  it('cleans up from the bundle after an EventBridge status-change event of an aborted execution', async () => {
+    const runId = `exec-${randomUUID()}`;
+    await bundledHandler('plan')({ pipeline: 'shipped', runId, request: {} }, context('plan'));
+    const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:pgferry-shipped:${runId}`;
+    const event = {
+      version: '0', id: randomUUID(), 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', account: '123456789012',
+      time: new Date().toISOString(), region: 'eu-west-1', resources: [executionArn],
+      detail: { executionArn, stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-shipped', name: runId, status: 'ABORTED', startDate: Date.now() - 1000, stopDate: Date.now(), input: '{}', output: null, error: null, cause: null },
+    };
+    const out = await bundledHandler('cleanup')(event, context('cleanup'));
+    expect(out).toMatchObject({ pipeline: 'shipped', runId, status: 'aborted', recorded: true });
+    const lease = await target.query(`SELECT lease_run_id FROM pgferry.pipeline_state WHERE pipeline = 'shipped'`);
+    expect(lease.rows[0]?.lease_run_id).toBeNull();
+    const staging = await target.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`);
+    expect(staging.rows[0]?.n).toBe(0);
+  });
+
   it('keeps error names through minification, so Retry and Catch still match', async () => {
     const plan = bundledHandler('plan', 'broken');
     const error = await plan({ pipeline: 'broken', runId: `exec-${randomUUID()}`, request: {} }, context('plan')).then(

@@ -65,7 +65,7 @@ async function readStoredCursor(state: Db, config: PipelineConfig): Promise<unkn
 async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, chunks: readonly ChunkBounds[]): Promise<string[]> {
   const schema = config.state.schema;
   const { staging, done } = stagingTables(plan);
-  const out: string[] = ['\n-- Plan (state database)\n', ...stateSchemaSql(schema), acquireLeaseSql(schema, config.name, PREVIEW_RUN_ID).text];
+  const out: string[] = ['\n-- Plan (state database)\n', ...stateSchemaSql(schema), acquireLeaseSql(schema, config.name, PREVIEW_RUN_ID, config.state.lease_ttl).text];
   out.push('\n-- Plan (target): staging\n', ...createStagingSql(staging, done, stagedColumns(plan), { pipeline: config.name, runId: PREVIEW_RUN_ID, logged: isExchange(config), notNull: plan.stagedNotNull ?? [] }));
   chunks.forEach((bounds, i) => {
     out.push(`\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`, copyToSql(chunkSelect(config, plan, bounds)), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
