@@ -28,6 +28,15 @@ import type { DeploySettings } from './settings.ts';
 /** CloudFormation's limit on the resources of one template (nested stacks have their own). */
 export const MAX_RESOURCES_PER_TEMPLATE = 500;
 
+/** CloudFormation's limit on a template's size (a nested stack's is uploaded to S3), in bytes. */
+export const MAX_TEMPLATE_BYTES = 1_000_000;
+
+/**
+ * Pipelines one nested stack holds at most: each adds about 10 KB of template (its definition) and 4
+ * resources, so 90 stay under 1 MB and 500 resources with room to spare.
+ */
+export const MAX_PIPELINES_PER_STACK = 90;
+
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
   /** The validated pipelines to deploy (at least one). */
@@ -188,6 +197,12 @@ export class PipelineStack extends Stack {
     this.pipelines = pipelines;
     this.pipelineStacks = stacks;
     for (const stack of [this, ...Object.values(stacks)]) stack.node.addValidation({ validate: () => resourceLimitProblems(stack, settings.pipelineStacks) });
+    const crowded = Object.entries(stacks).filter(([, nested]) => Object.values(pipelines).filter((p) => Stack.of(p) === nested).length > MAX_PIPELINES_PER_STACK);
+    if (crowded.length > 0) {
+      throw new Error(
+        `${crowded.map(([id]) => id).join(', ')} would hold more than ${MAX_PIPELINES_PER_STACK} pipelines (about ${MAX_PIPELINES_PER_STACK * 10} KB of its 1 MB template): spread them over more nested stacks with pipelineStacks in pgferry.settings.json (now ${settings.pipelineStacks}); set it before the first deploy, since changing it moves pipelines between stacks`,
+      );
+    }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${prefix}-${Aws.REGION}`,

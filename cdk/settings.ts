@@ -74,7 +74,7 @@ export interface DeploySettings {
 /** Default reserved concurrency per task function (77 in all). */
 export const RESERVED_CONCURRENCY_DEFAULTS: Readonly<Record<FunctionKey, number>> = {
   plan: 10,
-  // Each running chunk holds a source session and a target session (plus the state's, when it is elsewhere).
+  // Each running chunk holds a source and a target session, and after a minute its heartbeat's (one more when the state is elsewhere).
   extractChunk: 32,
   apply: 10,
   finalize: 10,
@@ -94,8 +94,11 @@ export const SETTINGS_DEFAULTS = {
   pipelineStacks: 16,
 } as const;
 
+/** An EC2 id: the prefix and 8 or 17 hexadecimal characters. */
+const ec2Id = (prefix: string) => new RegExp(`^${prefix}-([0-9a-f]{8}|[0-9a-f]{17})$`);
+
 const idList = (prefix: string) =>
-  z.array(z.string().regex(new RegExp(`^${prefix}-[0-9a-f]+$`), `expected ${prefix}-<hex> ids`)).min(1, `expected at least one ${prefix}-... id`);
+  z.array(z.string().regex(ec2Id(prefix), `expected ${prefix}-<8 or 17 hex> ids`)).min(1, `expected at least one ${prefix}-... id`);
 
 const concurrency = z.number().int().min(1, 'at least 1 (false reserves none)').max(1000, 'at most 1000');
 
@@ -105,14 +108,14 @@ const SettingsSchema = z.strictObject({
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name: letters, digits and -, starting with a letter').optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'lower-case letters, digits and -, at most 16 characters (state machine names are <namePrefix>-<pipeline>, at most 80)').optional(),
   pipelinesDir: z.string().min(1).optional(),
-  vpc: z.union([z.literal(false), z.strictObject({ vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected vpc-<hex>'), subnetIds: idList('subnet'), securityGroupIds: idList('sg').optional() })]).optional(),
+  vpc: z.union([z.literal(false), z.strictObject({ vpcId: z.string().regex(ec2Id('vpc'), 'expected vpc-<8 or 17 hex>'), subnetIds: idList('subnet'), securityGroupIds: idList('sg').optional() })]).optional(),
   caBundle: z.string().min(1).optional(),
   alarmEmail: z.email('expected an e-mail address').optional(),
   logRetentionDays: z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `one of ${LOG_RETENTION_DAYS.join(', ')}`).optional(),
   lambdaRuntime: z.enum(LAMBDA_RUNTIMES).optional(),
   extractMemoryMb: memory.optional(),
   taskMemoryMb: memory.optional(),
-  secretsKmsKeyArns: z.array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'expected arn:aws:kms:<region>:<account>:key/<id>')).optional(),
+  secretsKmsKeyArns: z.array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]+$/, 'expected arn:aws:kms:<region>:<account>:key/<id> (or key/mrk-<id>)')).optional(),
   reservedConcurrency: z
     .union([
       z.literal(false),

@@ -1,5 +1,5 @@
 /** The SNS topic every pgferry alarm notifies: encrypted with a customer-managed key CloudWatch may use, TLS only. */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -39,6 +39,19 @@ export class AlarmTopic extends Construct {
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'pgferry alarms', masterKey: this.key, enforceSSL: true });
+    // The topic's own policy (enforceSSL writes one) replaces SNS's default, which let the account publish:
+    // the alarms of this account must be allowed by name.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
     if (props.email !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 

@@ -12,10 +12,11 @@ import type { FunctionKey } from '../../lib/workflow/definition.ts';
 
 const HOUR = Duration.hours(1);
 
-/** One line per pipeline of a pgferry metric: SEARCH over the pipeline dimension. */
-export function perPipeline(metricName: string, statistic: string): cloudwatch.MathExpression {
+/** One line per pipeline of the deployment (`service` is its namePrefix) of a pgferry metric, labelled with the pipeline. */
+export function perPipeline(namePrefix: string, metricName: string, statistic: string): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `SEARCH('{${Metrics.namespace},${Metrics.dimension},service} MetricName="${metricName}"', '${statistic}', ${HOUR.toSeconds()})`,
+    expression: `SEARCH('{${Metrics.namespace},${Metrics.dimension},service} service="${namePrefix}" MetricName="${metricName}"', '${statistic}', ${HOUR.toSeconds()})`,
+    label: "${PROP('Dim.pipeline')}",
     period: HOUR,
   });
 }
@@ -24,6 +25,7 @@ export function perPipeline(metricName: string, statistic: string): cloudwatch.M
 function perStateMachine(metricName: string, namePrefix: string): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
     expression: `SEARCH('{AWS/States,StateMachineArn} MetricName="${metricName}" "stateMachine:${namePrefix}-"', 'Sum', ${HOUR.toSeconds()})`,
+    label: `${metricName} \${PROP('Dim.StateMachineArn')}`,
     period: HOUR,
   });
 }
@@ -36,14 +38,14 @@ export function deploymentDashboardWidgets(namePrefix: string, functions: Readon
   const byFunction = (metric: (fn: lambda.IFunction) => cloudwatch.IMetric) => fns.map(([, fn]) => metric(fn));
   return [
     [
-      new cloudwatch.GraphWidget({ title: 'Rows extracted per hour, by pipeline', left: [perPipeline(n.rowsExtracted, 'Sum')], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Longest run per hour (ms), by pipeline', left: [perPipeline(n.runDuration, 'Maximum')], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Slowest chunk per hour (ms), by pipeline', left: [perPipeline(n.chunkDuration, 'Maximum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Rows extracted per hour, by pipeline', left: [perPipeline(namePrefix, n.rowsExtracted, 'Sum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Longest run per hour (ms), by pipeline', left: [perPipeline(namePrefix, n.runDuration, 'Maximum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Slowest chunk per hour (ms), by pipeline', left: [perPipeline(namePrefix, n.chunkDuration, 'Maximum')], width: 8, height }),
     ],
     [
       new cloudwatch.GraphWidget({ title: 'Failed and timed-out executions, by pipeline', left: [perStateMachine('ExecutionsFailed', namePrefix), perStateMachine('ExecutionsTimedOut', namePrefix)], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Skipped runs (another run held the lease), by pipeline', left: [perPipeline(n.runsSkipped, 'Sum')], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Runs the cleanup task recorded, by pipeline', left: [perPipeline(n.runsCleanedUp, 'Sum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Skipped runs (another run held the lease), by pipeline', left: [perPipeline(namePrefix, n.runsSkipped, 'Sum')], width: 8, height }),
+      new cloudwatch.GraphWidget({ title: 'Runs the cleanup task recorded, by pipeline', left: [perPipeline(namePrefix, n.runsCleanedUp, 'Sum')], width: 8, height }),
     ],
     [
       new cloudwatch.GraphWidget({ title: 'Task errors', left: byFunction((fn) => fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) })), width: 8, height }),

@@ -148,7 +148,8 @@ export class Pipeline extends Construct {
         metric: new cloudwatch.Metric({
           namespace: Metrics.namespace,
           metricName: Metrics.names.runsSucceeded,
-          dimensionsMap: { service: Metrics.service, [Metrics.dimension]: config.name },
+          // The task Lambdas' service is the deployment's namePrefix, so another deployment's runs never count here.
+          dimensionsMap: { service: props.namePrefix ?? Metrics.service, [Metrics.dimension]: config.name },
           statistic: 'Sum',
           period: Duration.seconds(periodSeconds),
         }),

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -103,6 +103,8 @@ export class TaskFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize,
       timeout: Duration.seconds(LAMBDA_TIMEOUT_SECONDS),
+      // A version outlives the deploys after it: an execution that started before them still invokes it.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
       ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       role: props.role,
@@ -117,7 +119,8 @@ export class TaskFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         [LambdaEnv.namePrefix]: props.namePrefix ?? 'pgferry',
         [LambdaEnv.pipelinesFile]: `${LAMBDA_TASK_ROOT}/${BundledFiles.pipelines}`,
-        POWERTOOLS_SERVICE_NAME: Metrics.service,
+        // The deployment's prefix: the `service` dimension of its metrics, so two deployments in one account never mix.
+        POWERTOOLS_SERVICE_NAME: props.namePrefix ?? Metrics.service,
         POWERTOOLS_METRICS_NAMESPACE: Metrics.namespace,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...tls,

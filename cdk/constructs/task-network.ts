@@ -44,7 +44,8 @@ export class TaskNetwork extends Construct implements TaskPlacement {
         allowAllOutbound: true,
       });
       this.securityGroups = [group];
-      new CfnOutput(this, 'SecurityGroupId', { value: group.securityGroupId, description: 'Allow this security group on the databases the pipelines connect to' });
+      // A fixed output name, as docs/deploy-aws.md tells it.
+      new CfnOutput(this, 'SecurityGroupId', { value: group.securityGroupId, description: 'Allow this security group on the databases the pipelines connect to' }).overrideLogicalId('NetworkSecurityGroupId');
     }
   }
 }

@@ -30,6 +30,8 @@ export interface TaskHandlerOptions {
   readonly powertools?: Powertools;
   /** Builds the task's dependencies once per container. @default {@link lambdaDeps} */
   readonly deps?: (powertools: Powertools) => TaskDeps;
+  /** The pipeline and run an event is about, for its logs and metrics. @default the event's own `pipeline` and `runId` */
+  readonly keys?: (event: unknown) => { readonly pipeline?: string | undefined; readonly runId?: string | undefined };
 }
 
 const RETRIED = new Set<string>(RETRYABLE_ERRORS);
@@ -42,8 +44,9 @@ export function taskHandler<I extends TaskEvent, O>(task: FunctionKey, fn: (inpu
   let deps: TaskDeps | undefined;
 
   const run = async (event: I, _context: Context): Promise<O> => {
-    const pipeline = typeof event?.pipeline === 'string' ? event.pipeline : undefined;
-    logger.appendKeys({ task, pipeline, runId: event?.runId });
+    const keys = options.keys ? options.keys(event) : { pipeline: event?.pipeline, runId: event?.runId };
+    const pipeline = typeof keys.pipeline === 'string' ? keys.pipeline : undefined;
+    logger.appendKeys({ task, pipeline, runId: keys.runId });
     if (pipeline !== undefined) {
       metrics.addDimension(Metrics.dimension, pipeline);
       tracer.putAnnotation('pipeline', pipeline);

@@ -16,13 +16,17 @@ export interface Powertools {
   readonly tracer: Tracer;
 }
 
-/** New Powertools instances named after pgferry (service `pgferry`, namespace `pgferry`); log level from `POWERTOOLS_LOG_LEVEL`. */
-export function createPowertools(): Powertools {
+/**
+ * New Powertools instances in namespace `pgferry`, their service (the metrics' `service` dimension) the
+ * deployment's namePrefix from `POWERTOOLS_SERVICE_NAME` (default `pgferry`); log level from `POWERTOOLS_LOG_LEVEL`.
+ */
+export function createPowertools(env: NodeJS.ProcessEnv = process.env): Powertools {
+  const serviceName = env.POWERTOOLS_SERVICE_NAME || Metrics.service;
   return {
-    logger: new Logger({ serviceName: Metrics.service }),
-    metrics: new PowertoolsMetrics({ namespace: Metrics.namespace, serviceName: Metrics.service }),
+    logger: new Logger({ serviceName }),
+    metrics: new PowertoolsMetrics({ namespace: Metrics.namespace, serviceName }),
     // Connections to PostgreSQL are not AWS SDK calls; the handler's segment times each task.
-    tracer: new Tracer({ serviceName: Metrics.service }),
+    tracer: new Tracer({ serviceName }),
   };
 }
 

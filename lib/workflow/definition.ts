@@ -56,19 +56,20 @@ export const MAX_PLAN_OUTPUT_BYTES = 256 * 1024 - 40 * 1024;
 export const EXECUTION_TIMEOUT_SECONDS = 24 * 3600;
 
 /** Errors of the Lambda service itself that are worth a retry, as AWS recommends. */
-const LAMBDA_SERVICE_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-] as const;
+const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'] as const;
+
+/** A task the function's reserved concurrency had no room for; it waits for a running one to end (up to 15 minutes). */
+export const THROTTLED = 'Lambda.TooManyRequestsException';
 
 /**
- * Transient database and Lambda errors are retried with jittered exponential backoff; data errors are not.
- * The retries outlast an RDS Multi-AZ failover (60-120 s): 3, 6, 12, 24, 48, 96, 120, 120 s at most
- * (429 s), about 215 s expected under full jitter, plus each attempt's own connect timeout.
+ * How the tasks are retried; data errors are not. A throttled task (reserved concurrency reached) waits as
+ * long as a run of other chunks may take: 5 s doubling to 300 s, 60 attempts, about 2.5 hours on average.
+ * Transient database and Lambda errors are retried across an RDS Multi-AZ failover (60-120 s): 3, 6, 12,
+ * 24, 48, 96, 120, 120 s at most (429 s), about 215 s expected under full jitter, plus each attempt's own
+ * connect timeout.
  */
 export const RETRY_POLICY = [
+  { ErrorEquals: [THROTTLED], IntervalSeconds: 5, MaxAttempts: 60, BackoffRate: 2, MaxDelaySeconds: 300, JitterStrategy: 'FULL' },
   {
     ErrorEquals: [...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS],
     IntervalSeconds: 3,

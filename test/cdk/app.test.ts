@@ -93,9 +93,16 @@ describe('Function: loadDeploySettings', () => {
   it('reads the VPC from context, lists comma-separated, over the settings file', () => {
     const project = tempDir();
     writeFileSync(join(project, 'pgferry.settings.json'), JSON.stringify({ vpc: false, pipelinesDir: 'etl' }));
-    const settings = loadDeploySettings(context({ vpcId: 'vpc-0abc', subnetIds: 'subnet-01, subnet-02', securityGroupIds: 'sg-0ff' }), project);
-    expect(settings.vpc).toEqual({ vpcId: 'vpc-0abc', subnetIds: ['subnet-01', 'subnet-02'], securityGroupIds: ['sg-0ff'] });
+    const settings = loadDeploySettings(context({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0123abcd, subnet-0456abcd', securityGroupIds: 'sg-0ff01234' }), project);
+    expect(settings.vpc).toEqual({ vpcId: 'vpc-0abc1234', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], securityGroupIds: ['sg-0ff01234'] });
     expect(settings.pipelinesDir).toBe(join(project, 'etl'));
+  });
+
+  it('refuses EC2 ids of a length AWS never makes, and takes multi-Region KMS keys', () => {
+    const project = tempDir();
+    expect(() => loadDeploySettings(context({ vpcId: 'vpc-0abc123', subnetIds: 'subnet-0123abcd' }), project)).toThrow(/CDK context: vpc\.vpcId: expected vpc-<8 or 17 hex>/);
+    const kms = 'arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    expect(loadDeploySettings(context({ secretsKmsKeyArns: kms }), project).secretsKmsKeyArns).toEqual([kms]);
   });
 
   it('reports every problem of the file and the context at once, with the fix', () => {

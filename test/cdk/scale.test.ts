@@ -3,8 +3,10 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAX_RESOURCES_PER_TEMPLATE, pipelineStackId, pipelineStackIndex } from '../../cdk/pipeline-stack.ts';
-import { awsPipelineYaml, pipelinesDir, synthesize, type Synthesized } from './helpers.ts';
+import { MAX_PIPELINES_PER_STACK, MAX_RESOURCES_PER_TEMPLATE, MAX_TEMPLATE_BYTES, pipelineStackId, pipelineStackIndex } from '../../cdk/pipeline-stack.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { awsPipelineYaml, pipelinesDir, synthesize, tempDir, type Synthesized } from './helpers.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -16,6 +18,13 @@ function generated(count: number, from = 1): Record<string, string> {
     files[`${name}.yaml`] = awsPipelineYaml(name, { schedule: 'rate(15 minutes)', table: name });
   }
   return files;
+}
+
+/** A project directory whose pgferry.settings.json holds `settings`. */
+function settingsProject(settings: Record<string, unknown>): string {
+  const dir = tempDir('pgferry-project-');
+  writeFileSync(join(dir, 'pgferry.settings.json'), JSON.stringify({ vpc: false, ...settings }));
+  return dir;
 }
 
 /** Resources per template: the root's and each nested stack's. */
@@ -52,6 +61,13 @@ describe('Stack: many pipeline files', () => {
     expect(Object.keys(c300)).toHaveLength(17);
     // 300 pipelines, 4 resources each (state machine, schedule, failure and freshness alarms), over the nested stacks.
     expect(Object.entries(c300).filter(([id]) => id !== 'root').reduce((sum, [, n]) => sum + n, 0)).toBe(300 * 4);
+  });
+
+  it('keeps every template under CloudFormation\'s 1 MB at 300 pipeline files, and refuses a nested stack that would pass it, naming the setting', async () => {
+    const sizes = [threeHundred.template, ...Object.values(threeHundred.stack.pipelineStacks).map((n) => Template.fromStack(n))].map((t) => JSON.stringify(t.toJSON()).length);
+    for (const size of sizes) expect(size).toBeLessThan(MAX_TEMPLATE_BYTES);
+    const crowded = synthesize({ pipelinesDir: pipelinesDir(generated(MAX_PIPELINES_PER_STACK + 1)), noVpc: 'true' }, { projectDir: settingsProject({ pipelineStacks: 1 }) });
+    await expect(crowded).rejects.toThrow(/Pipelines00 would hold more than 90 pipelines .* pipelineStacks in pgferry.settings.json \(now 1\)/);
   });
 
   it('costs each pipeline 4 resources of its own; the shared part does not grow with the pipelines but for IAM policies', () => {

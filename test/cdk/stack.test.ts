@@ -170,6 +170,11 @@ describe('Stack: three pipelines in a VPC', () => {
       const parameters = nested.Properties.Parameters as Record<string, { Ref?: string }>;
       for (const ref of refs) expect(versionIds).toContain(parameters[ref.slice(7, -1)]?.Ref);
     }
+    // Kept when a later deploy publishes the next one: executions that started before it still invoke them.
+    for (const [, version] of Object.entries(s.template.findResources('AWS::Lambda::Version')) as [string, { DeletionPolicy?: string; UpdateReplacePolicy?: string }][]) {
+      expect(version.DeletionPolicy).toBe('Retain');
+      expect(version.UpdateReplacePolicy).toBe('Retain');
+    }
     const invoke = statements(s).filter((st) => actions(st).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
     const invoked = (invoke[0]!.Resource as { 'Fn::Join': [string, [{ 'Fn::GetAtt': [string, string] }, string]] }[]).map((r) => `${r['Fn::Join'][1][0]['Fn::GetAtt'][0]}${r['Fn::Join'][1][1]}`);
@@ -189,6 +194,10 @@ describe('Stack: three pipelines in a VPC', () => {
   it('alarms once per failed or timed-out execution (no OK mail), on staleness of scheduled pipelines, on long tasks and on the dead-letter queue', () => {
     s.template.resourceCountIs('AWS::SNS::Topic', 1);
     s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    // The topic's own policy replaces SNS's default one: CloudWatch alarms of this account must be allowed to publish.
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': Match.anyValue() } }) })]) },
+    });
     const alarms = resources(s, 'AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...a.Properties }) as Record<string, unknown> & { id: string });
     const failure = alarms.filter((a) => a.id.includes('FailureAlarm'));
     expect(failure).toHaveLength(3);
@@ -203,7 +212,7 @@ describe('Stack: three pipelines in a VPC', () => {
     // cron every 15 minutes: three intervals, 45 one-minute periods without a successful run.
     const orders = freshness.find((a) => a.id.startsWith('orders'))!;
     expect(orders).toMatchObject({ MetricName: 'RunsSucceeded', Namespace: 'pgferry', Period: 60, EvaluationPeriods: 45, DatapointsToAlarm: 45, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', ActionsEnabled: true });
-    expect(orders.Dimensions).toEqual(expect.arrayContaining([{ Name: 'pipeline', Value: 'orders' }]));
+    expect(orders.Dimensions).toEqual(expect.arrayContaining([{ Name: 'pipeline', Value: 'orders' }, { Name: 'service', Value: 'pgferry' }]));
     // The disabled schedule's alarm exists but stays quiet.
     expect(freshness.find((a) => a.id.startsWith('events'))).toMatchObject({ ActionsEnabled: false, Period: 300, EvaluationPeriods: 36 });
     const durations = alarms.filter((a) => a.id.includes('DurationAlarm'));
@@ -294,6 +303,8 @@ describe('Stack: settings file without VPC, with a CA bundle and Node.js 24', ()
       expect(env.PGFERRY_CA_BUNDLE).toBe('/var/task/rds-ca-bundle.pem');
       expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
       expect(env.PGFERRY_NAME_PREFIX).toBe('etl');
+      // The metrics' service dimension: another deployment's runs never satisfy this one's freshness alarms.
+      expect(env.POWERTOOLS_SERVICE_NAME).toBe('etl');
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.VpcConfig).toBeUndefined();
     }

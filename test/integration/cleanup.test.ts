@@ -11,7 +11,10 @@ import { serializePipelines } from '../../lib/aws/bundled-pipelines.ts';
 import { LambdaEnv } from '../../lib/aws/constants.ts';
 import { loadPipelineFile, type PipelineConfig } from '../../lib/config/index.ts';
 import { runLocal } from '../../lib/local/runner.ts';
-import type { CleanupEventOutput } from '../../lib/workflow/tasks/cleanup.ts';
+import { openConnection } from '../../lib/connections/index.ts';
+import { ConnectionError, ServerUnreachableError } from '../../lib/errors.ts';
+import { cleanupEvent, type CleanupEventOutput } from '../../lib/workflow/tasks/cleanup.ts';
+import type { TaskDeps } from '../../lib/workflow/types.ts';
 import type { CrashRun } from '../helpers/crash-child.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
@@ -317,6 +320,29 @@ state: {lease_ttl: ${leaseTtl}}
   ])('ignores %s', async (_what, event) => {
     const out = await handler(event, lambdaContext());
     expect(out).toHaveProperty('ignored');
+  });
+
+  it('tries again after transient errors (a state database failing over), where Lambda itself would retry only twice', async () => {
+    const c = cases.get('recorded')!;
+    await c.target.query(`INSERT INTO pgferry.runs (run_id, pipeline, status) VALUES ('during-failover', 'recorded', 'running')`);
+    let refused = 0;
+    const deps: TaskDeps = {
+      pipeline: () => c.config,
+      connect: async (ref, options) => {
+        if (refused < 3) {
+          refused += 1;
+          throw new ServerUnreachableError('cannot connect: connection refused', 'test', 'ECONNREFUSED');
+        }
+        return openConnection(ref, options);
+      },
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    };
+    const out = await cleanupEvent(statusEvent('during-failover', 'TIMED_OUT', { machine: 'pgferry-recorded' }), deps, 'pgferry', { retrySeconds: [0, 0, 0, 0] });
+    expect(refused).toBe(3);
+    expect(out).toMatchObject({ status: 'timed_out', recorded: true });
+    // A data error is not retried.
+    const broken: TaskDeps = { ...deps, connect: async () => Promise.reject(new ConnectionError('authentication failed', 'test', '28P01')) };
+    await expect(cleanupEvent(statusEvent('during-failover', 'TIMED_OUT', { machine: 'pgferry-recorded' }), broken, 'pgferry', { retrySeconds: [0, 0] })).rejects.toThrow('authentication failed');
   });
 
   it('refuses an event that is not a status change, naming what it expects', async () => {

@@ -77,8 +77,8 @@ describe('Function: buildDefinition', () => {
   });
 
   it('retries transient errors across more than 3 minutes of an outage (an RDS Multi-AZ failover takes 60-120 s), connection refused included', () => {
-    const [retrier] = RETRY_POLICY;
-    expect(retrier.ErrorEquals).toEqual(expect.arrayContaining(['TransientDatabaseError', 'ServerUnreachableError', 'Lambda.TooManyRequestsException']));
+    const retrier = RETRY_POLICY[1];
+    expect(retrier.ErrorEquals).toEqual(expect.arrayContaining(['TransientDatabaseError', 'ServerUnreachableError', 'Lambda.ServiceException']));
     // Full jitter waits a uniform time up to each capped interval: half of it on average.
     const caps = Array.from({ length: retrier.MaxAttempts }, (_, i) => Math.min(retrier.MaxDelaySeconds, retrier.IntervalSeconds * retrier.BackoffRate ** i));
     const longest = caps.reduce((a, b) => a + b, 0);
@@ -86,6 +86,15 @@ describe('Function: buildDefinition', () => {
     expect(Math.max(...caps)).toBe(120);
     // Every attempt also waits out its connect timeout (10 s by default) when the server does not answer.
     expect(longest).toBeLessThan(TASK_TIMEOUT_SECONDS);
+  });
+
+  it('lets a throttled task (reserved concurrency reached) wait for hours, not minutes: a chunk may hold its slot for 15', () => {
+    const [throttled] = RETRY_POLICY;
+    expect(throttled.ErrorEquals).toEqual(['Lambda.TooManyRequestsException']);
+    const caps = Array.from({ length: throttled.MaxAttempts }, (_, i) => Math.min(throttled.MaxDelaySeconds, throttled.IntervalSeconds * throttled.BackoffRate ** i));
+    expect(caps.reduce((a, b) => a + b, 0) / 2).toBeGreaterThan(2 * 3600);
+    // It comes first: Step Functions takes the first retrier that matches.
+    expect(RETRY_POLICY[1].ErrorEquals).not.toContain('Lambda.TooManyRequestsException');
   });
 
   it('ends a failed execution with the error RecordFailure recorded, and with the Catch\'s error when RecordFailure itself failed', () => {

@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import { redact } from '../../connections/index.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, RETRYABLE_ERRORS } from '../../errors.ts';
 import { dropStagingOfDeadRun } from '../../sink/staging.ts';
 import { ensureStateSchema, failRun, getRun, releaseLease } from '../../state/store.ts';
 import { RunStatus } from '../../state/types.ts';
@@ -119,8 +119,22 @@ export async function cleanupRun(input: CleanupInput, deps: TaskDeps): Promise<C
 /** What the cleanup Lambda does with an event: the cleanup, or why the event was not for it. */
 export type CleanupEventOutput = CleanupOutput | { readonly ignored: string };
 
+/**
+ * Seconds the cleanup waits before trying again after a transient error (a database failing over): about
+ * 6.5 minutes in all, within the Lambda's 15. EventBridge invokes it asynchronously, where Lambda itself
+ * retries only twice, within minutes.
+ */
+export const CLEANUP_RETRY_SECONDS = [5, 10, 20, 40, 80, 120, 120] as const;
+
+const RETRIED = new Set<string>(RETRYABLE_ERRORS);
+
 /** The cleanup Lambda's work: an EventBridge event in, the cleanup of its run (or why there is none) out. */
-export async function cleanupEvent(event: unknown, deps: TaskDeps, namePrefix: string): Promise<CleanupEventOutput> {
+export async function cleanupEvent(
+  event: unknown,
+  deps: TaskDeps,
+  namePrefix: string,
+  options: { retrySeconds?: readonly number[] } = {},
+): Promise<CleanupEventOutput> {
   const input = cleanupInputOf(event, namePrefix);
   if (!input) return { ignored: 'not the end of a run of this deployment that needs a cleanup' };
   try {
@@ -129,5 +143,16 @@ export async function cleanupEvent(event: unknown, deps: TaskDeps, namePrefix: s
     if (error instanceof ConfigError) return { ignored: `no pipeline ${input.pipeline} in this deployment` };
     throw error;
   }
-  return cleanupRun(input, deps);
+  const waits = options.retrySeconds ?? CLEANUP_RETRY_SECONDS;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await cleanupRun(input, deps);
+    } catch (error) {
+      const name = error instanceof Error ? error.name : '';
+      const wait = waits[attempt];
+      if (!RETRIED.has(name) || wait === undefined) throw error;
+      deps.log.warn('cleanup failed; trying again', { pipeline: input.pipeline, runId: input.runId, error: redact(String(error)), seconds: wait });
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+  }
 }
