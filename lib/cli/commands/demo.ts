@@ -1,7 +1,8 @@
 /**
  * `pgferry demo`: a whole round trip with no setup. Starts an embedded PostgreSQL, creates a source and
- * a target database, seeds an orders table, runs a pipeline through the local state machine, changes
- * the source, runs again, and verifies each time that source and target hold the same rows.
+ * a target database, seeds an orders table, loads it with an incremental merge through the local state
+ * machine, changes a small share of the source, runs again (which extracts only the changed rows), and
+ * verifies each time that source and target hold the same rows.
  */
 import pg from 'pg';
 import { parsePipeline } from '../../config/index.ts';
@@ -16,7 +17,7 @@ export interface DemoOptions {
   readonly rows?: number;
 }
 
-/** Seeds an orders-like table of `rows` rows with every common column type. */
+/** Seeds an orders-like table of `rows` rows with every common column type, indexed on its cursor column. */
 export function seedOrdersSql(rows: number): string[] {
   return [
     `CREATE TYPE public.order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled')`,
@@ -39,6 +40,8 @@ SELECT g, (g * 7919) % 100000, (ARRAY['new','paid','shipped','cancelled'])[1 + g
   timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g * 1.000123),
   timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g * 1.000123)
 FROM generate_series(1::bigint, ${Math.max(0, Math.floor(rows))}) AS g`,
+    // As on a real source of an incremental pipeline: without it, every run would scan the table for its window.
+    'CREATE INDEX orders_updated_at ON public.orders (updated_at)',
     'ANALYZE public.orders',
   ];
 }
@@ -59,14 +62,32 @@ async function checksum(url: string): Promise<{ n: string; checksum: string }> {
   }
 }
 
-async function sql(url: string, statements: readonly string[]): Promise<void> {
+/** Runs `statements` in order on one connection; returns the rows each one changed. */
+async function sql(url: string, statements: readonly string[]): Promise<number[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const statement of statements) await client.query(statement);
+    const changed: number[] = [];
+    for (const statement of statements) changed.push((await client.query(statement)).rowCount ?? 0);
+    return changed;
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Changes 2% of the orders the way an application would: 1% updated, 1% inserted, each with an `updated_at`
+ * past every stored one (one second after the greatest, not now(): the seed's timestamps lie in 2026, and the
+ * demo must not depend on the clock). Deletes are left out: a cursor column never sees a row that is gone.
+ */
+export function changeOrdersSql(rows: number): string[] {
+  const next = `(SELECT max(updated_at) + interval '1 second' FROM public.orders)`;
+  return [
+    `UPDATE public.orders SET amount = amount + 1, status = 'paid', updated_at = ${next} WHERE id % 100 = 1`,
+    `INSERT INTO public.orders
+SELECT id + ${Math.max(0, Math.floor(rows))}, customer_id, 'new', amount, currency, note, attributes, ${next}, ${next}
+FROM public.orders WHERE id % 100 = 3`,
+  ];
 }
 
 /** Runs the demo; exit 0 only when every verification matched. */
@@ -90,6 +111,8 @@ source:
   connection_id: "${sourceUrl}"
   table: {schema: public, name: orders}
   options:
+    incremental_strategy: column
+    incremental_column: updated_at
     chunk_rows: ${Math.max(10_000, Math.ceil(rows / 8))}
     max_parallel_chunks: 2
 sink:
@@ -98,21 +121,20 @@ sink:
   connection_id: "${targetUrl}"
   table: {schema: public, name: orders}
   strategy:
-    mode: full_refresh
-    overwrite_type: truncate_insert
+    mode: incremental_merge
+    unique_key: [id]
 `,
       'demo.yaml',
     );
     const runs: RunSummary[] = [];
+    let changed = 0;
     let ok = true;
     for (const step of ['first run', 'after changing the source'] as const) {
       if (step !== 'first run') {
-        io.err('changing the source: 1% of rows updated, 0.5% deleted, 1% inserted...');
-        await sql(sourceUrl, [
-          `UPDATE public.orders SET amount = amount + 1, status = 'paid', updated_at = now() WHERE id % 100 = 1`,
-          `DELETE FROM public.orders WHERE id % 200 = 2`,
-          `INSERT INTO public.orders SELECT id + ${rows}, customer_id, status, amount, currency, note, attributes, now(), now() FROM public.orders WHERE id % 100 = 3`,
-        ]);
+        io.err('changing the source: 1% of rows updated, 1% inserted, their updated_at moved past the cursor...');
+        const [updated = 0, inserted = 0] = await sql(sourceUrl, changeOrdersSql(rows));
+        changed = updated + inserted;
+        io.err(`  ${count(updated)} rows updated, ${count(inserted)} inserted`);
       }
       io.err(`running pipeline ${config.name} (${step})...`);
       const summary = await runLocal(config, { onProgress: (p) => io.err(progressLine(p)) });
@@ -120,10 +142,14 @@ sink:
       for (const line of summaryLines(summary)) io.err(line);
       const [src, dst] = await Promise.all([checksum(sourceUrl), checksum(targetUrl)]);
       const same = summary.status === 'succeeded' && src.n === dst.n && src.checksum === dst.checksum;
+      if (step !== 'first run') {
+        // The window's lower bound is inclusive (a row committed later at exactly the cursor is not lost), so the row at the cursor comes again.
+        io.err(`  incremental: ${count(summary.rowsExtracted)} rows extracted for ${count(changed)} changed, of ${count(Number(src.n))}: those with updated_at in [${summary.window?.lower ?? '-'}, ${summary.window?.upper ?? '-'}] (from the stored cursor on, inclusive), merged on id`);
+      }
       ok &&= same;
       io.err(`  verify: source ${count(Number(src.n))} rows / checksum ${src.checksum}; target ${count(Number(dst.n))} rows / checksum ${dst.checksum}: ${same ? 'IDENTICAL' : 'DIFFERENT'}`);
     }
-    io.out(JSON.stringify({ demo: ok ? 'passed' : 'failed', runs: runs.map((r) => ({ runId: r.runId, status: r.status, rows: r.rowsExtracted, chunks: r.chunks, durationMs: r.durationMs, rowsPerSecond: Math.round(r.rowsExtracted / Math.max(r.durationMs / 1000, 0.001)) })) }));
+    io.out(JSON.stringify({ demo: ok ? 'passed' : 'failed', changed, runs: runs.map((r) => ({ runId: r.runId, status: r.status, rows: r.rowsExtracted, chunks: r.chunks, durationMs: r.durationMs, rowsPerSecond: Math.round(r.rowsExtracted / Math.max(r.durationMs / 1000, 0.001)) })) }));
     io.err(ok ? 'demo passed: the target holds exactly the source rows after every run' : 'demo FAILED: see above');
     return ok ? ExitCode.ok : ExitCode.failed;
   } finally {
