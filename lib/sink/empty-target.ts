@@ -14,7 +14,7 @@ import { query, type Db } from '../db/index.ts';
 import { deferredLoadSql } from '../sql/deferred-indexes.ts';
 import { insertAllSql, lockExclusiveSql } from '../sql/load.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
 import type { TaskLogger } from '../workflow/types.ts';
 import { insertWithDeferredIndexes, readDeferrableIndexes } from './deferred-indexes.ts';
 import type { StrategyResult } from './strategies/types.ts';

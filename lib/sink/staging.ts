@@ -6,7 +6,8 @@ import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/d
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
 import { XMIN_COLUMN } from '../sql/merge.ts';
 import { ident, literal, qualified, type TableName } from '../sql/quote.ts';
-import type { ColumnSpec, RunPlan } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
+import type { RunPlan } from '../state/types.ts';
 
 const MAX_IDENT_BYTES = 63;
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ident, literal, qualified, type TableName } from './quote.ts';
-import type { StagedNotNull } from '../state/types.ts';
+import type { StagedNotNull } from './types.ts';
 import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
 
 export type {

@@ -4,7 +4,7 @@
  * text, so `pgferry plan` prints the statements and unit tests read them.
  */
 import { createHash } from 'node:crypto';
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { constraintWithIndexSql, indexOn, type IndexConstraint } from './exchange.ts';
 import { ident, identList, literal, qualified, type TableName } from './quote.ts';
 import type { Grant } from './target-catalog.ts';

@@ -3,7 +3,7 @@
  * plus every staged row) is built beside the target, then exchanged for it (lib/sql/exchange.ts).
  * Pure functions.
  */
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { createTableSql } from './ddl.ts';
 import { notExistsKeySql, type KeyColumn } from './merge.ts';
 import { identList, qualified, type TableName } from './quote.ts';

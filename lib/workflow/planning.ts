@@ -15,7 +15,8 @@ import { stagedKeysUnique } from '../source/unique-key.ts';
 import { planWindow } from '../source/window.ts';
 import { chunkPredicate, sourceSelect, type ChunkBounds } from '../sql/extract.ts';
 import { ident, qualified } from '../sql/quote.ts';
-import type { ColumnSpec, RunPlan } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
+import type { RunPlan } from '../state/types.ts';
 import { MAX_PLAN_OUTPUT_BYTES } from './definition.ts';
 import type { TaskLogger } from './types.ts';
 
