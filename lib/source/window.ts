@@ -6,10 +6,10 @@
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
 import { DatabaseError, PgferryError } from '../errors.ts';
+import type { TaskLogger } from '../log.ts';
 import { ident, literal, qualified, typedLiteral } from '../sql/quote.ts';
 import { sourceFrom } from '../sql/extract.ts';
 import type { ColumnSpec } from '../sql/types.ts';
-import type { TaskLogger } from '../workflow/types.ts';
 
 /** A stored cursor (`pipeline_state.cursor`): values as text of their type, never through a JS Date or number. */
 export type Cursor =

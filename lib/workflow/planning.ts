@@ -5,6 +5,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
 import { ConfigError, DatabaseError, UnsafeTargetError } from '../errors.ts';
+import type { TaskLogger } from '../log.ts';
 import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
 import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
@@ -18,7 +19,6 @@ import { ident, qualified } from '../sql/quote.ts';
 import type { ColumnSpec } from '../sql/types.ts';
 import type { RunPlan } from '../state/types.ts';
 import { MAX_PLAN_OUTPUT_BYTES } from './definition.ts';
-import type { TaskLogger } from './types.ts';
 
 /** Whether the pipeline's strategy replaces the target by its staging table. */
 export function isExchange(config: PipelineConfig): boolean {
