@@ -4,6 +4,7 @@
  */
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
+import { serverVersion } from '../db/server.ts';
 import { ConfigError, DatabaseError, UnsafeTargetError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
@@ -158,8 +159,7 @@ async function xminReference(source: Db, config: PipelineConfig): Promise<string
   const s = config.sink.strategy;
   const keepLast = (s.mode === 'incremental_merge' || s.mode === 'incremental_append') && s.duplicate_policy === 'keep_last';
   if (!keepLast || !config.source.table) return undefined;
-  const version = await query<{ v: number }>(source, `SELECT current_setting('server_version_num')::int AS v`);
-  const sql = (version.rows[0]?.v ?? 0) >= 130000 ? 'pg_snapshot_xmax(pg_current_snapshot())::text' : 'txid_snapshot_xmax(txid_current_snapshot())::text';
+  const sql = (await serverVersion(source)) >= 130000 ? 'pg_snapshot_xmax(pg_current_snapshot())::text' : 'txid_snapshot_xmax(txid_current_snapshot())::text';
   const result = await query<{ x: string }>(source, `SELECT ${sql} AS x`, 'reading the snapshot');
   return result.rows[0]?.x;
 }
