@@ -1,6 +1,7 @@
 /** The dependencies a deployed task function gets: the bundled pipelines, Secrets Manager connections, Powertools logging. */
 import { openConnection } from '../connections/index.ts';
-import type { TaskDeps, TaskLogger } from '../workflow/types.ts';
+import type { TaskLogger } from '../log.ts';
+import type { TaskDeps } from '../workflow/types.ts';
 import { bundledPipelineLookup } from './bundled-pipelines.ts';
 
 /** TaskDeps of a Lambda container: `pipeline` from the bundled file (only the served names), `connect` = openConnection. */

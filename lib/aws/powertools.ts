@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { redact } from '../connections/index.ts';
-import type { TaskLogger } from '../workflow/types.ts';
+import type { TaskLogger } from '../log.ts';
 import { Metrics } from './constants.ts';
 
 /** The three Powertools utilities a task handler uses. */

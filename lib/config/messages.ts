@@ -3,7 +3,7 @@
  * so that every problem reads the same way and no password ever reaches one (SPEC 4).
  */
 import type * as z from 'zod';
-import { redactUrl } from '../connections/redact.ts';
+import { redactUrl } from '../redact.ts';
 import { STRATEGY_KEYS } from './types.ts';
 
 const MASK = '***';

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { ConnectionError, DatabaseError, PgferryError, ServerUnreachableError, TransientDatabaseError } from '../errors.ts';
-import { redact } from './redact.ts';
+import { redact } from '../redact.ts';
 import { resolveConnection, type ResolveDeps } from './resolve.ts';
 import { invalidateSecret } from './secrets.ts';
 import { tlsOptions } from './tls.ts';

@@ -15,4 +15,4 @@ export {
   sessionSql,
   type ConnectOptions,
 } from './connect.ts';
-export { redact, redactUrl, registerSecret } from './redact.ts';
+export { redact, redactUrl, registerSecret } from '../redact.ts';

@@ -4,7 +4,7 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConnectionError } from '../errors.ts';
-import { redact, redactUrl, registerSecret } from './redact.ts';
+import { redact, redactUrl, registerSecret } from '../redact.ts';
 import { readSecret } from './secrets.ts';
 import type { ConnectionParams, ConnectionRef, ConnectionSettings, ConnectionType, ResolvedFields, SslMode } from './types.ts';
 import { parsePort, parseSeconds, parseSslmode } from './values.ts';

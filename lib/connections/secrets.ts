@@ -1,7 +1,7 @@
 /** Secrets Manager: reads the RDS-format secret of a connection, cached for the life of the process (Lambda container). */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConnectionError, TransientDatabaseError } from '../errors.ts';
-import { registerSecret } from './redact.ts';
+import { registerSecret } from '../redact.ts';
 import type { ResolvedFields } from './types.ts';
 import { parsePort } from './values.ts';
 

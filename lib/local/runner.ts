@@ -9,12 +9,13 @@ import type { PipelineConfig } from '../config/index.ts';
 import { openConnection, redact } from '../connections/index.ts';
 import { close } from '../db/index.ts';
 import { ConfigError, ErrorNames } from '../errors.ts';
+import type { TaskLogger } from '../log.ts';
 import { getRun, summarize } from '../state/store.ts';
 import type { RunSummary } from '../state/types.ts';
 import { buildDefinition, TaskStates, type TaskKey, type TaskResources } from '../workflow/definition.ts';
 import { strategyLabel } from '../workflow/request.ts';
 import { TASKS, type TaskFunction } from '../workflow/tasks/index.ts';
-import type { ChunkOutput, PlanOutput, TaskDeps, TaskLogger } from '../workflow/types.ts';
+import type { ChunkOutput, PlanOutput, TaskDeps } from '../workflow/types.ts';
 
 /** Placeholder resources of the local definition; never called, every Task is overridden. */
 export const LOCAL_RESOURCES: TaskResources = {

@@ -4,7 +4,7 @@
  * would otherwise do itself, so a failed job is logged and left to it; nothing here touches the target.
  */
 import { close, query, transaction, type Db } from '../db/index.ts';
-import type { TaskLogger } from '../workflow/types.ts';
+import type { TaskLogger } from '../log.ts';
 
 /** One job: statements run in one transaction on one connection. */
 export interface AheadJob {

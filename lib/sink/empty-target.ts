@@ -11,11 +11,11 @@
  * triggers fire for inserted rows either way). Readers of the empty table wait for the load to commit.
  */
 import { query, type Db } from '../db/index.ts';
+import type { TaskLogger } from '../log.ts';
 import { deferredLoadSql } from '../sql/deferred-indexes.ts';
 import { insertAllSql, lockExclusiveSql } from '../sql/load.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
-import type { ColumnSpec } from '../state/types.ts';
-import type { TaskLogger } from '../workflow/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
 import { insertWithDeferredIndexes, readDeferrableIndexes } from './deferred-indexes.ts';
 import type { StrategyResult } from './strategies/types.ts';
 

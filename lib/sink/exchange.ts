@@ -10,7 +10,7 @@ import {
   adoptPrebuilt, exchangeStatements, exchangeTempPrefix, guardLockSql, prebuildSql, type ObjectName, type TargetCatalog,
 } from '../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
-import type { StagedNotNull } from '../state/types.ts';
+import type { StagedNotNull } from '../sql/types.ts';
 import { readTargetCatalog } from './target-catalog.ts';
 
 export { readTargetCatalog } from './target-catalog.ts';

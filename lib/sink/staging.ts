@@ -1,14 +1,14 @@
 /** Staging tables: per-run names, creation, cleanup, and the per-chunk load that never duplicates rows. */
 import { createHash } from 'node:crypto';
+import { MAX_IDENTIFIER_BYTES } from '../config/types.ts';
 import { copyBetween, execute, query, transaction, type CopyResult, type Db } from '../db/index.ts';
 import { DatabaseError, PgferryError } from '../errors.ts';
 import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
 import { XMIN_COLUMN } from '../sql/merge.ts';
 import { ident, literal, qualified, type TableName } from '../sql/quote.ts';
-import type { ColumnSpec, RunPlan } from '../state/types.ts';
-
-const MAX_IDENT_BYTES = 63;
+import type { ColumnSpec } from '../sql/types.ts';
+import type { RunPlan } from '../state/types.ts';
 
 /** Cuts a string to at most `bytes` UTF-8 bytes without splitting a character. */
 export function truncateBytes(text: string, bytes: number): string {
@@ -30,7 +30,7 @@ export function truncateBytes(text: string, bytes: number): string {
 export function stagingNames(pipeline: string, runId: string, target: TableName): { name: string; doneName: string } {
   const hash = createHash('sha256').update(`${pipeline}\u0000${runId}`).digest('hex').slice(0, 12);
   const suffix = `_${hash}`;
-  const prefix = truncateBytes(target.name, MAX_IDENT_BYTES - suffix.length - '_done'.length);
+  const prefix = truncateBytes(target.name, MAX_IDENTIFIER_BYTES - suffix.length - '_done'.length);
   const name = `${prefix}${suffix}`;
   return { name, doneName: `${name}_done` };
 }

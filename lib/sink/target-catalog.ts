@@ -4,6 +4,7 @@
  * means the same object when the text is executed. Needs PostgreSQL 14 or later.
  */
 import { inTransaction, query, transaction, type Db } from '../db/index.ts';
+import { serverVersion } from '../db/server.ts';
 import { NotSupportedError } from '../errors.ts';
 import type { TableName } from '../sql/quote.ts';
 import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/exchange.ts';
@@ -41,8 +42,7 @@ export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): 
 
 /** The target's catalog, or undefined when the target does not exist. */
 export async function readTargetCatalog(db: Db, target: TableName): Promise<TargetCatalog | undefined> {
-  const version = await query<{ v: number }>(db, `SELECT current_setting('server_version_num')::int AS v`, WHAT);
-  const v = version.rows[0]?.v ?? 0;
+  const v = await serverVersion(db, WHAT);
   if (v < 140000) {
     throw new NotSupportedError(`exchange and shadow_swap need PostgreSQL 14 or later on the target (it runs ${Math.floor(v / 10000)}); use overwrite_type: truncate_insert or merge_policy: delete_insert`);
   }

@@ -1,7 +1,7 @@
 /** What the target table looks like now: whether it exists, its columns and types, its row count. */
 import { query, transaction, type Db } from '../db/index.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
 
 /** A target column: name, type (schema-qualified as `format_type()` prints it), NOT NULL. */
 export interface TargetColumn extends ColumnSpec {

@@ -7,7 +7,7 @@ import { CONFIG_DEFAULTS } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
 import { ident } from '../sql/quote.ts';
 import { sourceFrom, type ChunkBounds, type SourceRef } from '../sql/extract.ts';
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
 
 /** Rows sampled per chunk boundary; enough that chunk sizes vary by a few percent. */
 const SAMPLE_ROWS_PER_CHUNK = 200;

@@ -3,7 +3,7 @@ import { query, transaction, type Db } from '../db/index.ts';
 import { DatabaseError } from '../errors.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
 import { sourceSelect, type SourceRef } from '../sql/extract.ts';
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
 
 /** What {@link describeSource} found. */
 export interface SourceDescription {

@@ -5,11 +5,12 @@
  */
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
+import { serverVersion } from '../db/server.ts';
 import { DatabaseError, PgferryError } from '../errors.ts';
+import type { TaskLogger } from '../log.ts';
 import { ident, literal, qualified, typedLiteral } from '../sql/quote.ts';
 import { sourceFrom } from '../sql/extract.ts';
-import type { ColumnSpec } from '../state/types.ts';
-import type { TaskLogger } from '../workflow/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
 
 /** A stored cursor (`pipeline_state.cursor`): values as text of their type, never through a JS Date or number. */
 export type Cursor =
@@ -140,8 +141,7 @@ async function xminWindow(db: Db, input: WindowInput): Promise<ExtractionWindow>
   const table = config.source.table;
   if (!table) throw new PgferryError('source.options.incremental_strategy xmin needs source.table');
   // Never txid_current()/pg_current_xact_id(): they assign an xid, which a read replica cannot.
-  const version = await query<{ v: number }>(db, `SELECT current_setting('server_version_num')::int AS v`, 'reading the server version');
-  const snapshotSql = (version.rows[0]?.v ?? 0) >= 130000 ? 'pg_snapshot_xmin(pg_current_snapshot())::text' : 'txid_snapshot_xmin(txid_current_snapshot())::text';
+  const snapshotSql = (await serverVersion(db)) >= 130000 ? 'pg_snapshot_xmin(pg_current_snapshot())::text' : 'txid_snapshot_xmin(txid_current_snapshot())::text';
   const snap = await query<{ upper: string }>(db, `SELECT ${snapshotSql} AS upper`, 'reading the snapshot');
   const upper = snap.rows[0]?.upper ?? '0';
   const cursorAfter: Cursor = { strategy: 'xmin', xmin: upper };

@@ -1,5 +1,5 @@
 /** DDL text for staging and target tables. Pure functions. */
-import type { ColumnSpec, StagedNotNull } from '../state/types.ts';
+import type { ColumnSpec, StagedNotNull } from './types.ts';
 import { ident, literal, qualified, type TableName } from './quote.ts';
 
 /** `CREATE [UNLOGGED] TABLE t ("a" type [CONSTRAINT "n"] [NOT NULL], ...)`. */

@@ -4,8 +4,9 @@
  * Everything is built on S under temporary names first; only the swap needs T's exclusive lock.
  */
 import { createHash } from 'node:crypto';
+import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
 import { ident, literal, qualified, type TableName } from './quote.ts';
-import type { StagedNotNull } from '../state/types.ts';
+import type { StagedNotNull } from './types.ts';
 import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
 
 export type {
@@ -31,8 +32,6 @@ export interface ExchangeStatements {
    */
   readonly prebuildable: readonly IndexBuild[];
 }
-
-const MAX_IDENT_BYTES = 63;
 
 /** Prefix of the temporary names one exchange uses: distinct per staged table, short enough for any suffix. */
 export function exchangeTempPrefix(staging: TableName): string {

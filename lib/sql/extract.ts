@@ -1,5 +1,5 @@
 /** SQL text of the extraction: the source SELECT, chunk predicates and the COPY pair. Pure functions. */
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { ident, identList, qualified, typedLiteral, type TableName } from './quote.ts';
 
 /** The source as the pipeline file gives it: a table or a raw query (documented raw SQL). */

@@ -1,5 +1,5 @@
 /** SQL text of plain loads: every staged row into the target. Pure functions over names and column lists. */
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { identList, qualified, type TableName } from './quote.ts';
 
 /**

@@ -3,7 +3,7 @@
  * duplicate checks. Pure functions. Keys are compared in their own types (no ::text casts), with `=`
  * where the target column cannot be NULL (index-friendly) and a NULL-safe form where it can.
  */
-import type { ColumnSpec } from '../state/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { insertAllSql } from './load.ts';
 import { ident, identList, qualified, typedLiteral, type TableName } from './quote.ts';
 

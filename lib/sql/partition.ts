@@ -4,7 +4,8 @@
  * text, so `pgferry plan` prints the statements and unit tests read them.
  */
 import { createHash } from 'node:crypto';
-import type { ColumnSpec } from '../state/types.ts';
+import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { constraintWithIndexSql, indexOn, type IndexConstraint } from './exchange.ts';
 import { ident, identList, literal, qualified, type TableName } from './quote.ts';
 import type { Grant } from './target-catalog.ts';
@@ -50,8 +51,6 @@ export interface LeafPartition {
   readonly grants: readonly Grant[] | null;
   readonly indexes: readonly LeafIndex[];
 }
-
-const MAX_IDENT_BYTES = 63;
 
 /** Prefix of the temporary names of one run's replacement leaves: distinct per staged table. */
 export function partitionTempPrefix(staging: TableName): string {

@@ -3,7 +3,8 @@
  * plus every staged row) is built beside the target, then exchanged for it (lib/sql/exchange.ts).
  * Pure functions.
  */
-import type { ColumnSpec } from '../state/types.ts';
+import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
+import type { ColumnSpec } from './types.ts';
 import { createTableSql } from './ddl.ts';
 import { notExistsKeySql, type KeyColumn } from './merge.ts';
 import { identList, qualified, type TableName } from './quote.ts';
@@ -13,8 +14,6 @@ export { keyMatch as shadowKeyMatch } from './merge.ts';
 
 /** A key column and whether the target declares it NOT NULL. */
 export type ShadowKey = KeyColumn;
-
-const MAX_IDENT_BYTES = 63;
 
 /** The shadow table of a run: beside the staging table, `<staging name>_swap`. */
 export function shadowTable(staging: TableName): TableName {

@@ -1,11 +1,6 @@
 /** Shapes of what the state database holds, and of the run summary built from it. */
 import type { ExtractionWindow } from '../source/window.ts';
-
-/** One column of the extraction, with its type as `format_type()` prints it (schema-qualified where needed). */
-export interface ColumnSpec {
-  readonly name: string;
-  readonly type: string;
-}
+import type { ColumnSpec, StagedNotNull } from '../sql/types.ts';
 
 /** What the plan fixed for a run; stored in `runs.plan` so every later task reads the same decisions. */
 export interface RunPlan {
@@ -37,12 +32,6 @@ export interface RunPlan {
    * in chunks split on a key column, and the target's, which rejects a duplicate should one slip in.
    */
   readonly stagedKeysUnique?: { readonly sourceIndex: string; readonly targetIndex: string };
-}
-
-/** A NOT NULL column of the staging table; `name` is the target's not-null constraint (PostgreSQL 18 and later). */
-export interface StagedNotNull {
-  readonly column: string;
-  readonly name?: string;
 }
 
 /** Status of a run in `runs.status` (`skipped` runs are never recorded: they changed nothing). */

@@ -4,7 +4,9 @@
  */
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
+import { serverVersion } from '../db/server.ts';
 import { ConfigError, DatabaseError, UnsafeTargetError } from '../errors.ts';
+import type { TaskLogger } from '../log.ts';
 import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
 import { uniqueKey } from '../sink/strategies/incremental.ts';
 import { stagingNames } from '../sink/staging.ts';
@@ -15,9 +17,9 @@ import { stagedKeysUnique } from '../source/unique-key.ts';
 import { planWindow } from '../source/window.ts';
 import { chunkPredicate, sourceSelect, type ChunkBounds } from '../sql/extract.ts';
 import { ident, qualified } from '../sql/quote.ts';
-import type { ColumnSpec, RunPlan } from '../state/types.ts';
+import type { ColumnSpec } from '../sql/types.ts';
+import type { RunPlan } from '../state/types.ts';
 import { MAX_PLAN_OUTPUT_BYTES } from './definition.ts';
-import type { TaskLogger } from './types.ts';
 
 /** Whether the pipeline's strategy replaces the target by its staging table. */
 export function isExchange(config: PipelineConfig): boolean {
@@ -157,8 +159,7 @@ async function xminReference(source: Db, config: PipelineConfig): Promise<string
   const s = config.sink.strategy;
   const keepLast = (s.mode === 'incremental_merge' || s.mode === 'incremental_append') && s.duplicate_policy === 'keep_last';
   if (!keepLast || !config.source.table) return undefined;
-  const version = await query<{ v: number }>(source, `SELECT current_setting('server_version_num')::int AS v`);
-  const sql = (version.rows[0]?.v ?? 0) >= 130000 ? 'pg_snapshot_xmax(pg_current_snapshot())::text' : 'txid_snapshot_xmax(txid_current_snapshot())::text';
+  const sql = (await serverVersion(source)) >= 130000 ? 'pg_snapshot_xmax(pg_current_snapshot())::text' : 'txid_snapshot_xmax(txid_current_snapshot())::text';
   const result = await query<{ x: string }>(source, `SELECT ${sql} AS x`, 'reading the snapshot');
   return result.rows[0]?.x;
 }

@@ -2,13 +2,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import type { ConnectionRef } from '../connections/index.ts';
 import type { Db } from '../db/index.ts';
-
-/** Structured log sink; Powertools' Logger and the local runner's stderr logger both fit. */
-export interface TaskLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+import type { TaskLogger } from '../log.ts';
 
 /** What a task function needs from outside: config lookup, connections, logging. */
 export interface TaskDeps {

@@ -1,4 +1,4 @@
-import type { TaskLogger } from '../../lib/workflow/types.ts';
+import type { TaskLogger } from '../../lib/log.ts';
 
 /** A task logger that keeps every line (message and fields as JSON), to assert on what a run said. */
 export function recorder(): TaskLogger & { lines: string[] } {

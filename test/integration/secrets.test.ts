@@ -17,8 +17,8 @@ import type { Io } from '../../lib/cli/output.ts';
 import { loadPipelineFile } from '../../lib/config/index.ts';
 import { clearSecretCache, connectionLabel } from '../../lib/connections/index.ts';
 import { runLocal } from '../../lib/local/runner.ts';
+import type { TaskLogger } from '../../lib/log.ts';
 import { literal } from '../../lib/sql/quote.ts';
-import type { TaskLogger } from '../../lib/workflow/types.ts';
 import { runBin } from '../helpers/cli.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 

@@ -15,7 +15,7 @@ import { ident, qualified, type TableName } from '../../lib/sql/quote.ts';
 import * as shadow from '../../lib/sql/shadow-swap.ts';
 import type { TargetCatalog } from '../../lib/sql/target-catalog.ts';
 import * as state from '../../lib/state/sql.ts';
-import type { ColumnSpec } from '../../lib/state/types.ts';
+import type { ColumnSpec } from '../../lib/sql/types.ts';
 
 const PAYLOAD = `; DROP TABLE canary;--`;
 /** A name holding both quote characters: an unescaped `"` or `'` lets the payload out, whichever context it lands in. */

@@ -1,7 +1,7 @@
 /** `pgferry run <file>`: one run through the local state machine. */
 import { loadPipelineFile } from '../../config/index.ts';
 import { runLocal } from '../../local/runner.ts';
-import type { TaskLogger } from '../../workflow/types.ts';
+import type { TaskLogger } from '../../log.ts';
 import { progressLine, summaryExitCode, summaryLines, type Io } from '../output.ts';
 
 /** Options of the run command. */

@@ -1,6 +1,7 @@
 /** `incremental_append`, `incremental_merge` (delete_insert, upsert) and `replace`. */
 import type { PipelineConfig } from '../../config/index.ts';
 import { query, type Db } from '../../db/index.ts';
+import { serverVersion } from '../../db/server.ts';
 import { UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { insertAllSql } from '../../sql/load.ts';
@@ -51,8 +52,7 @@ async function newTargetStatements(
   const target = config.sink.table;
   const statements = { create: createTableSql(target, plan.columns), insert: insertAllSql(target, staging, plan.columns) };
   if (!keys || keys.length === 0) return statements;
-  const version = await query<{ v: number }>(db, `SELECT current_setting('server_version_num')::int AS v`);
-  return { ...statements, index: uniqueKeyIndexSql(target, keys, (version.rows[0]?.v ?? 0) >= 150000) };
+  return { ...statements, index: uniqueKeyIndexSql(target, keys, (await serverVersion(db)) >= 150000) };
 }
 
 /** A new target (created, loaded, indexed) or an empty one (see ../empty-target.ts), or undefined: the strategy's own statements. */

@@ -22,7 +22,8 @@ import {
   valuesOutsideSql, valuesTable, valuesTableSql, type LeafIndex, type LeafPartition, type PartitionColumn,
 } from '../../sql/partition.ts';
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
-import type { ColumnSpec, RunPlan } from '../../state/types.ts';
+import type { ColumnSpec } from '../../sql/types.ts';
+import type { RunPlan } from '../../state/types.ts';
 import { withCatalogSearchPath } from '../target-catalog.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
 

@@ -10,7 +10,7 @@ import { UnsafeTargetError } from '../../errors.ts';
 import { exchangeStatements, exchangeTempPrefix, type ColumnCatalog } from '../../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import { createShadowSql, insertStagedSql, keepTargetRowsSql, shadowLockSql, shadowTable, type ShadowKey } from '../../sql/shadow-swap.ts';
-import type { ColumnSpec } from '../../state/types.ts';
+import type { ColumnSpec } from '../../sql/types.ts';
 import { checkExchangeAllowed, exchangeRefusal, exchangeTable, readTargetCatalog, type RefusalOptions } from '../exchange.ts';
 import { countRows, tableExists } from '../target.ts';
 import type { Strategy } from './types.ts';

@@ -1,9 +1,9 @@
 /** The contract every load strategy implements. */
 import type { PipelineConfig } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
+import type { TaskLogger } from '../../log.ts';
 import type { TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
-import type { TaskLogger } from '../../workflow/types.ts';
 import type { AheadJob } from '../ahead.ts';
 
 /** What a strategy's plan-time check adds to the run's plan. */
