@@ -314,7 +314,7 @@ RETURNING pipeline`,
   }
 }
 
-/** Builds the SPEC 8 run summary from a run row. */
+/** Builds the run summary (README.md, "Commands") from a run row. */
 export function summarize(run: RunRecord): RunSummary {
   const finished = run.finishedAt ?? new Date();
   const summary: RunSummary = {
