@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const NO_CDK_IN_LIB = { group: ['aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/ never imports aws-cdk-lib (SPEC 2)' };
+const NO_CDK_IN_LIB = { group: ['aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/ never imports aws-cdk-lib: the local runner and the Lambdas share lib/, and only cdk/ builds constructs' };
 
 /**
  * The layers of lib/, lowest first: a folder imports only from folders before it (and lib/*.ts, the bottom:

@@ -1,4 +1,4 @@
-/** The `pgferry` command line (SPEC 8). Exit codes: 0 ok, 1 run failed, 2 invalid configuration or usage, 3 already running. */
+/** The `pgferry` command line (see "Commands" in README.md). Exit codes: 0 ok, 1 run failed, 2 invalid configuration or usage, 3 already running. */
 import '../local/polyfills.ts';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };

@@ -3,12 +3,11 @@
  * Lambda handlers do not). A run moves every row through short-lived COPY buffers that live outside the
  * JavaScript heap: V8 frees them only when it collects their small wrappers, and a wrapper that was still
  * in flight at two minor collections waits for the next major one, which V8 starts only once ~64 MB of
- * such memory piled up. Measured on the bench (5,000,000 rows, 4 parallel chunks): peak RSS ~145 MB with
- * V8's defaults, ~120 MB with the young generation kept small, ~88 MB when a major collection is also
- * started every 64 MB moved, at the same wall and CPU time. Every 32 MB: 85-87 MB at 5,000,000 rows (four
- * chunks in flight) against 80-83 MB at 1,000,000 (one), where every 64 MB gave 87-91 against 80-87 MB: the
- * four streams leave more buffers between two collections than one does. Its cost: ~0.3 s more CPU time of
- * the process (~4.4 against ~4.2 s) at 5,000,000 rows, off the critical path (the servers).
+ * such memory piled up. On the bench (see docs/performance.md), keeping the young generation small and
+ * also starting a major collection every {@link COLLECT_EVERY_BYTES} moved lowers the peak RSS markedly
+ * at the same wall time; collecting every 32 MB rather than 64 MB keeps the peak with several chunks in
+ * flight close to that with one, since several streams leave more buffers between two collections. Its
+ * cost is a little more CPU time of the process, off the critical path (the servers).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';

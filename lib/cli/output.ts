@@ -4,7 +4,7 @@ import { ConfigError, ErrorNames, NotSupportedError, PgferryError } from '../err
 import type { RunProgress } from '../local/runner.ts';
 import type { RunSummary } from '../state/types.ts';
 
-/** Exit codes of SPEC 8. */
+/** Exit codes of every command (listed under "Commands" in README.md). */
 export const ExitCode = {
   ok: 0,
   failed: 1,
@@ -42,7 +42,7 @@ export function describeError(error: unknown): { code: number; message: string }
   return { code: ExitCode.failed, message: redact(String(error)) };
 }
 
-/** `12,345` (by hand: the first toLocaleString call loads ICU data, ~15 ms of every run). */
+/** `12,345` (by hand: the first toLocaleString call loads ICU data, a cost every run would pay at startup). */
 export function count(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

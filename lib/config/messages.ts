@@ -1,6 +1,7 @@
 /**
  * Wording of validation messages: `expected <what>, got <value>`, enum lists, and redaction,
- * so that every problem reads the same way and no password ever reaches one (SPEC 4).
+ * so that every problem reads the same way and no password ever reaches one (a connection URL is
+ * shown with its password redacted).
  */
 import type * as z from 'zod';
 import { redactUrl } from '../redact.ts';

@@ -86,7 +86,7 @@ const appendNeedsKey: Rule = (document) => {
     problems.push({ path: ['sink', 'strategy', 'duplicate_policy'], message: 'keep_last needs sink.strategy.unique_key (the key rows are deduplicated by)' });
   }
   const options = section(section(document, 'source'), 'options');
-  // SPEC 5: the lookback overlap would load rows twice, and plain append has no key to filter them by.
+  // The lookback overlap would load rows twice, and plain append has no key to filter them by (docs/strategies.md).
   if (incrementalStrategy(document) === 'column' && lookbackIsPositive(options.lookback)) {
     problems.push({
       path: ['source', 'options', 'lookback'],

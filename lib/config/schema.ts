@@ -1,5 +1,5 @@
 /**
- * The zod schema of a pipeline file (SPEC 3): shapes, types, single-value rules and defaults.
+ * The zod schema of a pipeline file (see docs/pipeline-file.md): shapes, types, single-value rules and defaults.
  * Rules that tie several keys together live in rules.ts, so they can run even when zod fails.
  */
 import * as z from 'zod';
@@ -54,7 +54,7 @@ function readWith<T>(read: (input: unknown) => Read<T>) {
   });
 }
 
-/** A mapping that refuses unknown keys (SPEC 3). */
+/** A mapping that refuses unknown keys, so a misspelt option fails validation instead of being ignored. */
 function mapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, what = 'a mapping', whenMissing?: string) {
   return z.strictObject(shape, expecting(what, whenMissing));
 }
@@ -107,7 +107,7 @@ const connectionParams = mapping({
   connect_timeout: readWith(readSeconds).optional(),
   statement_timeout: readWith(readStatementTimeout).optional(),
 }).transform(
-  // `database` and `username` are the canonical names; SPEC 4 makes them win over the aliases.
+  // `database` and `username` are the canonical names and win when an alias (`dbname`, `user`) is also given.
   ({ dbname, user, ...params }): ConnectionParams => ({ ...params, database: params.database ?? dbname, username: params.username ?? user }),
 );
 

@@ -1,9 +1,9 @@
 /**
  * The pipeline file as the rest of pgferry sees it: parsed, validated, defaults applied.
- * Keys stay snake_case exactly as in the YAML (SPEC 3), so a file and its parsed form read alike.
+ * Keys stay snake_case exactly as in the YAML (docs/pipeline-file.md), so a file and its parsed form read alike.
  */
 
-/** How `connection_id` is resolved (SPEC 4). */
+/** How `connection_id` is resolved (see "Connections" in docs/pipeline-file.md). */
 export const CONNECTION_TYPES = ['secretsmanager', 'env', 'url'] as const;
 export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
@@ -11,7 +11,7 @@ export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
-/** How the source picks the rows of a run (SPEC 5). */
+/** How the source picks the rows of a run (see "Incremental extraction" in docs/strategies.md). */
 export const INCREMENTAL_STRATEGIES = ['none', 'column', 'xmin'] as const;
 export type IncrementalStrategy = (typeof INCREMENTAL_STRATEGIES)[number];
 
@@ -19,7 +19,7 @@ export type IncrementalStrategy = (typeof INCREMENTAL_STRATEGIES)[number];
 export const NULL_CURSOR_POLICIES = ['fail', 'include', 'exclude'] as const;
 export type NullCursorPolicy = (typeof NULL_CURSOR_POLICIES)[number];
 
-/** Load strategies of the sink (SPEC 6). */
+/** Load strategies of the sink (see "Strategies" in docs/strategies.md). */
 export const STRATEGY_MODES = ['full_refresh', 'incremental_append', 'incremental_merge', 'replace', 'partition_replace'] as const;
 export type StrategyMode = (typeof STRATEGY_MODES)[number];
 

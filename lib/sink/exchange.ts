@@ -4,7 +4,7 @@
  * the target that a rename would break or that exchange cannot carry (views, foreign keys, partitioning...).
  */
 import { execute, inTransaction, query, type Db } from '../db/index.ts';
-import { UnsafeTargetError } from '../errors.ts';
+import { InternalError, UnsafeTargetError } from '../errors.ts';
 import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../sql/deferred-indexes.ts';
 import {
   adoptPrebuilt, exchangeStatements, exchangeTempPrefix, guardLockSql, prebuildSql, type ObjectName, type TargetCatalog,
@@ -138,7 +138,7 @@ async function prebuiltIndexes(db: Db, staging: TableName, prefix: string): Prom
 
 /** Fails unless a transaction is open: outside one, a failure between DROP and RENAME would lose the target. */
 async function requireTransaction(db: Db, what: string): Promise<void> {
-  if (!inTransaction(db)) throw new Error(`${what}: exchangeTable must run inside the caller's transaction`);
+  if (!inTransaction(db)) throw new InternalError(`${what}: exchangeTable must run inside the caller's transaction`);
 }
 
 async function setLocal(db: Db, searchPath: string, lockTimeout: string | undefined, what: string): Promise<void> {

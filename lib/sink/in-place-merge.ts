@@ -2,10 +2,11 @@
  * When `delete_insert` may replace rows in place. Deleting a target row and inserting its staged version
  * touches the row's page, then a second page for the new row and the key index again (a full-page image
  * of each after a checkpoint); one `INSERT ... ON CONFLICT (key) DO UPDATE` changes the row where it is
- * found: ~20% less time on the bench's 1% merge. It is used only where the result cannot differ from
- * DELETE + INSERT: same rows, same values (columns not staged get their defaults), same errors, and
- * nothing else that could tell the two apart (triggers, rules, row security, publications, other unique
- * constraints, inheritance children). Everything else keeps the two statements.
+ * found, which is measurably faster on the bench's merges (see docs/performance.md). It is used only
+ * where the result cannot differ from DELETE + INSERT: same rows, same values (columns not staged get
+ * their defaults), same errors, and nothing else that could tell the two apart (triggers, rules, row
+ * security, publications, other unique constraints, inheritance children). Everything else keeps the two
+ * statements.
  */
 import { query, type Db } from '../db/index.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
@@ -47,7 +48,7 @@ export interface InPlaceMerge {
   /**
    * track_counts on: the rows the statement inserted are read from the transaction's own table statistics
    * ({@link insertedInTransaction}), so the statement returns nothing; else it counts them in a RETURNING CTE
-   * (~7% slower: 2.03 s against 1.89 s for 50,000 rows of 5,000,000).
+   * (measurably slower).
    */
   readonly countFromStatistics: boolean;
 }

@@ -62,8 +62,8 @@ export async function planChunks(db: Db, input: ChunkPlanInput): Promise<ChunkBo
       // estimate stays within one chunk, one open chunk is exact anyway: skip counting every matching row.
       if (((sampled + 10) * 100) / percent < input.chunkRows / 2) return single;
       // Too few rows to balance chunks on. Where they say how much larger a sample must be to hold enough, and
-      // that is a few percent of the pages, take that sample: a window of 1,000,000 changed rows in 10,000,000
-      // was read in full through the cursor's index, ~1 s. Else (a window too small to tell) read every row.
+      // that is a few percent of the pages, take that sample: cheaper than reading a large window in full
+      // through the cursor's index. Else (a window too small to tell) read every row.
       const larger = sampled >= MIN_RESAMPLE_ROWS ? (percent * (MIN_SAMPLE_ROWS / 4) * 1.5) / sampled : Infinity;
       const resample = larger <= MAX_RESAMPLE_PERCENT;
       sampleFrom = resample ? sample(larger) : every;

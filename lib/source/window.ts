@@ -6,7 +6,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import { query, type Db } from '../db/index.ts';
 import { serverVersion } from '../db/server.ts';
-import { DatabaseError, PgferryError } from '../errors.ts';
+import { ConfigError, DatabaseError, NullCursorError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import { ident, literal, qualified, typedLiteral } from '../sql/quote.ts';
 import { sourceFrom } from '../sql/extract.ts';
@@ -34,14 +34,6 @@ export interface ExtractionWindow {
   readonly column?: ColumnSpec;
   /** Why the window is what it is, when that is worth a log line. */
   readonly note?: string;
-}
-
-/** Rows whose cursor column is NULL while `null_cursor` is `fail`. */
-export class NullCursorError extends PgferryError {
-  public constructor(message: string) {
-    super(message);
-    this.name = 'NullCursorError';
-  }
 }
 
 const EPOCH = 2n ** 32n;
@@ -95,7 +87,7 @@ async function columnWindow(db: Db, input: WindowInput): Promise<ExtractionWindo
   if (options.null_cursor === 'fail') {
     const nulls = await query(db, `SELECT 1 FROM ${from} WHERE ${col} IS NULL${options.custom_predicate ? ` AND (${options.custom_predicate})` : ''} LIMIT 1`, 'looking for NULL cursor values');
     if (nulls.rowCount) {
-      throw new NullCursorError(`source has rows whose ${column.name} is NULL; they would never be extracted. Set source.options.null_cursor to include or exclude`);
+      throw new NullCursorError(`source has rows whose ${column.name} is NULL; they would never be extracted. Set source.options.null_cursor to include or exclude`, column.name);
     }
   }
   const max = await query<{ upper: string | null }>(db, `SELECT max(${col})::text AS upper FROM ${from}${where}`, 'reading the cursor column maximum');
@@ -139,7 +131,7 @@ const XMIN32 = 'xmin::text::bigint';
 async function xminWindow(db: Db, input: WindowInput): Promise<ExtractionWindow> {
   const { config } = input;
   const table = config.source.table;
-  if (!table) throw new PgferryError('source.options.incremental_strategy xmin needs source.table');
+  if (!table) throw new ConfigError('source.options.incremental_strategy xmin needs source.table');
   // Never txid_current()/pg_current_xact_id(): they assign an xid, which a read replica cannot.
   const snapshotSql = (await serverVersion(db)) >= 130000 ? 'pg_snapshot_xmin(pg_current_snapshot())::text' : 'txid_snapshot_xmin(txid_current_snapshot())::text';
   const snap = await query<{ upper: string }>(db, `SELECT ${snapshotSql} AS upper`, 'reading the snapshot');

@@ -42,7 +42,7 @@ export function createStagingSql(
     ]),
     `DROP TABLE IF EXISTS ${qualified(staging)}`,
     `DROP TABLE IF EXISTS ${qualified(done)}`,
-    // Autovacuum on a table that lives for one run only gets in the way (a TRUNCATE waited 1 s on it in the bench);
+    // Autovacuum on a table that lives for one run only gets in the way (a TRUNCATE waits for it to yield its lock);
     // logged staging becomes the target (exchange) and must keep the default.
     `${createTableSql(staging, columns, { unlogged, notNull: options.notNull ?? [] })}${unlogged ? ' WITH (autovacuum_enabled = off)' : ''}`,
     `CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(done)} (chunk integer PRIMARY KEY, rows bigint NOT NULL, bytes bigint NOT NULL)`,

@@ -4,6 +4,7 @@
  * Everything is built on S under temporary names first; only the swap needs T's exclusive lock.
  */
 import { createHash } from 'node:crypto';
+import { InternalError } from '../errors.ts';
 import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
 import { ident, literal, qualified, type TableName } from './quote.ts';
 import type { StagedNotNull } from './types.ts';
@@ -74,7 +75,7 @@ export function exchangeStatements(
   tempPrefix: string,
   staged: readonly StagedNotNull[] = [],
 ): ExchangeStatements {
-  if (target.schema === staging.schema && target.name === staging.name) throw new Error('exchange: staging and target are the same table');
+  if (target.schema === staging.schema && target.name === staging.name) throw new InternalError('exchange: staging and target are the same table');
   const temp = tempNamer(tempPrefix);
   const moved: TableName = { schema: target.schema, name: staging.name };
   const place: string[] = [];
@@ -180,7 +181,7 @@ export function exchangeStatements(
 function renamedBuild(build: IndexBuild, name: string): string {
   const head = `INDEX ${ident(build.name)} ON `;
   const at = build.sql.indexOf(head);
-  if (at < 0 || at > 'CREATE UNIQUE '.length) throw new Error(`exchange: unexpected index build ${build.sql}`);
+  if (at < 0 || at > 'CREATE UNIQUE '.length) throw new InternalError(`exchange: unexpected index build ${build.sql}`);
   return `${build.sql.slice(0, at)}INDEX ${name} ON ${build.sql.slice(at + head.length)}`;
 }
 
@@ -190,7 +191,7 @@ function renamedBuild(build: IndexBuild, name: string): string {
  */
 export function prebuiltIndexName(prefix: string, build: IndexBuild): string {
   const name = `${prefix}_p${createHash('sha256').update(renamedBuild(build, '')).digest('hex').slice(0, 16)}`;
-  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new Error(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
+  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
   return name;
 }
 
@@ -228,25 +229,25 @@ function hasIndex(kind: ConstraintKind): boolean {
 function tempNamer(prefix: string): (kind: string, n: number) => string {
   return (kind, n) => {
     const name = `${prefix}_${kind}${n}`;
-    if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new Error(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
+    if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
     return name;
   };
 }
 
 /** An integer that reaches SQL as text; refuses anything else. */
 function int(value: number | undefined): string {
-  if (value === undefined || !Number.isSafeInteger(value)) throw new Error(`exchange: expected an integer, got ${String(value)}`);
+  if (value === undefined || !Number.isSafeInteger(value)) throw new InternalError(`exchange: expected an integer, got ${String(value)}`);
   return String(value);
 }
 
 /** A catalog word pasted unquoted (privilege, statistics kind): letters and single spaces only. */
 function keyword(word: string): string {
-  if (!/^[A-Za-z]+( [A-Za-z]+)*$/.test(word)) throw new Error(`exchange: unexpected keyword ${JSON.stringify(word)}`);
+  if (!/^[A-Za-z]+( [A-Za-z]+)*$/.test(word)) throw new InternalError(`exchange: unexpected keyword ${JSON.stringify(word)}`);
   return word;
 }
 
 function int8(value: string): string {
-  if (!/^-?\d+$/.test(value)) throw new Error(`exchange: expected an integer, got ${JSON.stringify(value)}`);
+  if (!/^-?\d+$/.test(value)) throw new InternalError(`exchange: expected an integer, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -267,7 +268,7 @@ function identitySql(column: ColumnCatalog, sequence: ObjectName): string {
 /** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`: an existing index's definition (pg_get_indexdef) rebuilt on another table. */
 export function indexOn(index: { readonly name: string; readonly definition: string; readonly tablespace?: string }, name: string, table: TableName, what: string): string {
   const using = findOutsideQuotes(index.definition, ' USING ');
-  if (!index.definition.startsWith('CREATE ') || using < 0) throw new Error(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
+  if (!index.definition.startsWith('CREATE ') || using < 0) throw new InternalError(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
   let tail = index.definition.slice(using + 1);
   if (index.tablespace !== undefined) tail = beforeWhere(tail, `TABLESPACE ${ident(index.tablespace)}`);
   const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
@@ -398,7 +399,7 @@ function groupGrants(grants: readonly Grant[]): { grantee: string | null; granta
  */
 export function retarget(definition: string, marker: string, table: TableName): string {
   const at = findOutsideQuotes(definition, marker);
-  if (at < 0) throw new Error(`exchange: cannot find ${marker.trim()} in ${definition}`);
+  if (at < 0) throw new InternalError(`exchange: cannot find ${marker.trim()} in ${definition}`);
   const start = at + marker.length;
   const end = skipQualifiedName(definition, start);
   return `${definition.slice(0, start)}${qualified(table)}${definition.slice(end)}`;
@@ -431,7 +432,7 @@ function skipQualifiedName(sql: string, start: number): number {
       i += 1;
     } else {
       const word = /^[a-z0-9_$]+/.exec(sql.slice(i));
-      if (!word) throw new Error(`exchange: expected a name at ${JSON.stringify(sql.slice(i, i + 20))}`);
+      if (!word) throw new InternalError(`exchange: expected a name at ${JSON.stringify(sql.slice(i, i + 20))}`);
       i += word[0].length;
     }
     if (sql[i] !== '.') return i;

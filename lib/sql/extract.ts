@@ -1,4 +1,5 @@
 /** SQL text of the extraction: the source SELECT, chunk predicates and the COPY pair. Pure functions. */
+import { ConfigError } from '../errors.ts';
 import type { ColumnSpec } from './types.ts';
 import { ident, identList, qualified, typedLiteral, type TableName } from './quote.ts';
 
@@ -15,7 +16,7 @@ export const QUERY_ALIAS = 'pgferry_source';
 export function sourceFrom(source: SourceRef): string {
   if (source.table) return qualified(source.table);
   if (source.query !== undefined) return `(${source.query}\n) AS ${ident(QUERY_ALIAS)}`;
-  throw new Error('source has neither table nor query');
+  throw new ConfigError('source has neither table nor query: give source.table or source.query');
 }
 
 /** `SELECT <columns>[, <extra expressions>] FROM <source> WHERE <predicates AND-ed>`; every predicate is parenthesised. */

@@ -4,6 +4,7 @@
  * text, so `pgferry plan` prints the statements and unit tests read them.
  */
 import { createHash } from 'node:crypto';
+import { InternalError } from '../errors.ts';
 import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
 import type { ColumnSpec } from './types.ts';
 import { constraintWithIndexSql, indexOn, type IndexConstraint } from './exchange.ts';
@@ -257,17 +258,17 @@ function grantStatements(leaf: LeafPartition, table: string): string[] {
 
 /** A privilege name pasted unquoted: letters and single spaces only. */
 function keyword(word: string): string {
-  if (!/^[A-Za-z]+( [A-Za-z]+)*$/.test(word)) throw new Error(`partition_replace: unexpected privilege ${JSON.stringify(word)}`);
+  if (!/^[A-Za-z]+( [A-Za-z]+)*$/.test(word)) throw new InternalError(`partition_replace: unexpected privilege ${JSON.stringify(word)}`);
   return word;
 }
 
 /** An OID pasted into SQL: digits only. */
 function oid(value: string): string {
-  if (!/^\d+$/.test(value)) throw new Error(`partition_replace: expected an OID, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value)) throw new InternalError(`partition_replace: expected an OID, got ${JSON.stringify(value)}`);
   return value;
 }
 
 function checkedName(name: string): string {
-  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new Error(`partition_replace: name ${name} is longer than ${MAX_IDENT_BYTES} bytes`);
+  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`partition_replace: name ${name} is longer than ${MAX_IDENT_BYTES} bytes`);
   return name;
 }

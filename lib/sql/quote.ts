@@ -1,4 +1,5 @@
 /** Identifier and literal quoting: the only way a name from a pipeline file reaches SQL. */
+import { ConfigError } from '../errors.ts';
 
 /** A table reference: schema and name, as in the pipeline file. */
 export interface TableName {
@@ -8,7 +9,7 @@ export interface TableName {
 
 /** Quotes an identifier, doubling embedded double quotes: `Weird "T"` -> `"Weird ""T"""`. */
 export function ident(name: string): string {
-  if (name.includes('\u0000')) throw new Error('identifier contains a NUL character');
+  if (name.includes('\u0000')) throw new ConfigError('identifier contains a NUL character');
   return `"${name.replaceAll('"', '""')}"`;
 }
 
@@ -28,7 +29,7 @@ export function identList(names: readonly string[], prefix?: string): string {
  * only single quotes need doubling. Used where COPY cannot take parameters.
  */
 export function literal(value: string): string {
-  if (value.includes('\u0000')) throw new Error('literal contains a NUL character');
+  if (value.includes('\u0000')) throw new ConfigError('literal contains a NUL character');
   return `'${value.replaceAll("'", "''")}'`;
 }
 

@@ -3,6 +3,7 @@
  * plus every staged row) is built beside the target, then exchanged for it (lib/sql/exchange.ts).
  * Pure functions.
  */
+import { InternalError } from '../errors.ts';
 import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
 import type { ColumnSpec } from './types.ts';
 import { createTableSql } from './ddl.ts';
@@ -18,7 +19,7 @@ export type ShadowKey = KeyColumn;
 /** The shadow table of a run: beside the staging table, `<staging name>_swap`. */
 export function shadowTable(staging: TableName): TableName {
   const name = `${staging.name}_swap`;
-  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new Error(`shadow_swap: shadow table name ${name} is longer than ${MAX_IDENT_BYTES} bytes`);
+  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`shadow_swap: shadow table name ${name} is longer than ${MAX_IDENT_BYTES} bytes`);
   return { schema: staging.schema, name };
 }
 

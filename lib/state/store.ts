@@ -1,7 +1,7 @@
 /** Reads and writes the state database: the pipeline's cursor and lease, runs and their chunks. */
 import { query, transaction, execute, type Db } from '../db/index.ts';
 import { redact } from '../connections/index.ts';
-import { LeaseHeldError, LeaseLostError, PgferryError } from '../errors.ts';
+import { DatabaseError, LeaseHeldError, LeaseLostError, PgferryError } from '../errors.ts';
 import { acquireLeaseSql, completeRunSql, fenceSql, renewLeaseSql, stateReadySql, stateSchemaSql, stateTable } from './sql.ts';
 import type { RunPlan, RunRecord, RunSummary } from './types.ts';
 
@@ -122,7 +122,7 @@ export async function getChunk(db: Db, schema: string, runId: string, chunk: num
     values: [runId, chunk],
   }, 'reading the chunk');
   const row = result.rows[0];
-  if (!row) throw new Error(`run ${runId} has no chunk ${chunk}`);
+  if (!row) throw new DatabaseError(`run ${runId} has no chunk ${chunk}`);
   return { lower: row.lower_bound, upper: row.upper_bound };
 }
 
@@ -314,7 +314,7 @@ RETURNING pipeline`,
   }
 }
 
-/** Builds the SPEC 8 run summary from a run row. */
+/** Builds the run summary (README.md, "Commands") from a run row. */
 export function summarize(run: RunRecord): RunSummary {
   const finished = run.finishedAt ?? new Date();
   const summary: RunSummary = {

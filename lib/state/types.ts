@@ -69,7 +69,7 @@ export interface RunRecord {
   readonly error: { name: string; message: string } | null;
 }
 
-/** The run summary of SPEC 8: what `run --json` prints as its last line and the state machine returns. */
+/** The run summary (its fields are listed under "Commands" in README.md): what `run --json` prints as its last line and the state machine returns. */
 export interface RunSummary {
   pipeline: string;
   runId: string;

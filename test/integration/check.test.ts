@@ -1,4 +1,4 @@
-/** `pgferry check` (SPEC 8, issue 6 item 5): health, sizes, the cursor's index and exactly the privileges a run lacks. */
+/** `pgferry check` (README.md, "Commands"): health, sizes, the cursor's index and exactly the privileges a run lacks. */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Hostile names (issue 6, item 4): every schema, table and column name a pipeline file gives reaches SQL
+ * Hostile names: every schema, table and column name a pipeline file gives reaches SQL
  * quoted, whatever it holds. Fixed cases at the 63-byte limit, then a seeded fuzz of random nasty names.
  */
 import type pg from 'pg';

@@ -1,5 +1,5 @@
 /**
- * Secrets (issue 6, item 6; SPEC 4): with a known password in the connection, given as a url, through the
+ * Secrets (connections: docs/pipeline-file.md): with a known password in the connection, given as a url, through the
  * environment (a URL, or the fields with _PASSWORD) and through Secrets Manager, every command runs (ok, failing,
  * with a wrong password) and the password shows up in no output, log line, error, run record or state machine
  * payload, in none of its spellings. A distinct wrong password must not show up either.

@@ -1,7 +1,7 @@
 /**
- * Hostile pipeline files (issue 6, item 4): one table of bad files, each with the key path and the message it
+ * Hostile pipeline files: one table of bad files, each with the key path and the message it
  * must be refused with, printed as `file: path: message`. The per-rule tests live in config-*.test.ts; this
- * table is the issue's catalogue of what a user can get wrong.
+ * table is the catalogue of what a user can get wrong.
  */
 import { describe, expect, it } from 'vitest';
 import { parsePipeline } from '../../lib/config/index.ts';

@@ -1,5 +1,5 @@
 /**
- * Every SQL builder quotes the names it is given (issue 6, item 4): each one is called with names that
+ * Every SQL builder quotes the names it is given: each one is called with names that
  * would end the statement and drop a table if they were pasted unquoted, and the text it returns is lexed
  * to prove the payload only ever appears inside a correctly escaped "identifier" or 'literal'.
  */

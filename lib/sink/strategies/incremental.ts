@@ -2,7 +2,7 @@
 import type { PipelineConfig } from '../../config/index.ts';
 import { query, type Db } from '../../db/index.ts';
 import { serverVersion } from '../../db/server.ts';
-import { UnsafeTargetError } from '../../errors.ts';
+import { InternalError, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { insertAllSql } from '../../sql/load.ts';
 import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceInPlaceSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
@@ -211,7 +211,7 @@ export const append: Strategy = {
 export const replace: Strategy = {
   async apply(ctx) {
     const s = ctx.config.sink.strategy;
-    if (s.mode !== 'replace') throw new Error('replace strategy called for another mode');
+    if (s.mode !== 'replace') throw new InternalError('replace strategy called for another mode');
     // The predicate runs against the target even when it was just created or is empty, so a bad one fails the first run.
     if (!(await tableExists(ctx.db, ctx.config.sink.table))) await query(ctx.db, createTableSql(ctx.config.sink.table, ctx.plan.columns), 'creating the target');
     const [del, ins] = replaceSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, s.custom_predicate);

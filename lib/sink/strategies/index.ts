@@ -76,8 +76,8 @@ export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
 
 /**
  * Above this many staged rows, staging is analyzed before the duplicate-key check: without statistics the
- * planner expects 200 keys and hashes them in work_mem, spilling batch after batch (10,000,000 narrow rows:
- * 10.1 s; analyzed, a parallel sort: 0.3 s + 4.2 s; 500,000: 0.43 s against 0.06 s + 0.25 s).
+ * planner expects 200 keys and hashes them in work_mem, spilling batch after batch; analyzed, it sorts in
+ * parallel, which is faster even with the ANALYZE counted (see "What makes it fast" in docs/performance.md).
  */
 export const DEDUPE_STATISTICS_ROWS = 100_000;
 

@@ -14,7 +14,7 @@
  */
 import type { PartitionConfig, PipelineConfig } from '../../config/index.ts';
 import { execute, query, type Db } from '../../db/index.ts';
-import { ConfigError, PgferryError, UnsafeTargetError } from '../../errors.ts';
+import { ConfigError, InternalError, PartitionReplaceError, PartitionReplaceReasons, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { INDEX_CONSTRAINT_KINDS } from '../../sql/exchange.ts';
 import {
@@ -26,32 +26,6 @@ import type { ColumnSpec } from '../../sql/types.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { withCatalogSearchPath } from '../target-catalog.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
-
-/** Why a partition_replace run was refused before any change. */
-export const PartitionReplaceReasons = {
-  /** A staged value belongs to no partition of the target. */
-  noPartition: 'no_partition',
-  /** More partitions (native: leaves; fallback: distinct values) than `max_partitions_per_run`. */
-  tooManyPartitions: 'too_many_partitions',
-} as const;
-export type PartitionReplaceReason = (typeof PartitionReplaceReasons)[keyof typeof PartitionReplaceReasons];
-
-/** The staged rows cannot be applied partition by partition; raised before any change. Name: `PartitionReplaceError`. */
-export class PartitionReplaceError extends PgferryError {
-  public readonly reason: PartitionReplaceReason;
-  /** no_partition: how many distinct values have no partition, and up to five of them as text (null is NULL). */
-  public readonly values?: { readonly count: number; readonly sample: readonly (string | null)[] };
-  /** too_many_partitions: partitions the run would replace, and the limit. */
-  public readonly partitions?: { readonly count: number; readonly limit: number };
-
-  public constructor(message: string, details: Pick<PartitionReplaceError, 'reason' | 'values' | 'partitions'>) {
-    super(message);
-    this.name = 'PartitionReplaceError';
-    this.reason = details.reason;
-    if (details.values) this.values = details.values;
-    if (details.partitions) this.partitions = details.partitions;
-  }
-}
 
 const WHAT = 'partition_replace';
 /** Leaves probed per statement: one EXISTS per leaf, planned together. */
@@ -74,7 +48,7 @@ interface LeafRow extends Omit<LeafPartition, 'indexes'> {
 
 function partitionConfig(config: PipelineConfig): PartitionConfig {
   const s = config.sink.strategy;
-  if (s.mode !== 'partition_replace') throw new Error(`partition_replace strategy called for mode ${s.mode}`);
+  if (s.mode !== 'partition_replace') throw new InternalError(`partition_replace strategy called for mode ${s.mode}`);
   return s.partition;
 }
 
@@ -328,7 +302,7 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
   }
   // Every staged row belongs to exactly one replaced leaf or went in through the root; anything else would be a lost row.
   const staged = Number((await query<{ n: string }>(db, `SELECT count(*) AS n FROM ${qualified(staging)}`, WHAT)).rows[0]?.n ?? 0);
-  if (staged !== rowsInserted) throw new Error(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
+  if (staged !== rowsInserted) throw new InternalError(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
   for (const s of statements) await execute(db, s.swap, `${WHAT}: swapping a partition`);
   await query(db, `DROP TABLE ${qualified(values)}`, WHAT);
   ctx.log.info('partition_replace: replaced partitions natively', {

@@ -6,7 +6,7 @@
  */
 import type { PipelineConfig } from '../../config/index.ts';
 import { execute, query } from '../../db/index.ts';
-import { UnsafeTargetError } from '../../errors.ts';
+import { DatabaseError, InternalError, UnsafeTargetError } from '../../errors.ts';
 import { exchangeStatements, exchangeTempPrefix, type ColumnCatalog } from '../../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import { createShadowSql, insertStagedSql, keepTargetRowsSql, shadowLockSql, shadowTable, type ShadowKey } from '../../sql/shadow-swap.ts';
@@ -20,7 +20,7 @@ export const SHADOW_SWAP_REFUSAL: RefusalOptions = { strategy: 'shadow_swap', al
 
 function uniqueKey(config: PipelineConfig): readonly string[] {
   const s = config.sink.strategy;
-  if (s.mode !== 'incremental_merge') throw new Error(`shadow_swap strategy called for mode ${s.mode}`);
+  if (s.mode !== 'incremental_merge') throw new InternalError(`shadow_swap strategy called for mode ${s.mode}`);
   return s.unique_key;
 }
 
@@ -69,7 +69,7 @@ export const shadowSwap: Strategy = {
     const catalog = await readTargetCatalog(db, target);
     const refusal = catalog ? exchangeRefusal(catalog, SHADOW_SWAP_REFUSAL) : undefined;
     if (refusal !== undefined) throw new UnsafeTargetError(refusal);
-    if (!catalog) throw new Error(`shadow_swap: ${qualified(target)} disappeared while the run read it`);
+    if (!catalog) throw new DatabaseError(`shadow_swap: ${qualified(target)} disappeared while the run read it; run the pipeline again`);
     const columns: ColumnSpec[] = catalog.columns.map((c) => ({ name: c.name, type: c.type }));
     const mismatch = columnsRefusal(target, columns.map((c) => c.name), plan.columns.map((c) => c.name), keys);
     if (mismatch !== undefined) throw new UnsafeTargetError(mismatch);

@@ -1,7 +1,7 @@
 /** Task Apply: the strategy SQL and the cursor move, in one target transaction guarded by the lease. */
 import type { PipelineConfig } from '../../config/index.ts';
 import { transaction, type Db } from '../../db/index.ts';
-import { IncompleteRunError, LeaseLostError } from '../../errors.ts';
+import { IncompleteRunError, InternalError, LeaseLostError } from '../../errors.ts';
 import { applyStrategy, runStrategyAhead } from '../../sink/strategies/index.ts';
 import { stagedTotals, stagingTables } from '../../sink/staging.ts';
 import { completeRun, fence, renewLease } from '../../state/store.ts';
@@ -20,7 +20,7 @@ export async function applyRun(input: RunInput, deps: TaskDeps): Promise<ApplyOu
   const config = deps.pipeline(input.pipeline);
   const schema = config.state.schema;
   return withSessions(config, deps, { target: true }, async ({ state, target, shared }) => {
-    if (!target) throw new Error('apply needs a target connection');
+    if (!target) throw new InternalError('apply needs a target connection');
     const { run, plan } = await requirePlan(state, schema, input.runId);
     // A retry after a commit whose acknowledgement was lost: the work is done, do not do it again.
     if (run.status === 'succeeded') return { rowsInserted: run.rowsInserted ?? 0, rowsDeleted: run.rowsDeleted ?? 0 };

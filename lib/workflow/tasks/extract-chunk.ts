@@ -1,4 +1,5 @@
 /** Task ExtractChunk: streams one chunk from the source into the run's staging table. */
+import { InternalError } from '../../errors.ts';
 import { loadChunk } from '../../sink/staging.ts';
 import { chunkSelect } from '../planning.ts';
 import { getChunk, recordChunk, recordChunkError, renewLease } from '../../state/store.ts';
@@ -12,7 +13,7 @@ export async function extractChunk(input: ChunkInput, deps: TaskDeps): Promise<C
   const config = deps.pipeline(input.pipeline);
   const schema = config.state.schema;
   return withSessions(config, deps, { source: true, target: true }, async ({ state, source, target }) => {
-    if (!source || !target) throw new Error('extract needs source and target connections');
+    if (!source || !target) throw new InternalError('extract needs source and target connections');
     try {
       // A chunk of a run that is no longer current (failed, cleaned up, taken over) stops here.
       await renewLease(state, schema, config.name, input.runId, config.state.lease_ttl);

@@ -1,4 +1,5 @@
 /** Task Finalize: drops the run's staging tables and returns the run summary. */
+import { DatabaseError } from '../../errors.ts';
 import { dropStaging } from '../../sink/staging.ts';
 import { getRun, summarize } from '../../state/store.ts';
 import type { RunSummary } from '../../state/types.ts';
@@ -10,7 +11,7 @@ export async function finalizeRun(input: RunInput, deps: TaskDeps): Promise<RunS
   const config = deps.pipeline(input.pipeline);
   return withSessions(config, deps, { target: true }, async ({ state, target }) => {
     const run = await getRun(state, config.state.schema, input.runId);
-    if (!run) throw new Error(`run ${input.runId} is not recorded`);
+    if (!run) throw new DatabaseError(`run ${input.runId} is not recorded`);
     if (run.plan && target) {
       await dropStaging(target, run.plan).catch((error: unknown) => {
         deps.log.warn('could not drop the staging table; the next run will', { runId: input.runId, error: String(error) });

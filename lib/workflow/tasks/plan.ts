@@ -1,4 +1,5 @@
 /** Task Plan: takes the lease, fixes the columns and chunks, records the run, creates staging. */
+import { InternalError } from '../../errors.ts';
 import { createStaging, dropLeftoverStaging } from '../../sink/staging.ts';
 import { acquireLease, createRun, ensureStateSchema } from '../../state/store.ts';
 import { computePlan, isExchange } from '../planning.ts';
@@ -12,7 +13,7 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
   const config = deps.pipeline(input.pipeline);
   const request = parseRunRequest(input.request);
   return withSessions(config, deps, { source: true, target: true }, async ({ state, source, target }) => {
-    if (!source || !target) throw new Error('plan needs source and target connections');
+    if (!source || !target) throw new InternalError('plan needs source and target connections');
     await ensureStateSchema(state, config.state.schema);
     const { cursor } = await acquireLease(state, config.state.schema, config.name, input.runId, config.state.lease_ttl);
     return withHeartbeat(config, deps, input.runId, [source, target], async () => {

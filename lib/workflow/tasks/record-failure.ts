@@ -1,5 +1,6 @@
 /** Task RecordFailure: records the failed run with its error, releases the lease, drops staging. */
 import { redact } from '../../connections/index.ts';
+import { DatabaseError } from '../../errors.ts';
 import { dropStaging } from '../../sink/staging.ts';
 import { ensureStateSchema, failRun, getRun, lastChunkError, summarize } from '../../state/store.ts';
 import type { RunSummary } from '../../state/types.ts';
@@ -49,7 +50,7 @@ export async function recordFailure(input: FailureInput, deps: TaskDeps): Promis
       await dropped.catch((e: unknown) => deps.log.warn('could not drop the staging table; the next run will', { error: redact(String(e)) }));
     }
     deps.log.error('run failed', { pipeline: config.name, runId: input.runId, error });
-    if (!run) throw new Error(`run ${input.runId} could not be recorded`);
+    if (!run) throw new DatabaseError(`run ${input.runId} could not be recorded`);
     const summary = summarize(run);
     // A run that had already succeeded keeps its record; the execution still fails with this task's error.
     return { ...summary, failure: failureOf(run.error ?? error) };
