@@ -256,7 +256,7 @@ export async function checkTarget(db: Db, config: PipelineConfig, version: numbe
 /** The state schema's index (the one state relation that is not a table). */
 const STATE_INDEX = STATE_RELATIONS[3];
 
-/** Table privileges each state table needs (see lib/state/store.ts). */
+/** Table privileges each state table needs (see the builders re-exported by lib/state/sql.ts). */
 const STATE_TABLES: Record<'pipeline_state' | 'runs' | 'run_chunks', TablePrivilege[]> = {
   pipeline_state: ['SELECT', 'INSERT', 'UPDATE'],
   runs: ['SELECT', 'INSERT', 'UPDATE'],
@@ -285,7 +285,7 @@ export async function checkState(db: Db, config: PipelineConfig, version: number
     }
     for (const privilege of privileges) found.need('state', privilege, onTable(table), t.privileges[privilege], 'to keep the cursor, the lease and the runs');
   }
-  // Once every state relation exists a run leaves the schema alone (lib/state/store.ts ensureStateSchema).
+  // Once every state relation exists a run leaves the schema alone (lib/state/schema.ts ensureStateSchema).
   const index = await relationExists(db, schema, STATE_INDEX);
   if (!complete || !index) found.need('state', 'CREATE', onSchema(schema), info.create, 'to create the missing state tables');
   if (runs && !index) found.need('state', 'ownership', `${onTable({ schema, name: 'runs' })} (owner ${ident(runs.owner)})`, runs.owns, `to create the index ${ident(STATE_INDEX)}`);

@@ -47,6 +47,34 @@ export const RunStatus = {
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 
+/** Fields of a new run row. */
+export interface NewRun {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly mode: string;
+  readonly strategy: string;
+  readonly fullRefresh: boolean;
+  readonly plan: RunPlan;
+  readonly windowBounds: unknown;
+  readonly cursorBefore: unknown;
+  readonly chunks: readonly { lower: string | null; upper: string | null }[];
+}
+
+/** Counts of a successful apply. */
+export interface RunOutcome {
+  readonly rowsExtracted: number;
+  readonly rowsInserted: number;
+  readonly rowsDeleted: number;
+  readonly bytes: number;
+  readonly cursorAfter: unknown;
+}
+
+/** The error recorded on a run or chunk row (`error jsonb`). */
+export interface RecordedError {
+  readonly name: string;
+  readonly message: string;
+}
+
 /** A row of `runs`. */
 export interface RunRecord {
   readonly runId: string;

@@ -15,6 +15,7 @@ import { ident, qualified, type TableName } from '../../lib/sql/quote.ts';
 import * as shadow from '../../lib/sql/shadow-swap.ts';
 import type { TargetCatalog } from '../../lib/sql/target-catalog.ts';
 import * as state from '../../lib/state/sql.ts';
+import type { RunPlan } from '../../lib/state/types.ts';
 import type { ColumnSpec } from '../../lib/sql/types.ts';
 
 const PAYLOAD = `; DROP TABLE canary;--`;
@@ -306,7 +307,31 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'state.acquireLeaseSql': () => state.acquireLeaseSql(N.stateSchema, N.pipeline, N.runId).text,
   'state.renewLeaseSql': () => state.renewLeaseSql(N.stateSchema, N.pipeline, N.runId).text,
   'state.fenceSql': () => state.fenceSql(N.stateSchema, N.pipeline, N.runId).text,
-  'state.completeRunSql': () => state.completeRunSql(N.stateSchema).map((s) => s.text),
+  'state.completeRunSql': () => state.completeRunSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, outcome: { rowsExtracted: 1, rowsInserted: 1, rowsDeleted: 0, bytes: 1, cursorAfter: N.bound } }).map((s) => s.text),
+  'state.leaseLockTimeoutSql': () => state.leaseLockTimeoutSql().text,
+  'state.leaseHolderSql': () => state.leaseHolderSql(N.stateSchema, N.pipeline).text,
+  'state.releaseLeaseSql': () => state.releaseLeaseSql(N.stateSchema, N.pipeline, N.runId).text,
+  'state.unlockSql': () => state.unlockSql(N.stateSchema, N.pipeline).text,
+  'state.pipelineStateSql': () => state.pipelineStateSql(N.stateSchema, N.pipeline).text,
+  'state.moveCursorSql': () => state.moveCursorSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, cursorAfter: N.bound }).text,
+  'state.resetCursorSql': () => state.resetCursorSql(N.stateSchema, N.pipeline).text,
+  'state.importCursorSql': () => state.importCursorSql(N.stateSchema, N.pipeline, N.bound).text,
+  'state.recordRunSql': () => state.recordRunSql(N.stateSchema, {
+    runId: N.runId, pipeline: N.pipeline, mode: 'incremental', strategy: 'append', fullRefresh: false, windowBounds: null, cursorBefore: null,
+    plan: { columns, staging: { schema: N.stagingSchema, name: N.staging, doneName: N.done }, targetExists: true, window: { strategy: 'none' } } as unknown as RunPlan,
+    chunks: [{ lower: N.bound, upper: null }],
+  }).text,
+  'state.runSql': () => state.runSql(N.stateSchema, N.runId).text,
+  'state.listRunsSql': () => state.listRunsSql(N.stateSchema, N.pipeline, 10).text,
+  'state.markRunSucceededSql': () => state.markRunSucceededSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, outcome: { rowsExtracted: 1, rowsInserted: 1, rowsDeleted: 0, bytes: 1, cursorAfter: N.bound } }).text,
+  'state.recordFailedRunSql': () => state.recordFailedRunSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, error: { name: 'Error', message: N.comment }, status: 'failed' }).text,
+  'state.failRunningRunSql': () => state.failRunningRunSql(N.stateSchema, N.runId, { name: 'LeaseLostError', message: N.comment }).text,
+  'state.deleteChunksSql': () => state.deleteChunksSql(N.stateSchema, N.runId).text,
+  'state.insertChunksSql': () => state.insertChunksSql(N.stateSchema, N.runId, [{ lower: N.bound, upper: null }]).text,
+  'state.chunkBoundsSql': () => state.chunkBoundsSql(N.stateSchema, N.runId, 0).text,
+  'state.recordChunkSql': () => state.recordChunkSql(N.stateSchema, { runId: N.runId, chunk: 0, rows: 1, bytes: 1 }).text,
+  'state.recordChunkErrorSql': () => state.recordChunkErrorSql(N.stateSchema, { runId: N.runId, chunk: 0, error: { name: 'Error', message: N.comment } }).text,
+  'state.lastChunkErrorSql': () => state.lastChunkErrorSql(N.stateSchema, N.runId).text,
 };
 
 /** Exports that return names or parse SQL rather than build statements. */

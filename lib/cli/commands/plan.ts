@@ -9,12 +9,14 @@ import { copyFromSql, copyToSql, type ChunkBounds } from '../../sql/extract.ts';
 import { qualified } from '../../sql/quote.ts';
 import { acquireLeaseSql, completeRunSql, fenceSql, stateSchemaSql } from '../../state/sql.ts';
 import { getPipelineState } from '../../state/store.ts';
-import type { RunPlan } from '../../state/types.ts';
+import type { RunOutcome, RunPlan } from '../../state/types.ts';
 import { chunkSelect, computePlan, isExchange } from '../../workflow/planning.ts';
 import { strategyLabel } from '../../workflow/request.ts';
 import { ExitCode, type Io } from '../output.ts';
 
 const PREVIEW_RUN_ID = '<run-id>';
+/** Counts the printed completion statements are built with; only their text is shown, never these values. */
+const PREVIEW_OUTCOME: RunOutcome = { rowsExtracted: 0, rowsInserted: 0, rowsDeleted: 0, bytes: 0, cursorAfter: null };
 
 /** Prints the plan; every connection is read-only, so nothing changes. */
 export async function planCommand(file: string, io: Io): Promise<number> {
@@ -80,7 +82,7 @@ async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, 
   }
   out.push('\n-- Apply (one target transaction)\n', 'BEGIN', fenceSql(schema, config.name, PREVIEW_RUN_ID).text);
   out.push(...((await strategy.describe?.(target, config, plan, staging)) ?? []));
-  out.push(...completeRunSql(schema).map((s) => s.text), 'COMMIT');
+  out.push(...completeRunSql(schema, { pipeline: config.name, runId: PREVIEW_RUN_ID, outcome: PREVIEW_OUTCOME }).map((s) => s.text), 'COMMIT');
   out.push('\n-- Finalize (target)\n', ...dropStagingSql(staging, done));
   out.push(`\n-- target: ${qualified(config.sink.table)}${plan.targetExists ? '' : ' (created by the run)'}\n`);
   return out;

@@ -1,0 +1,45 @@
+/** SQL text of a pipeline's row of `pipeline_state`: read it, move, reset or import its cursor. */
+import type { Statement } from '../db/index.ts';
+import { stateTable } from './schema-sql.ts';
+
+/** The pipeline's whole row of `pipeline_state` (no row before its first run). */
+export function pipelineStateSql(schema: string, pipeline: string): Statement {
+  return { text: `SELECT * FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] };
+}
+
+/** What {@link moveCursorSql} needs: the run that holds the lease and the cursor it moves to. */
+export interface CursorMove {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly cursorAfter: unknown;
+}
+
+/** Moves the cursor, records the run's success and releases the lease, if `runId` still holds it. */
+export function moveCursorSql(schema: string, move: CursorMove): Statement {
+  return {
+    text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET cursor = $3, lease_run_id = NULL, lease_until = NULL,
+  last_success_run_id = $2, last_success_at = now(), updated_at = now()
+WHERE pipeline = $1 AND lease_run_id = $2`,
+    values: [move.pipeline, move.runId, JSON.stringify(move.cursorAfter ?? null)],
+  };
+}
+
+/** Forgets the pipeline's cursor unless a live run holds the lease; returns the row only when reset. */
+export function resetCursorSql(schema: string, pipeline: string): Statement {
+  return {
+    text: `UPDATE ${stateTable(schema, 'pipeline_state')} SET cursor = NULL, updated_at = now()
+WHERE pipeline = $1 AND (lease_run_id IS NULL OR lease_until < now()) RETURNING pipeline`,
+    values: [pipeline],
+  };
+}
+
+/** Writes an imported cursor unless a live run holds the lease; returns the row only when written. */
+export function importCursorSql(schema: string, pipeline: string, cursor: unknown): Statement {
+  return {
+    text: `INSERT INTO ${stateTable(schema, 'pipeline_state')} AS s (pipeline, cursor) VALUES ($1, $2)
+ON CONFLICT (pipeline) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()
+  WHERE s.lease_run_id IS NULL OR s.lease_until < now()
+RETURNING pipeline`,
+    values: [pipeline, JSON.stringify(cursor ?? null)],
+  };
+}

@@ -1,0 +1,59 @@
+/** A pipeline's row of `pipeline_state`: read it, reset its cursor, import a cursor exported elsewhere. */
+import { query, type Db } from '../db/index.ts';
+import { LeaseHeldError } from '../errors.ts';
+import { importCursorSql, pipelineStateSql, resetCursorSql } from './cursor-sql.ts';
+
+/** A pipeline's row of `pipeline_state`, or undefined before its first run. */
+export interface PipelineState {
+  readonly pipeline: string;
+  readonly cursor: unknown;
+  readonly leaseRunId: string | null;
+  readonly leaseUntil: Date | null;
+  readonly lastSuccessRunId: string | null;
+  readonly lastSuccessAt: Date | null;
+}
+
+/** Reads a pipeline's state row. */
+export async function getPipelineState(db: Db, schema: string, pipeline: string): Promise<PipelineState | undefined> {
+  const result = await query(db, pipelineStateSql(schema, pipeline), 'reading the state');
+  const r = result.rows[0];
+  if (!r) return undefined;
+  return {
+    pipeline: r.pipeline as string,
+    cursor: r.cursor,
+    leaseRunId: (r.lease_run_id as string | null) ?? null,
+    leaseUntil: (r.lease_until as Date | null) ?? null,
+    lastSuccessRunId: (r.last_success_run_id as string | null) ?? null,
+    lastSuccessAt: (r.last_success_at as Date | null) ?? null,
+  };
+}
+
+/** Forgets a pipeline's cursor (the next run extracts everything); refused while a live run holds the lease. */
+export async function resetState(db: Db, schema: string, pipeline: string): Promise<boolean> {
+  const result = await query(db, resetCursorSql(schema, pipeline), 'resetting the state');
+  if (result.rowCount === 0) {
+    const state = await getPipelineState(db, schema, pipeline);
+    if (state?.leaseRunId) throw new LeaseHeldError(pipeline, state.leaseRunId, state.leaseUntil?.toISOString() ?? 'unknown');
+    return false;
+  }
+  return true;
+}
+
+/** The portable form of a pipeline's cursor, for `state export` / `state import`. */
+export interface StateExport {
+  readonly format: 'pgferry-state/1';
+  readonly pipeline: string;
+  readonly cursor: unknown;
+  readonly lastSuccessRunId: string | null;
+  readonly lastSuccessAt: string | null;
+  readonly exportedAt: string;
+}
+
+/** Writes an imported cursor; refused while a live run holds the lease (it would overwrite the import). */
+export async function importCursor(db: Db, schema: string, pipeline: string, cursor: unknown): Promise<void> {
+  const result = await query(db, importCursorSql(schema, pipeline, cursor), 'importing the state');
+  if (result.rowCount === 0) {
+    const state = await getPipelineState(db, schema, pipeline);
+    throw new LeaseHeldError(pipeline, state?.leaseRunId ?? 'unknown', state?.leaseUntil?.toISOString() ?? 'unknown');
+  }
+}
