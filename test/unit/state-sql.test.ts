@@ -24,6 +24,39 @@ describe('Function: leaseHolderSql', () => {
   });
 });
 
+describe('Function: acquireLeaseSql', () => {
+  it('takes a free, expired or own lease for the TTL, returning the cursor only when taken', () => {
+    expect(state.acquireLeaseSql('pgferry', 'orders', 'run-1', 90_000.4)).toEqual({
+      text: `INSERT INTO ${PS} AS s (pipeline, lease_run_id, lease_until)
+VALUES ($1, $2, now() + $3::interval)
+ON CONFLICT (pipeline) DO UPDATE
+  SET lease_run_id = EXCLUDED.lease_run_id, lease_until = EXCLUDED.lease_until, updated_at = now()
+  WHERE s.lease_run_id IS NULL OR s.lease_until < now() OR s.lease_run_id = EXCLUDED.lease_run_id
+RETURNING s.cursor`,
+      values: ['orders', 'run-1', '90000 milliseconds'],
+    });
+  });
+});
+
+describe('Function: renewLeaseSql', () => {
+  it('extends the lease only while the run holds it', () => {
+    expect(state.renewLeaseSql('pgferry', 'orders', 'run-1', 60_000)).toEqual({
+      text: `UPDATE ${PS} SET lease_until = now() + $3::interval
+WHERE pipeline = $1 AND lease_run_id = $2 RETURNING pipeline`,
+      values: ['orders', 'run-1', '60000 milliseconds'],
+    });
+  });
+});
+
+describe('Function: fenceSql', () => {
+  it('locks the row while the run holds the lease', () => {
+    expect(state.fenceSql('pgferry', 'orders', 'run-1')).toEqual({
+      text: `SELECT cursor FROM ${PS} WHERE pipeline = $1 AND lease_run_id = $2 FOR UPDATE`,
+      values: ['orders', 'run-1'],
+    });
+  });
+});
+
 describe('Function: releaseLeaseSql', () => {
   it('releases the lease only when the run holds it', () => {
     expect(state.releaseLeaseSql('pgferry', 'orders', 'run-1')).toEqual({
