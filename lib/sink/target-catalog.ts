@@ -7,7 +7,7 @@ import { inTransaction, query, transaction, type Db } from '../db/index.ts';
 import { serverVersion } from '../db/server.ts';
 import { NotSupportedError } from '../errors.ts';
 import type { TableName } from '../sql/quote.ts';
-import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/exchange.ts';
+import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/target-catalog.ts';
 
 const WHAT = 'reading the target catalog';
 

@@ -16,7 +16,7 @@ import type { PartitionConfig, PipelineConfig } from '../../config/index.ts';
 import { execute, query, type Db } from '../../db/index.ts';
 import { ConfigError, InternalError, PartitionReplaceError, PartitionReplaceReasons, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
-import { INDEX_CONSTRAINT_KINDS } from '../../sql/exchange.ts';
+import { INDEX_CONSTRAINT_KINDS } from '../../sql/indexes.ts';
 import {
   byValueSql, distinctValuesSql, fallbackSql, leafStatements, leafTempNames, leavesHoldingSql, partitionTempPrefix, stagedSource,
   valuesOutsideSql, valuesTable, valuesTableSql, type LeafIndex, type LeafPartition, type PartitionColumn,
