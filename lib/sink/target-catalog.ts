@@ -3,42 +3,16 @@
  * printed with `search_path = pg_catalog`, so every name outside pg_catalog comes out schema-qualified and
  * means the same object when the text is executed. Needs PostgreSQL 14 or later.
  */
-import { inTransaction, query, transaction, type Db } from '../db/index.ts';
+import { query, type Db } from '../db/index.ts';
 import { serverVersion } from '../db/server.ts';
 import { NotSupportedError } from '../errors.ts';
 import type { TableName } from '../sql/quote.ts';
 import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/target-catalog.ts';
+import { withCatalogSearchPath } from './catalog.ts';
 
 const WHAT = 'reading the target catalog';
 
 type Row = Record<string, unknown>;
-
-/**
- * Runs `work` with `search_path = pg_catalog` and leaves the session's setting as it was: inside the caller's
- * transaction in a savepoint that is rolled back to (which undoes the SET LOCAL), otherwise in a transaction
- * of its own (which also gives every query the same snapshot).
- */
-export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): Promise<T> {
-  if (!inTransaction(db)) {
-    return transaction(db, async () => {
-      await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-      return work();
-    }, WHAT);
-  }
-  await query(db, 'SAVEPOINT pgferry_catalog', WHAT);
-  let result: T;
-  try {
-    await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-    result = await work();
-  } catch (error) {
-    // Also leaves the caller's transaction usable again; the original error is the one worth reporting.
-    await db.query('ROLLBACK TO SAVEPOINT pgferry_catalog').then(() => db.query('RELEASE SAVEPOINT pgferry_catalog')).catch(() => undefined);
-    throw error;
-  }
-  await query(db, 'ROLLBACK TO SAVEPOINT pgferry_catalog', WHAT);
-  await query(db, 'RELEASE SAVEPOINT pgferry_catalog', WHAT);
-  return result;
-}
 
 /** The target's catalog, or undefined when the target does not exist. */
 export async function readTargetCatalog(db: Db, target: TableName): Promise<TargetCatalog | undefined> {
