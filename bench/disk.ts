@@ -5,7 +5,7 @@
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Shape } from './dataset.ts';
-import type { DiskShare } from './scenarios.ts';
+import type { DiskShare } from './scenario.ts';
 import { sql } from './server.ts';
 
 /**

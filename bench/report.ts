@@ -1,5 +1,6 @@
 /** Medians, the targets as PASS/FAIL, the printed table. */
-import { MERGE_FLOOR, MERGE_FLOORS, NOTHING_CHANGED, SMALL_TABLE_MERGE, type Sample, type Scenario } from './scenarios.ts';
+import type { Sample, Scenario } from './scenario.ts';
+import { MERGE_FLOOR, MERGE_FLOORS, NOTHING_CHANGED, SMALL_TABLE_MERGE } from './scenarios-merge.ts';
 
 /** Median of numbers (mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {

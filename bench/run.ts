@@ -15,7 +15,8 @@ import { onPath, rssMethod } from './measure.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
 import { ROOT } from './pgferry.ts';
 import { chunkOverheadMs, median, mergeFloor, mergeFloorLine, summarize, table, verdicts, type ScenarioResult } from './report.ts';
-import { allScenarios, selectScenarios, type BenchContext, type Sample, type Scenario } from './scenarios.ts';
+import type { BenchContext, Sample, Scenario } from './scenario.ts';
+import { allScenarios, selectScenarios } from './scenarios.ts';
 import { openServer, serverInfo, sql } from './server.ts';
 
 const began = performance.now();

@@ -7,7 +7,7 @@
  */
 import { execute, query, type Db } from '../db/index.ts';
 import { deferredLoadSql, type DeferredIndex } from '../sql/deferred-indexes.ts';
-import { INDEX_CONSTRAINT_KINDS } from '../sql/exchange.ts';
+import { INDEX_CONSTRAINT_KINDS } from '../sql/indexes.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
 
 const WHAT = "reading the target's indexes";

@@ -6,9 +6,9 @@
 import { execute, inTransaction, query, type Db } from '../db/index.ts';
 import { InternalError, UnsafeTargetError } from '../errors.ts';
 import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../sql/deferred-indexes.ts';
-import {
-  adoptPrebuilt, exchangeStatements, exchangeTempPrefix, guardLockSql, prebuildSql, type ObjectName, type TargetCatalog,
-} from '../sql/exchange.ts';
+import { adoptPrebuilt, prebuildSql } from '../sql/exchange-prebuild.ts';
+import { exchangeStatements, exchangeTempPrefix, guardLockSql } from '../sql/exchange.ts';
+import type { ObjectName, TargetCatalog } from '../sql/target-catalog.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import type { StagedNotNull } from '../sql/types.ts';
 import { readTargetCatalog } from './target-catalog.ts';

@@ -10,7 +10,7 @@
  */
 import { query, type Db } from '../db/index.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
-import { withCatalogSearchPath } from './target-catalog.ts';
+import { withCatalogSearchPath } from './catalog.ts';
 import type { ColumnSpec } from '../sql/types.ts';
 
 /** What the catalog says of a target, as {@link inPlaceBlocker} reads it. */

@@ -1,44 +1,19 @@
 /**
  * Reads the target's catalog for exchange: what it carries over and what makes it refuse. Definitions are
  * printed with `search_path = pg_catalog`, so every name outside pg_catalog comes out schema-qualified and
- * means the same object when the text is executed. Needs PostgreSQL 14 or later.
+ * means the same object when the text is executed. Needs PostgreSQL 14 or later. One `read<Thing>()` per
+ * catalog query, composed by readTargetCatalog.
  */
-import { inTransaction, query, transaction, type Db } from '../db/index.ts';
+import { query, type Db } from '../db/index.ts';
 import { serverVersion } from '../db/server.ts';
 import { NotSupportedError } from '../errors.ts';
 import type { TableName } from '../sql/quote.ts';
-import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/exchange.ts';
+import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/target-catalog.ts';
+import { withCatalogSearchPath } from './catalog.ts';
 
 const WHAT = 'reading the target catalog';
 
 type Row = Record<string, unknown>;
-
-/**
- * Runs `work` with `search_path = pg_catalog` and leaves the session's setting as it was: inside the caller's
- * transaction in a savepoint that is rolled back to (which undoes the SET LOCAL), otherwise in a transaction
- * of its own (which also gives every query the same snapshot).
- */
-export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): Promise<T> {
-  if (!inTransaction(db)) {
-    return transaction(db, async () => {
-      await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-      return work();
-    }, WHAT);
-  }
-  await query(db, 'SAVEPOINT pgferry_catalog', WHAT);
-  let result: T;
-  try {
-    await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-    result = await work();
-  } catch (error) {
-    // Also leaves the caller's transaction usable again; the original error is the one worth reporting.
-    await db.query('ROLLBACK TO SAVEPOINT pgferry_catalog').then(() => db.query('RELEASE SAVEPOINT pgferry_catalog')).catch(() => undefined);
-    throw error;
-  }
-  await query(db, 'ROLLBACK TO SAVEPOINT pgferry_catalog', WHAT);
-  await query(db, 'RELEASE SAVEPOINT pgferry_catalog', WHAT);
-  return result;
-}
 
 /** The target's catalog, or undefined when the target does not exist. */
 export async function readTargetCatalog(db: Db, target: TableName): Promise<TargetCatalog | undefined> {
@@ -60,7 +35,9 @@ const name = (row: Row, prefix = ''): ObjectName => ({ schema: str(row[`${prefix
 const grants = (value: unknown): Grant[] =>
   ((value ?? []) as Row[]).map((g) => ({ grantee: opt(g.grantee) ?? null, privilege: str(g.privilege), grantable: g.grantable === true }));
 
-const RELATION = `SELECT c.oid::int8 AS oid, c.reltype::int8 AS reltype, c.relkind::text AS relkind,
+/** The pg_class row of `table` with its owner, options, replica identity, clustering, comment and grants. */
+async function readRelation(db: Db, table: TableName): Promise<Row[]> {
+  return rows(db, `SELECT c.oid::int8 AS oid, c.reltype::int8 AS reltype, c.relkind::text AS relkind,
   c.relpersistence::text = 'u' AS unlogged, c.relispartition AS is_partition,
   c.relrowsecurity AS rls, c.relforcerowsecurity AS force_rls, c.relreplident::text AS replident,
   pg_get_userbyid(c.relowner) AS owner, c.reloptions AS options, t.reloptions AS toast_options,
@@ -72,14 +49,20 @@ const RELATION = `SELECT c.oid::int8 AS oid, c.reltype::int8 AS reltype, c.relki
     'grantee', CASE WHEN x.grantee <> 0 THEN pg_get_userbyid(x.grantee) END,
     'privilege', x.privilege_type, 'grantable', x.is_grantable)) FROM aclexplode(c.relacl) x) END AS grants
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-WHERE n.nspname = $1 AND c.relname = $2`;
+WHERE n.nspname = $1 AND c.relname = $2`, [table.schema, table.name]);
+}
 
-const INHERITANCE = `SELECT i.inhrelid = $1 AS is_parent, n.nspname AS schema, c.relname AS name
+/** Parents (is_parent) and children of the table, by inheritance or partitioning. */
+async function readInheritance(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT i.inhrelid = $1 AS is_parent, n.nspname AS schema, c.relname AS name
 FROM pg_inherits i JOIN pg_class c ON c.oid = CASE WHEN i.inhrelid = $1 THEN i.inhparent ELSE i.inhrelid END
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.inhrelid = $1 OR i.inhparent = $1 ORDER BY 2, 3`;
+WHERE i.inhrelid = $1 OR i.inhparent = $1 ORDER BY 2, 3`, [oid]);
+}
 
-const COLUMNS = `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+/** Columns in order, with default, collation, statistics target, grants and identity sequence. */
+async function readColumns(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
   pg_get_expr(d.adbin, d.adrelid) AS default_expr, col_description(a.attrelid, a.attnum) AS comment,
   a.attidentity::text AS identity, a.attgenerated::text AS generated, NULLIF(a.attstattarget::int, -1) AS statistics,
   CASE WHEN a.attcollation <> ty.typcollation THEN cn.nspname END AS collation_schema, co.collname AS collation_name,
@@ -100,62 +83,94 @@ LEFT JOIN LATERAL (
     AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i' LIMIT 1
 ) seq ON true
 LEFT JOIN pg_sequence ps ON ps.seqrelid = seq.oid
-WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [oid]);
+}
 
-const OWNED_SEQUENCES = `SELECT sn.nspname AS schema, s.relname AS name, a.attname AS column
+/** Sequences owned by a column of the table (serial), not identity ones. */
+async function readOwnedSequences(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT sn.nspname AS schema, s.relname AS name, a.attname AS column
 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'a'
-ORDER BY 1, 2`;
+ORDER BY 1, 2`, [oid]);
+}
 
-// 'n' (named NOT NULL) exists from PostgreSQL 18; 't' (constraint trigger) comes back with its trigger.
-const CONSTRAINTS = `SELECT k.conname AS name, k.contype::text AS type, pg_get_constraintdef(k.oid) AS definition,
+/** Constraints of the table, with the index definition of those an index backs. */
+async function readConstraints(db: Db, oid: string): Promise<Row[]> {
+  // 'n' (named NOT NULL) exists from PostgreSQL 18; 't' (constraint trigger) comes back with its trigger.
+  return rows(db, `SELECT k.conname AS name, k.contype::text AS type, pg_get_constraintdef(k.oid) AS definition,
   obj_description(k.oid, 'pg_constraint') AS comment, k.contype = 'f' AND k.confrelid = k.conrelid AS self_reference,
   CASE WHEN k.contype = 'n' THEN (SELECT attname FROM pg_attribute WHERE attrelid = k.conrelid AND attnum = k.conkey[1]) END AS column,
   CASE WHEN k.contype IN ('p', 'u', 'x') THEN obj_description(k.conindid, 'pg_class') END AS index_comment,
   CASE WHEN k.contype IN ('p', 'u', 'x') THEN pg_get_indexdef(k.conindid) END AS index_definition,
   (SELECT ts.spcname FROM pg_class ic JOIN pg_tablespace ts ON ts.oid = ic.reltablespace WHERE ic.oid = k.conindid) AS index_tablespace,
   k.condeferrable AS deferrable, k.condeferred AS deferred
-FROM pg_constraint k WHERE k.conrelid = $1 AND k.contype IN ('n', 'c', 'p', 'u', 'x', 'f') ORDER BY k.conname`;
+FROM pg_constraint k WHERE k.conrelid = $1 AND k.contype IN ('n', 'c', 'p', 'u', 'x', 'f') ORDER BY k.conname`, [oid]);
+}
 
-const INDEXES = `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, ts.spcname AS tablespace,
+/** Indexes of the table that back no constraint. */
+async function readIndexes(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, ts.spcname AS tablespace,
   obj_description(i.indexrelid, 'pg_class') AS comment
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
 WHERE i.indrelid = $1 AND NOT EXISTS (SELECT 1 FROM pg_constraint k
   WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
-ORDER BY ic.relname`;
+ORDER BY ic.relname`, [oid]);
+}
 
-const TRIGGERS = `SELECT tgname AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled,
+/** User triggers of the table. */
+async function readTriggers(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT tgname AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled,
   obj_description(oid, 'pg_trigger') AS comment
-FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname`;
+FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname`, [oid]);
+}
 
-const STATISTICS = `SELECT sn.nspname AS schema, s.stxname AS name, pg_get_userbyid(s.stxowner) AS owner,
+/** Extended statistics objects on the table. */
+async function readStatistics(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT sn.nspname AS schema, s.stxname AS name, pg_get_userbyid(s.stxowner) AS owner,
   ARRAY(SELECT CASE k WHEN 'd' THEN 'ndistinct' WHEN 'f' THEN 'dependencies' WHEN 'm' THEN 'mcv' END
         FROM unnest(s.stxkind) k WHERE k <> 'e') AS kinds,
   pg_get_statisticsobjdef_columns(s.oid) AS columns, NULLIF(s.stxstattarget::int, -1) AS target,
   obj_description(s.oid, 'pg_statistic_ext') AS comment
-FROM pg_statistic_ext s JOIN pg_namespace sn ON sn.oid = s.stxnamespace WHERE s.stxrelid = $1 ORDER BY 1, 2`;
+FROM pg_statistic_ext s JOIN pg_namespace sn ON sn.oid = s.stxnamespace WHERE s.stxrelid = $1 ORDER BY 1, 2`, [oid]);
+}
 
-const DEPENDENT_VIEWS = `SELECT DISTINCT vn.nspname AS schema, v.relname AS name, v.relkind = 'm' AS materialized
+/** Views and materialized views that read the table. */
+async function readDependentViews(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT DISTINCT vn.nspname AS schema, v.relname AS name, v.relkind = 'm' AS materialized
 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
-  AND v.oid <> $1 AND v.relkind IN ('v', 'm') ORDER BY 1, 2`;
+  AND v.oid <> $1 AND v.relkind IN ('v', 'm') ORDER BY 1, 2`, [oid]);
+}
 
-const REFERENCING_KEYS = `SELECT k.conname AS fk, n.nspname AS schema, c.relname AS name
+/** Foreign keys of other tables that reference the table. */
+async function readReferencingForeignKeys(db: Db, oid: string): Promise<Row[]> {
+  return rows(db, `SELECT k.conname AS fk, n.nspname AS schema, c.relname AS name
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 ORDER BY 2, 3, 1`;
+WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 ORDER BY 2, 3, 1`, [oid]);
+}
 
-const NAMES = {
-  policies: 'SELECT polname AS name FROM pg_policy WHERE polrelid = $1 ORDER BY 1',
-  rules: 'SELECT rulename AS name FROM pg_rewrite WHERE ev_class = $1 ORDER BY 1',
-} as const;
+/** Names of the row-level security policies of the table. */
+async function readPolicies(db: Db, oid: string): Promise<string[]> {
+  return (await rows(db, 'SELECT polname AS name FROM pg_policy WHERE polrelid = $1 ORDER BY 1', [oid])).map((r) => str(r.name));
+}
 
-// Every way in: listed, FOR ALL TABLES, FOR TABLES IN SCHEMA. A rename publishes no row changes, so subscribers would diverge.
-const PUBLICATIONS = 'SELECT DISTINCT pubname AS name FROM pg_publication_tables WHERE schemaname = $1 AND tablename = $2 ORDER BY 1';
+/** Names of the rewrite rules of the table. */
+async function readRules(db: Db, oid: string): Promise<string[]> {
+  return (await rows(db, 'SELECT rulename AS name FROM pg_rewrite WHERE ev_class = $1 ORDER BY 1', [oid])).map((r) => str(r.name));
+}
 
-// Whatever else would make DROP TABLE (without CASCADE) fail, for objects exchange neither carries nor reports
-// by name: functions of the row type, columns of other tables of that type, rules of other tables...
-const OTHER_DEPENDENTS = `SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0) AS name
+/** Publications that publish the table. */
+async function readPublications(db: Db, table: TableName): Promise<Row[]> {
+  // Every way in: listed, FOR ALL TABLES, FOR TABLES IN SCHEMA. A rename publishes no row changes, so subscribers would diverge.
+  return rows(db, 'SELECT DISTINCT pubname AS name FROM pg_publication_tables WHERE schemaname = $1 AND tablename = $2 ORDER BY 1', [table.schema, table.name]);
+}
+
+/** Descriptions of the other objects that depend on the table or its row type. */
+async function readOtherDependents(db: Db, oid: string, reltype: string): Promise<Row[]> {
+  // Whatever else would make DROP TABLE (without CASCADE) fail, for objects exchange neither carries nor reports
+  // by name: functions of the row type, columns of other tables of that type, rules of other tables...
+  return rows(db, `SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0) AS name
 FROM pg_depend d
 WHERE d.deptype = 'n' AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = $1) OR (d.refclassid = 'pg_type'::regclass AND d.refobjid = $2))
   AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
@@ -166,7 +181,8 @@ WHERE d.deptype = 'n' AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid =
   AND NOT (d.classid = 'pg_class'::regclass AND (d.objid = $1 OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = $1)))
   AND NOT (d.classid = 'pg_statistic_ext'::regclass AND EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.oid = d.objid AND s.stxrelid = $1))
   AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_attrdef a WHERE a.oid = d.objid AND a.adrelid = $1))
-ORDER BY 1`;
+ORDER BY 1`, [oid, reltype]);
+}
 
 const CONSTRAINT_KINDS: Record<string, ConstraintKind> = {
   p: 'primary key', u: 'unique', x: 'exclude', c: 'check', f: 'foreign key', n: 'not null',
@@ -175,13 +191,13 @@ const CONSTRAINT_KINDS: Record<string, ConstraintKind> = {
 const REPLICA_IDENTITY: Record<string, TargetCatalog['replicaIdentity']> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
 
 async function readCatalog(db: Db, table: TableName): Promise<TargetCatalog | undefined> {
-  const rel = (await rows(db, RELATION, [table.schema, table.name]))[0];
+  const rel = (await readRelation(db, table))[0];
   if (!rel) return undefined;
   const oid = str(rel.oid);
-  const inheritance = await rows(db, INHERITANCE, [oid]);
+  const inheritance = await readInheritance(db, oid);
   const parents = inheritance.filter((r) => r.is_parent === true).map((r) => name(r));
-  const columns = (await rows(db, COLUMNS, [oid])).map(toColumn);
-  const constraints = (await rows(db, CONSTRAINTS, [oid])).map((r): ConstraintCatalog => ({
+  const columns = (await readColumns(db, oid)).map(toColumn);
+  const constraints = (await readConstraints(db, oid)).map((r): ConstraintCatalog => ({
     name: str(r.name),
     kind: CONSTRAINT_KINDS[str(r.type)] ?? 'check',
     definition: str(r.definition),
@@ -195,7 +211,6 @@ async function readCatalog(db: Db, table: TableName): Promise<TargetCatalog | un
     deferrable: r.deferrable === true,
     deferred: r.deferred === true,
   }));
-  const names = async (text: string): Promise<string[]> => (await rows(db, text, [oid])).map((r) => str(r.name));
   const options: RelOption[] = [
     ...((rel.options ?? []) as string[]).map((o) => option(o, '')),
     ...((rel.toast_options ?? []) as string[]).map((o) => option(o, 'toast.')),
@@ -216,26 +231,26 @@ async function readCatalog(db: Db, table: TableName): Promise<TargetCatalog | un
     clusterIndex: opt(rel.cluster_index),
     rowSecurity: rel.rls === true,
     forceRowSecurity: rel.force_rls === true,
-    policies: await names(NAMES.policies),
+    policies: await readPolicies(db, oid),
     comment: opt(rel.comment),
     columns,
     constraints,
-    indexes: (await rows(db, INDEXES, [oid])).map((r) => ({
+    indexes: (await readIndexes(db, oid)).map((r) => ({
       name: str(r.name), definition: str(r.definition), tablespace: opt(r.tablespace), comment: opt(r.comment),
     })),
-    triggers: (await rows(db, TRIGGERS, [oid])).map((r) => ({
+    triggers: (await readTriggers(db, oid)).map((r) => ({
       name: str(r.name), definition: str(r.definition), enabled: str(r.enabled) as TriggerCatalog['enabled'], comment: opt(r.comment),
     })),
-    statistics: (await rows(db, STATISTICS, [oid])).map((r) => ({
+    statistics: (await readStatistics(db, oid)).map((r) => ({
       name: name(r), owner: str(r.owner), kinds: (r.kinds as string[]).map(str), columns: str(r.columns), target: num(r.target), comment: opt(r.comment),
     })),
     grants: rel.grants === null ? undefined : grants(rel.grants),
-    ownedSequences: (await rows(db, OWNED_SEQUENCES, [oid])).map((r) => ({ sequence: name(r), column: str(r.column) })),
-    dependentViews: (await rows(db, DEPENDENT_VIEWS, [oid])).map((r) => ({ view: name(r), materialized: r.materialized === true })),
-    referencingForeignKeys: (await rows(db, REFERENCING_KEYS, [oid])).map((r) => ({ name: str(r.fk), table: name(r) })),
-    publications: (await rows(db, PUBLICATIONS, [table.schema, table.name])).map((r) => str(r.name)),
-    rules: await names(NAMES.rules),
-    otherDependents: (await rows(db, OTHER_DEPENDENTS, [oid, str(rel.reltype)])).map((r) => str(r.name)),
+    ownedSequences: (await readOwnedSequences(db, oid)).map((r) => ({ sequence: name(r), column: str(r.column) })),
+    dependentViews: (await readDependentViews(db, oid)).map((r) => ({ view: name(r), materialized: r.materialized === true })),
+    referencingForeignKeys: (await readReferencingForeignKeys(db, oid)).map((r) => ({ name: str(r.fk), table: name(r) })),
+    publications: (await readPublications(db, table)).map((r) => str(r.name)),
+    rules: await readRules(db, oid),
+    otherDependents: (await readOtherDependents(db, oid, str(rel.reltype))).map((r) => str(r.name)),
   };
 }
 

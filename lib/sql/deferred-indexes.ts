@@ -4,10 +4,10 @@
  * the INSERT, in the same transaction, under the same names, with their comments, tablespaces, storage
  * parameters, replica identity and CLUSTER ON mark. Pure functions over what {@link DeferredIndex} describes.
  */
-import { constraintWithIndexSql, indexOn, type IndexConstraint } from './exchange.ts';
+import { constraintWithIndexSql, indexOn, type IndexConstraint } from './indexes.ts';
 import { ident, literal, qualified, type TableName } from './quote.ts';
 
-export type { IndexConstraint } from './exchange.ts';
+export type { IndexConstraint } from './indexes.ts';
 
 /** An index of the target that is dropped before the load and built again after it. */
 export interface DeferredIndex {

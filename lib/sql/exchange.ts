@@ -6,14 +6,11 @@
 import { createHash } from 'node:crypto';
 import { InternalError } from '../errors.ts';
 import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
+import { retarget } from './definition-text.ts';
+import { constraintWithIndexSql, indexOn, type IndexConstraint } from './indexes.ts';
 import { ident, literal, qualified, type TableName } from './quote.ts';
 import type { StagedNotNull } from './types.ts';
 import type { ColumnCatalog, ConstraintKind, Grant, IdentityCatalog, ObjectName, TargetCatalog } from './target-catalog.ts';
-
-export type {
-  ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, IdentityCatalog, IndexCatalog, ObjectName, RelOption,
-  StatisticsCatalog, TargetCatalog, TriggerCatalog,
-} from './target-catalog.ts';
 
 /** One `CREATE [UNIQUE] INDEX <name> ON <staged table> ...` of an exchange's `prepare`. */
 export interface IndexBuild {
@@ -177,46 +174,6 @@ export function exchangeStatements(
   return { prepare, swap, prebuildable: rewrites ? [] : builds };
 }
 
-/** `build` under another name (an identifier, or `IF NOT EXISTS` and one). */
-function renamedBuild(build: IndexBuild, name: string): string {
-  const head = `INDEX ${ident(build.name)} ON `;
-  const at = build.sql.indexOf(head);
-  if (at < 0 || at > 'CREATE UNIQUE '.length) throw new InternalError(`exchange: unexpected index build ${build.sql}`);
-  return `${build.sql.slice(0, at)}INDEX ${name} ON ${build.sql.slice(at + head.length)}`;
-}
-
-/**
- * The name an index is built under ahead of the apply transaction: the exchange's prefix and a digest of the
- * build without its name, so a definition that changed in between gets another name and is not adopted.
- */
-export function prebuiltIndexName(prefix: string, build: IndexBuild): string {
-  const name = `${prefix}_p${createHash('sha256').update(renamedBuild(build, '')).digest('hex').slice(0, 16)}`;
-  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
-  return name;
-}
-
-/** The build of an index ahead of the apply transaction, under its prebuilt name; a retry finds it done. */
-export function prebuildSql(prefix: string, build: IndexBuild): string {
-  return renamedBuild(build, `IF NOT EXISTS ${ident(prebuiltIndexName(prefix, build))}`);
-}
-
-/**
- * `statements.prepare` with every build whose index was built ahead (`prebuilt`: names of the staged table's
- * indexes) replaced by a rename of it, after dropping the prebuilt indexes nothing adopts (their definition
- * changed since): the same indexes, without building them again inside the transaction.
- */
-export function adoptPrebuilt(statements: ExchangeStatements, prefix: string, staging: TableName, prebuilt: readonly string[]): string[] {
-  const left = new Set(prebuilt);
-  const renames = new Map<string, string>();
-  for (const build of statements.prebuildable) {
-    const name = prebuiltIndexName(prefix, build);
-    if (!left.delete(name)) continue;
-    renames.set(build.sql, `ALTER INDEX ${qualified({ schema: staging.schema, name })} RENAME TO ${ident(build.name)}`);
-  }
-  const drops = [...left].map((name) => `DROP INDEX ${qualified({ schema: staging.schema, name })}`);
-  return [...drops, ...statements.prepare.map((sql) => renames.get(sql) ?? sql)];
-}
-
 /** `ALTER TABLE t a, b, c`, or nothing when there are no subcommands. */
 function alterTable(table: string, subcommands: readonly string[]): string[] {
   return subcommands.length === 0 ? [] : [`ALTER TABLE ${table}\n  ${subcommands.join(',\n  ')}`];
@@ -263,63 +220,6 @@ function identitySql(column: ColumnCatalog, sequence: ObjectName): string {
     id.cycle ? 'CYCLE' : 'NO CYCLE',
   ];
   return `ALTER COLUMN ${ident(column.name)} ADD GENERATED ${id.generation === 'ALWAYS' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${options.join(' ')})`;
-}
-
-/** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`: an existing index's definition (pg_get_indexdef) rebuilt on another table. */
-export function indexOn(index: { readonly name: string; readonly definition: string; readonly tablespace?: string }, name: string, table: TableName, what: string): string {
-  const using = findOutsideQuotes(index.definition, ' USING ');
-  if (!index.definition.startsWith('CREATE ') || using < 0) throw new InternalError(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
-  let tail = index.definition.slice(using + 1);
-  if (index.tablespace !== undefined) tail = beforeWhere(tail, `TABLESPACE ${ident(index.tablespace)}`);
-  const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX ${ident(name)} ON ${qualified(table)} ${tail}`;
-}
-
-/** `clause` inserted before the ` WHERE ` (outside quotes) of an index or constraint definition, or appended. */
-function beforeWhere(definition: string, clause: string): string {
-  const where = findOutsideQuotes(definition, ' WHERE ');
-  const at = where < 0 ? definition.length : where;
-  return `${definition.slice(0, at)} ${clause}${definition.slice(at)}`;
-}
-
-/** `pg_constraint.contype` of the constraints an index backs. */
-export const INDEX_CONSTRAINT_KINDS = { p: 'primary key', u: 'unique', x: 'exclude' } as const;
-
-/** A constraint backed by an index. */
-export interface IndexConstraint {
-  readonly kind: (typeof INDEX_CONSTRAINT_KINDS)[keyof typeof INDEX_CONSTRAINT_KINDS];
-  /** `pg_get_constraintdef`: `EXCLUDE USING gist (r WITH &&) WITH (...)`. */
-  readonly definition: string;
-  readonly deferrable: boolean;
-  readonly deferred: boolean;
-  readonly comment?: string;
-}
-
-/**
- * The statements that build a primary key, unique or exclusion constraint `name` and its index on `table`.
- * pg_get_constraintdef leaves out a primary key's or unique constraint's index storage parameters and
- * tablespace, so those are built as the index pg_get_indexdef describes and attached with USING INDEX;
- * an exclusion constraint cannot be, so its definition gets the tablespace added.
- */
-export function constraintWithIndexSql(
-  index: { readonly name: string; readonly definition: string; readonly tablespace?: string },
-  constraint: IndexConstraint,
-  name: string,
-  table: TableName,
-  what: string,
-): string[] {
-  const t = qualified(table);
-  if (constraint.kind === 'exclude') {
-    const definition = index.tablespace === undefined
-      ? constraint.definition
-      : beforeWhere(constraint.definition, `USING INDEX TABLESPACE ${ident(index.tablespace)}`);
-    return [`ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition}`];
-  }
-  const timing = constraint.deferrable ? ` DEFERRABLE INITIALLY ${constraint.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
-  return [
-    indexOn(index, name, table, what),
-    `ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${constraint.kind === 'primary key' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${ident(name)}${timing}`,
-  ];
 }
 
 /** Table-level settings as ALTER TABLE subcommands: storage parameters, replica identity, CLUSTER ON, row security. */
@@ -390,52 +290,4 @@ function groupGrants(grants: readonly Grant[]): { grantee: string | null; granta
     groups.set(key, group);
   }
   return [...groups.values()];
-}
-
-/**
- * Replaces the (possibly qualified) table name that follows the first `marker` outside quotes in a
- * definition from pg_get_triggerdef / pg_get_constraintdef by `table`. Quote-aware so that a column or
- * trigger named like the marker cannot mislead it.
- */
-export function retarget(definition: string, marker: string, table: TableName): string {
-  const at = findOutsideQuotes(definition, marker);
-  if (at < 0) throw new InternalError(`exchange: cannot find ${marker.trim()} in ${definition}`);
-  const start = at + marker.length;
-  const end = skipQualifiedName(definition, start);
-  return `${definition.slice(0, start)}${qualified(table)}${definition.slice(end)}`;
-}
-
-/** Index of the first `needle` in `sql` that is outside "quoted identifiers" and 'string literals'; -1 if none. */
-export function findOutsideQuotes(sql: string, needle: string): number {
-  let quote: string | undefined;
-  for (let i = 0; i < sql.length; i += 1) {
-    const ch = sql[i];
-    // A doubled quote inside a quoted part closes and reopens it, which leaves the state right.
-    if (quote !== undefined) {
-      if (ch === quote) quote = undefined;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-    } else if (sql.startsWith(needle, i)) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** End of the identifier chain (`a`, `"A b".c`) starting at `start`, as PostgreSQL's quote_ident prints it. */
-function skipQualifiedName(sql: string, start: number): number {
-  let i = start;
-  for (;;) {
-    if (sql[i] === '"') {
-      i += 1;
-      while (i < sql.length && !(sql[i] === '"' && sql[i + 1] !== '"')) i += sql[i] === '"' ? 2 : 1;
-      i += 1;
-    } else {
-      const word = /^[a-z0-9_$]+/.exec(sql.slice(i));
-      if (!word) throw new InternalError(`exchange: expected a name at ${JSON.stringify(sql.slice(i, i + 20))}`);
-      i += word[0].length;
-    }
-    if (sql[i] !== '.') return i;
-    i += 1;
-  }
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { InternalError } from '../errors.ts';
 import { MAX_IDENTIFIER_BYTES as MAX_IDENT_BYTES } from '../config/types.ts';
 import type { ColumnSpec } from './types.ts';
-import { constraintWithIndexSql, indexOn, type IndexConstraint } from './exchange.ts';
+import { constraintWithIndexSql, indexOn, type IndexConstraint } from './indexes.ts';
 import { ident, identList, literal, qualified, type TableName } from './quote.ts';
 import type { Grant } from './target-catalog.ts';
 

@@ -5,7 +5,8 @@ import { SHAPES } from '../../bench/dataset.ts';
 import { checkFreeDisk, diskNeed, peakCopies, settingBytes, WAL_COPIES } from '../../bench/disk.ts';
 import { parseOptions, SERVER_SETTINGS } from '../../bench/options.ts';
 import { median, mergeFloor, mergeFloorLine, summarize, verdicts, type ScenarioResult } from '../../bench/report.ts';
-import { allScenarios, selectScenarios, type Sample, type Scenario } from '../../bench/scenarios.ts';
+import type { Sample, Scenario } from '../../bench/scenario.ts';
+import { allScenarios, selectScenarios } from '../../bench/scenarios.ts';
 
 function result(name: string, medianWallMs: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
   return { name, description: '', kind: 'pgferry', runs: [], medianWallMs, rows: 1000, rowsPerSecond: 0, ...extra };

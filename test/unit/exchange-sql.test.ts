@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { exchangeRefusal } from '../../lib/sink/exchange.ts';
 import { dropIndexesSql, rebuildIndexesSql } from '../../lib/sql/deferred-indexes.ts';
-import {
-  adoptPrebuilt, constraintWithIndexSql, exchangeStatements, prebuildSql, prebuiltIndexName, exchangeTempPrefix, findOutsideQuotes, isPlainNotNull, retarget, stagedNotNullFor, type TargetCatalog,
-} from '../../lib/sql/exchange.ts';
+import { findOutsideQuotes, retarget } from '../../lib/sql/definition-text.ts';
+import { exchangeStatements, exchangeTempPrefix, isPlainNotNull, stagedNotNullFor } from '../../lib/sql/exchange.ts';
+import { adoptPrebuilt, prebuildSql, prebuiltIndexName } from '../../lib/sql/exchange-prebuild.ts';
+import { constraintWithIndexSql } from '../../lib/sql/indexes.ts';
+import type { TargetCatalog } from '../../lib/sql/target-catalog.ts';
 import { createStagingSql } from '../../lib/sql/ddl.ts';
 
 const target = { schema: 'My Schema', name: 'Weird "T"; DROP TABLE canary;--' };

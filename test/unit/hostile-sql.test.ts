@@ -6,8 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import * as ddl from '../../lib/sql/ddl.ts';
 import * as deferred from '../../lib/sql/deferred-indexes.ts';
+import * as definitionText from '../../lib/sql/definition-text.ts';
 import * as exchange from '../../lib/sql/exchange.ts';
+import * as prebuild from '../../lib/sql/exchange-prebuild.ts';
 import * as extract from '../../lib/sql/extract.ts';
+import * as indexes from '../../lib/sql/indexes.ts';
 import * as load from '../../lib/sql/load.ts';
 import * as merge from '../../lib/sql/merge.ts';
 import * as partition from '../../lib/sql/partition.ts';
@@ -244,30 +247,30 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     const staged = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging), [{ column: N.key, name: N.constraint }, { column: N.other }]);
     return [...prepare, ...swap, ...bare.prepare, ...bare.swap, ...staged.prepare];
   },
-  'exchange.prebuildSql': () => {
+  'prebuild.prebuildSql': () => {
     const prefix = exchange.exchangeTempPrefix(staging);
     const { prebuildable } = exchange.exchangeStatements({ ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) }, target, staging, prefix);
     expect(prebuildable.length).toBeGreaterThan(0);
-    return prebuildable.map((build) => exchange.prebuildSql(prefix, build));
+    return prebuildable.map((build) => prebuild.prebuildSql(prefix, build));
   },
-  'exchange.adoptPrebuilt': () => {
+  'prebuild.adoptPrebuilt': () => {
     const prefix = exchange.exchangeTempPrefix(staging);
     const statements = exchange.exchangeStatements({ ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) }, target, staging, prefix);
-    const built = statements.prebuildable.map((build) => exchange.prebuiltIndexName(prefix, build));
-    return exchange.adoptPrebuilt(statements, prefix, staging, [...built.slice(1), `${prefix}_pstale`]);
+    const built = statements.prebuildable.map((build) => prebuild.prebuiltIndexName(prefix, build));
+    return prebuild.adoptPrebuilt(statements, prefix, staging, [...built.slice(1), `${prefix}_pstale`]);
   },
-  'exchange.indexOn': () => exchange.indexOn(
+  'indexes.indexOn': () => indexes.indexOn(
     { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)}) WHERE (${ident(N.key2)} <> ' USING '::text)`, tablespace: N.tablespace },
     N.index,
     staging,
     'test',
   ),
-  'exchange.retarget': () => exchange.retarget(`CREATE TRIGGER ${ident(N.trigger)} AFTER UPDATE ON ${qualified(target)} FOR EACH ROW EXECUTE FUNCTION f()`, ' ON ', staging),
-  'exchange.constraintWithIndexSql': () => [
-    ...exchange.constraintWithIndexSql(
+  'definitionText.retarget': () => definitionText.retarget(`CREATE TRIGGER ${ident(N.trigger)} AFTER UPDATE ON ${qualified(target)} FOR EACH ROW EXECUTE FUNCTION f()`, ' ON ', staging),
+  'indexes.constraintWithIndexSql': () => [
+    ...indexes.constraintWithIndexSql(
       { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)})`, tablespace: N.tablespace },
       { kind: 'unique', definition: `UNIQUE (${ident(N.key)})`, deferrable: true, deferred: true }, N.constraint, staging, 'test'),
-    ...exchange.constraintWithIndexSql(
+    ...indexes.constraintWithIndexSql(
       { name: N.index, definition: 'unused', tablespace: N.tablespace },
       { kind: 'exclude', definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`, deferrable: false, deferred: false }, N.constraint, staging, 'test'),
   ],
@@ -337,18 +340,18 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
 /** Exports that return names or parse SQL rather than build statements. */
 const NOT_BUILDERS = new Set([
   'ddl.stagingCommentPrefix',
+  'definitionText.findOutsideQuotes',
   'exchange.exchangeTempPrefix',
-  'exchange.findOutsideQuotes',
   'exchange.isPlainNotNull',
-  'exchange.prebuiltIndexName',
   'exchange.stagedNotNullFor',
+  'prebuild.prebuiltIndexName',
   'shadow.shadowTable',
   'partition.partitionTempPrefix',
   'partition.valuesTable',
   'partition.leafTempNames',
 ]);
 
-const MODULES: Record<string, Record<string, unknown>> = { ddl, deferred, extract, load, merge, exchange, shadow, partition, state };
+const MODULES: Record<string, Record<string, unknown>> = { ddl, deferred, definitionText, extract, indexes, load, merge, exchange, prebuild, shadow, partition, state };
 
 describe('Feature: SQL builders quote hostile names', () => {
   it.each(Object.keys(BUILDERS))('%s', (builder) => {

@@ -2,7 +2,8 @@
 import { execute, query } from '../../db/index.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { deferredLoadSql, INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../../sql/deferred-indexes.ts';
-import { adoptPrebuilt, exchangeStatements, exchangeTempPrefix, prebuiltIndexName, stagedNotNullFor } from '../../sql/exchange.ts';
+import { adoptPrebuilt, prebuiltIndexName } from '../../sql/exchange-prebuild.ts';
+import { exchangeStatements, exchangeTempPrefix, stagedNotNullFor } from '../../sql/exchange.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
 import { insertWithDeferredIndexes, readDeferrableIndexes } from '../deferred-indexes.ts';

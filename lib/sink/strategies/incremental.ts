@@ -8,6 +8,7 @@ import { insertAllSql } from '../../sql/load.ts';
 import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceInPlaceSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
 import { identList, qualified, type TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
+import { readHasUniqueIndexOn } from '../catalog.ts';
 import { describeEmptyTarget, loadEmptyTarget } from '../empty-target.ts';
 import { insertedInTransaction, planInPlaceMerge } from '../in-place-merge.ts';
 import { analyzeStaging } from '../staging.ts';
@@ -74,17 +75,8 @@ async function describeNewOrEmptyTarget(db: Db, config: PipelineConfig, plan: Ru
 async function checkUpsertIndex(db: Db, config: PipelineConfig, plan: RunPlan): Promise<void> {
   const keys = uniqueKey(config) ?? [];
   if (!plan.targetExists) return;
-  const result = await query<{ ok: boolean }>(db, {
-    text: `SELECT EXISTS (
-  SELECT 1 FROM pg_index i
-  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-    AND i.indnkeyatts = cardinality($2::text[])
-    AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]))
-      = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k)
-) AS ok`,
-    values: [qualified(config.sink.table), keys],
-  }, 'looking for the unique index upsert needs');
-  if (!result.rows[0]?.ok) {
+  const ok = await readHasUniqueIndexOn(db, config.sink.table, keys);
+  if (!ok) {
     throw new UnsafeTargetError(
       `merge_policy upsert needs a unique index on (${identList(keys)}) of ${qualified(config.sink.table)}; create one (CREATE UNIQUE INDEX ON ${qualified(config.sink.table)} (${identList(keys)})) or use merge_policy: delete_insert`,
     );

@@ -7,9 +7,10 @@
 import type { PipelineConfig } from '../../config/index.ts';
 import { execute, query } from '../../db/index.ts';
 import { DatabaseError, InternalError, UnsafeTargetError } from '../../errors.ts';
-import { exchangeStatements, exchangeTempPrefix, type ColumnCatalog } from '../../sql/exchange.ts';
+import { exchangeStatements, exchangeTempPrefix } from '../../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import { createShadowSql, insertStagedSql, keepTargetRowsSql, shadowLockSql, shadowTable, type ShadowKey } from '../../sql/shadow-swap.ts';
+import type { ColumnCatalog } from '../../sql/target-catalog.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
 import { checkExchangeAllowed, exchangeRefusal, exchangeTable, readTargetCatalog, type RefusalOptions } from '../exchange.ts';
 import { countRows, tableExists } from '../target.ts';
