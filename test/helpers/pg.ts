@@ -26,12 +26,19 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   }
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
+  // One statement at a time on the admin client, however the test calls in: pg 9 rejects a query sent while one runs.
+  let last: Promise<unknown> = Promise.resolve();
+  const adminQuery = (sql: string): Promise<void> => {
+    const next = last.then(() => admin.query(sql)).then(() => undefined);
+    last = next.catch(() => undefined);
+    return next;
+  };
   const created: string[] = [];
   const clients: pg.Client[] = [];
   return {
     async createDatabase(prefix = 'db') {
       const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-      await admin.query(`CREATE DATABASE "${name}"`);
+      await adminQuery(`CREATE DATABASE "${name}"`);
       created.push(name);
       const url = new URL(adminUrl);
       url.pathname = `/${name}`;
@@ -48,9 +55,10 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       if (external) {
         for (const name of created) {
-          await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
+          await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
         }
       }
+      await last;
       await admin.end().catch(() => undefined);
       await embedded?.stop();
     },
