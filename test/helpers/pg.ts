@@ -74,22 +74,37 @@ export interface SourceAndTarget {
   readonly target: pg.Client;
 }
 
+/** How {@link startSourceAndTarget} names its databases. */
+export interface SourceAndTargetOptions {
+  /**
+   * Prefix of the source database's name, for a test that reads the name back.
+   * @default 'src'
+   */
+  readonly sourcePrefix?: string;
+  /**
+   * Prefix of the target database's name.
+   * @default 'dst'
+   */
+  readonly targetPrefix?: string;
+}
+
 /** Starts a server (see {@link startTestPostgres}) with a `src_*` and a `dst_*` database, connected. */
-export async function startSourceAndTarget(): Promise<SourceAndTarget> {
+export async function startSourceAndTarget(options: SourceAndTargetOptions = {}): Promise<SourceAndTarget> {
   const server = await startTestPostgres();
-  const sourceUrl = await server.createDatabase('src');
-  const targetUrl = await server.createDatabase('dst');
+  const sourceUrl = await server.createDatabase(options.sourcePrefix ?? 'src');
+  const targetUrl = await server.createDatabase(options.targetPrefix ?? 'dst');
   return { server, sourceUrl, targetUrl, source: await server.client(sourceUrl), target: await server.client(targetUrl) };
 }
 
 /**
  * The usual set-up of an integration test file: {@link startSourceAndTarget} before its tests (then `sourceDdl`
- * on the source), the server stopped after them. The fields are set once beforeAll has run.
+ * on the source), the server stopped after them. The fields are set once beforeAll has run; more databases
+ * come from `server.createDatabase`.
  */
-export function useSourceAndTarget(sourceDdl?: string): SourceAndTarget {
+export function useSourceAndTarget(sourceDdl?: string, options: SourceAndTargetOptions = {}): SourceAndTarget {
   const db = {} as { -readonly [K in keyof SourceAndTarget]: SourceAndTarget[K] };
   beforeAll(async () => {
-    Object.assign(db, await startSourceAndTarget());
+    Object.assign(db, await startSourceAndTarget(options));
     if (sourceDdl) await db.source.query(sourceDdl);
   });
   afterAll(async () => {
