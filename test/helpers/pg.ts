@@ -1,29 +1,45 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../../lib/local/embedded.ts';
+import { startEmbeddedPostgres } from '../../lib/local/embedded.ts';
+import { startContainerPostgres } from './pg-container.ts';
 
-/** A PostgreSQL server for one test file: embedded by default, or `PGFERRY_TEST_PG_URL`'s server. */
+/**
+ * A PostgreSQL server for one test file: `PGFERRY_TEST_PG_URL`'s server, else a Docker container of
+ * `PGFERRY_TEST_PG_IMAGE` (falling back when there is no Docker engine), else the embedded one.
+ */
 export interface TestPostgres {
   /** Creates a database with a unique name and returns its URL. */
   createDatabase(prefix?: string): Promise<string>;
   /** A connected client on the given database URL; closed by stop(). */
   client(url: string): Promise<pg.Client>;
-  /** Drops what was created (databases on an external server) and stops an embedded server. */
+  /** Drops what was created (databases on an external server) and stops an embedded server or a container. */
   stop(): Promise<void>;
+}
+
+/** Whether the fallback line was printed: once per test file is enough, not once per server. */
+let fellBack = false;
+
+/** Where the server runs: the URL of a superuser on its `postgres` database, and how to stop it if it is ours. */
+async function startServer(): Promise<{ adminUrl: string; stop?: () => Promise<void> }> {
+  const external = process.env.PGFERRY_TEST_PG_URL;
+  if (external) return { adminUrl: external };
+  const image = process.env.PGFERRY_TEST_PG_IMAGE;
+  if (image) {
+    const container = await startContainerPostgres(image);
+    if (!('unavailable' in container)) return container;
+    if (!fellBack) console.warn(`PGFERRY_TEST_PG_IMAGE=${image}: ${container.unavailable}; using the embedded PostgreSQL instead`);
+    fellBack = true;
+  }
+  const embedded = await startEmbeddedPostgres();
+  return { adminUrl: embedded.url('postgres'), stop: () => embedded.stop() };
 }
 
 /** Starts (or attaches to) a PostgreSQL server for a test file. */
 export async function startTestPostgres(): Promise<TestPostgres> {
   const external = process.env.PGFERRY_TEST_PG_URL;
-  let embedded: EmbeddedServer | undefined;
-  let adminUrl: string;
-  if (external) {
-    adminUrl = external;
-  } else {
-    embedded = await startEmbeddedPostgres();
-    adminUrl = embedded.url('postgres');
-  }
+  const server = await startServer();
+  const { adminUrl } = server;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   // One statement at a time on the admin client, however the test calls in: pg 9 rejects a query sent while one runs.
@@ -60,7 +76,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       }
       await last;
       await admin.end().catch(() => undefined);
-      await embedded?.stop();
+      await server.stop?.();
     },
   };
 }
