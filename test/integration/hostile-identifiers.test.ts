@@ -2,15 +2,14 @@
  * Hostile names: every schema, table and column name a pipeline file gives reaches SQL
  * quoted, whatever it holds. Fixed cases at the 63-byte limit, then a seeded fuzz of random nasty names.
  */
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePipeline, type PipelineConfig } from '../../lib/config/index.ts';
 import { runLocal } from '../../lib/local/runner.ts';
 import { truncateBytes } from '../../lib/sink/staging.ts';
 import { ident, literal, qualified, type TableName } from '../../lib/sql/quote.ts';
 import type { RunSummary } from '../../lib/state/types.ts';
 import { rowHashes } from '../helpers/compare.ts';
-import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { useSourceAndTarget } from '../helpers/pg.ts';
 
 const MAX = 63;
 
@@ -46,23 +45,14 @@ const COL = {
 const SOURCE: TableName = { schema: SRC_SCHEMA, name: SRC_TABLE };
 
 describe('Feature: hostile identifiers reach SQL quoted', () => {
-  let server: TestPostgres;
-  let sourceUrl: string;
-  let targetUrl: string;
-  let source: pg.Client;
-  let target: pg.Client;
+  const db = useSourceAndTarget();
   /** Cursor values only grow, so every change is inside the next window. */
   let tick = 0;
 
   beforeAll(async () => {
-    server = await startTestPostgres();
-    sourceUrl = await server.createDatabase('hsrc');
-    targetUrl = await server.createDatabase('hdst');
-    source = await server.client(sourceUrl);
-    target = await server.client(targetUrl);
-    for (const db of [source, target]) await db.query('CREATE TABLE public.canary (x int); INSERT INTO public.canary VALUES (1)');
-    await source.query(`CREATE SCHEMA ${ident(SRC_SCHEMA)}`);
-    await source.query(`CREATE TABLE ${qualified(SOURCE)} (
+    for (const client of [db.source, db.target]) await client.query('CREATE TABLE public.canary (x int); INSERT INTO public.canary VALUES (1)');
+    await db.source.query(`CREATE SCHEMA ${ident(SRC_SCHEMA)}`);
+    await db.source.query(`CREATE TABLE ${qualified(SOURCE)} (
   ${ident(COL.key)} bigint PRIMARY KEY,
   ${ident(COL.cursor)} timestamptz(6) NOT NULL,
   ${ident(COL.select)} text,
@@ -76,16 +66,12 @@ describe('Feature: hostile identifiers reach SQL quoted', () => {
   ${ident(COL.mixed)} date
 )`);
     await insertRows(1, 500);
-    await target.query(`CREATE SCHEMA ${ident(TGT_SCHEMA)}`);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
+    await db.target.query(`CREATE SCHEMA ${ident(TGT_SCHEMA)}`);
   });
 
   async function insertRows(from: number, to: number): Promise<void> {
     tick += 1;
-    await source.query(`INSERT INTO ${qualified(SOURCE)} SELECT g,
+    await db.source.query(`INSERT INTO ${qualified(SOURCE)} SELECT g,
   timestamptz '2026-01-01 00:00:00+00' + ${tick} * interval '1 hour' + g * interval '1 millisecond',
   CASE WHEN g % 7 = 0 THEN NULL ELSE 'sel''ect ' || g END,
   'user "' || g || '" \\ ;--',
@@ -102,7 +88,7 @@ FROM generate_series(${from}, ${to}) g`);
   /** Updates some rows, moving their cursor past every earlier value. */
   async function updateRows(mod: number): Promise<void> {
     tick += 1;
-    await source.query(`UPDATE ${qualified(SOURCE)} SET ${ident(COL.user)} = ${ident(COL.user)} || ' upd', ${ident(COL.order)} = ${ident(COL.order)} + 1,
+    await db.source.query(`UPDATE ${qualified(SOURCE)} SET ${ident(COL.user)} = ${ident(COL.user)} || ' upd', ${ident(COL.order)} = ${ident(COL.order)} + 1,
   ${ident(COL.cursor)} = timestamptz '2026-01-01 00:00:00+00' + ${tick} * interval '1 hour' + ${ident(COL.key)} * interval '1 millisecond'
 WHERE ${ident(COL.key)} % ${mod} = 0`);
   }
@@ -113,14 +99,14 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
       source: {
         type: 'postgres',
         connection_type: 'url',
-        connection_id: sourceUrl,
+        connection_id: db.sourceUrl,
         table: { schema: SRC_SCHEMA, name: SRC_TABLE },
         options: { chunk_column: COL.key, chunk_rows: 120, ...options },
       },
       sink: {
         type: 'postgres',
         connection_type: 'url',
-        connection_id: targetUrl,
+        connection_id: db.targetUrl,
         table: { schema: TGT_SCHEMA, name: targetTable },
         staging: { schema: STAGING_SCHEMA },
         strategy,
@@ -141,17 +127,17 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
 
   async function expectEqual(targetTable: string): Promise<void> {
     const t = qualified({ schema: TGT_SCHEMA, name: targetTable });
-    expect(await rowHashes(target, t)).toEqual(await rowHashes(source, qualified(SOURCE)));
+    expect(await rowHashes(db.target, t)).toEqual(await rowHashes(db.source, qualified(SOURCE)));
   }
 
   async function expectCanaries(): Promise<void> {
-    for (const db of [source, target]) {
-      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM public.canary')).rows[0]?.n).toBe(1);
+    for (const client of [db.source, db.target]) {
+      expect((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.canary')).rows[0]?.n).toBe(1);
     }
   }
 
   async function expectNoStagingLeft(): Promise<void> {
-    const left = await target.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [STAGING_SCHEMA]);
+    const left = await db.target.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [STAGING_SCHEMA]);
     expect(left.rows).toEqual([]);
   }
 
@@ -166,7 +152,7 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
     expect((await ok(runLocal(config))).rowsInserted).toBe(500);
     await expectEqual(table);
     await updateRows(5);
-    await source.query(`DELETE FROM ${qualified(SOURCE)} WHERE ${ident(COL.key)} % 11 = 0`);
+    await db.source.query(`DELETE FROM ${qualified(SOURCE)} WHERE ${ident(COL.key)} % 11 = 0`);
     await insertRows(501, 520);
     await ok(runLocal(config));
     await expectEqual(table);
@@ -179,16 +165,16 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
     const t = qualified({ schema: TGT_SCHEMA, name: table });
     const fn = qualified({ schema: TGT_SCHEMA, name: 'trg "fn"; --' });
     // Same columns and types as the source, created here so exchange has something to carry over.
-    const columns = (await source.query<{ name: string; type: string }>(
+    const columns = (await db.source.query<{ name: string; type: string }>(
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
       [qualified(SOURCE)],
     )).rows;
-    await target.query(`CREATE TABLE ${t} (${columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ')}, PRIMARY KEY (${ident(COL.key)}))`);
-    await target.query(`CREATE INDEX ${ident('idx "x"; --')} ON ${t} (${ident(COL.cursor)}) WHERE ${ident(COL.select)} <> ' USING '`);
-    await target.query(`COMMENT ON TABLE ${t} IS ${literal("it's; -- /* a comment */")}`);
-    await target.query(`COMMENT ON COLUMN ${t}.${ident(COL.quote)} IS ${literal('col "c"')}`);
-    await target.query(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $f$BEGIN RETURN NEW; END$f$`);
-    await target.query(`CREATE TRIGGER ${ident('trg "x" ON y')} BEFORE INSERT ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
+    await db.target.query(`CREATE TABLE ${t} (${columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ')}, PRIMARY KEY (${ident(COL.key)}))`);
+    await db.target.query(`CREATE INDEX ${ident('idx "x"; --')} ON ${t} (${ident(COL.cursor)}) WHERE ${ident(COL.select)} <> ' USING '`);
+    await db.target.query(`COMMENT ON TABLE ${t} IS ${literal("it's; -- /* a comment */")}`);
+    await db.target.query(`COMMENT ON COLUMN ${t}.${ident(COL.quote)} IS ${literal('col "c"')}`);
+    await db.target.query(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $f$BEGIN RETURN NEW; END$f$`);
+    await db.target.query(`CREATE TRIGGER ${ident('trg "x" ON y')} BEFORE INSERT ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
 
     const config = pipeline('hostile-exchange', table, { mode: 'full_refresh', overwrite_type: 'exchange' });
     await ok(runLocal(config));
@@ -197,7 +183,7 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
     await insertRows(521, 540);
     await ok(runLocal(config));
     await expectEqual(table);
-    const kept = await target.query<{ index: boolean; trigger: boolean; comment: string }>(
+    const kept = await db.target.query<{ index: boolean; trigger: boolean; comment: string }>(
       `SELECT to_regclass($1) IS NOT NULL AS index,
   EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($2) AND tgname = 'trg "x" ON y') AS trigger,
   obj_description(to_regclass($2), 'pg_class') AS comment`,
@@ -262,7 +248,7 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
   });
 
   it('the state lives in the hostile state schema', async () => {
-    const runs = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ident(STATE_SCHEMA)}.runs WHERE status = 'succeeded'`);
+    const runs = await db.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ident(STATE_SCHEMA)}.runs WHERE status = 'succeeded'`);
     expect(runs.rows[0]?.n).toBeGreaterThanOrEqual(12);
   });
 
@@ -319,22 +305,22 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
         const strategy = strategies[i % strategies.length] as Record<string, unknown>;
         const context = `seed ${seed}, iteration ${i}, ${JSON.stringify(strategy)}, names ${JSON.stringify(names)}`;
         const src = qualified({ schema: names.srcSchema, name: names.srcTable });
-        await source.query(`CREATE SCHEMA ${ident(names.srcSchema)}`);
-        await source.query(`CREATE TABLE ${src} (${ident(names.key)} bigint PRIMARY KEY, ${ident(names.cursor)} bigint NOT NULL, ${ident(names.a)} text, ${ident(names.b)} numeric)`);
-        await source.query(`INSERT INTO ${src} SELECT g, g, ${literal(names.a)} || g, g * 1.5 FROM generate_series(1, 60) g`);
-        await target.query(`CREATE SCHEMA ${ident(names.tgtSchema)}`);
+        await db.source.query(`CREATE SCHEMA ${ident(names.srcSchema)}`);
+        await db.source.query(`CREATE TABLE ${src} (${ident(names.key)} bigint PRIMARY KEY, ${ident(names.cursor)} bigint NOT NULL, ${ident(names.a)} text, ${ident(names.b)} numeric)`);
+        await db.source.query(`INSERT INTO ${src} SELECT g, g, ${literal(names.a)} || g, g * 1.5 FROM generate_series(1, 60) g`);
+        await db.target.query(`CREATE SCHEMA ${ident(names.tgtSchema)}`);
         const keyed = strategy.mode === 'incremental_merge' || strategy.only_new_rows === true;
         const doc = {
           name: `fuzz-${i}`,
           source: {
-            type: 'postgres', connection_type: 'url', connection_id: sourceUrl,
+            type: 'postgres', connection_type: 'url', connection_id: db.sourceUrl,
             table: { schema: names.srcSchema, name: names.srcTable },
             options: strategy.mode === 'full_refresh'
               ? { chunk_column: names.key, chunk_rows: 25 }
               : { incremental_strategy: 'column', incremental_column: names.cursor, chunk_column: names.key, chunk_rows: 25 },
           },
           sink: {
-            type: 'postgres', connection_type: 'url', connection_id: targetUrl,
+            type: 'postgres', connection_type: 'url', connection_id: db.targetUrl,
             table: { schema: names.tgtSchema, name: names.tgtTable },
             staging: { schema: names.staging },
             strategy: { ...strategy, ...(keyed ? { unique_key: [names.key] } : {}) },
@@ -345,14 +331,14 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
         const tgt = qualified({ schema: names.tgtSchema, name: names.tgtTable });
         const first = await runLocal(config);
         expect(first.error, context).toBeUndefined();
-        await source.query(`INSERT INTO ${src} SELECT g, g, 'new' || g, g FROM generate_series(61, 80) g`);
+        await db.source.query(`INSERT INTO ${src} SELECT g, g, 'new' || g, g FROM generate_series(61, 80) g`);
         if (strategy.mode !== 'incremental_append') {
-          await source.query(`UPDATE ${src} SET ${ident(names.a)} = 'changed', ${ident(names.cursor)} = ${ident(names.cursor)} + 1000 WHERE ${ident(names.key)} % 3 = 0`);
+          await db.source.query(`UPDATE ${src} SET ${ident(names.a)} = 'changed', ${ident(names.cursor)} = ${ident(names.cursor)} + 1000 WHERE ${ident(names.key)} % 3 = 0`);
         }
         const second = await runLocal(config);
         expect(second.error, context).toBeUndefined();
         expect(second.status, context).toBe('succeeded');
-        expect(await rowHashes(target, tgt), context).toEqual(await rowHashes(source, src));
+        expect(await rowHashes(db.target, tgt), context).toEqual(await rowHashes(db.source, src));
       }
       await expectCanaries();
     });

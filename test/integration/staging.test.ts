@@ -1,28 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { createStaging, loadChunk, stagingNames, stagingTables } from '../../lib/sink/staging.ts';
 import { sourceSelect } from '../../lib/sql/extract.ts';
 import { qualified } from '../../lib/sql/quote.ts';
 import type { RunPlan } from '../../lib/state/types.ts';
-import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
+import { useSourceAndTarget } from '../helpers/pg.ts';
 
 describe('Function: loadChunk', () => {
-  let server: TestPostgres;
-  let source: pg.Client;
-  let sourceUrl: string;
-  let targetUrl: string;
-
-  beforeAll(async () => {
-    server = await startTestPostgres();
-    sourceUrl = await server.createDatabase('src');
-    source = await server.client(sourceUrl);
-    targetUrl = await server.createDatabase('dst');
-    await source.query(`CREATE TABLE public.t (id bigint PRIMARY KEY, v text); INSERT INTO public.t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g`);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const db = useSourceAndTarget(`CREATE TABLE public.t (id bigint PRIMARY KEY, v text); INSERT INTO public.t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g`);
 
   // Regression: a retry racing an attempt that was still committing failed the run with 23505 instead of reporting the committed chunk.
   it('lets two concurrent attempts of one chunk load it exactly once, both reporting its rows', async () => {
@@ -33,11 +17,11 @@ describe('Function: loadChunk', () => {
       targetExists: false,
       window: { strategy: 'none', lower: null, upper: null, full: true, cursorAfter: null },
     };
-    const [a, b, check] = [await server.client(targetUrl), await server.client(targetUrl), await server.client(targetUrl)];
-    const otherSource = await server.client(sourceUrl);
+    const [a, b, check] = [await db.server.client(db.targetUrl), await db.server.client(db.targetUrl), await db.server.client(db.targetUrl)];
+    const otherSource = await db.server.client(db.sourceUrl);
     await createStaging(a, plan, { pipeline: 'p', runId: 'run-1', logged: false });
     const select = sourceSelect({ table: { schema: 'public', name: 't' } }, ['id', 'v']);
-    const results = await Promise.all([loadChunk(source, a, plan, 0, select), loadChunk(otherSource, b, plan, 0, select)]);
+    const results = await Promise.all([loadChunk(db.source, a, plan, 0, select), loadChunk(otherSource, b, plan, 0, select)]);
     expect(results.map((r) => r.rows)).toEqual([50000, 50000]);
     const staged = await check.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM ${qualified(stagingTables(plan).staging)}`);
     expect(staged.rows[0]).toEqual({ n: 50000, d: 50000 });
