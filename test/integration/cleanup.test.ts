@@ -17,6 +17,7 @@ import { cleanupEvent, type CleanupEventOutput } from '../../lib/workflow/tasks/
 import type { TaskDeps } from '../../lib/workflow/types.ts';
 import type { CrashRun } from '../helpers/crash-child.ts';
 import { rowHashes } from '../helpers/compare.ts';
+import { copyMidStream, gateFunctionSql, until } from '../helpers/copy-gate.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -27,15 +28,6 @@ const GATE_ID = 5000;
 
 type Handler = (event: unknown, context: Context) => Promise<CleanupEventOutput>;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function lambdaContext(): Context {
   return {
@@ -121,14 +113,7 @@ describe('Task: cleanup, driven by the execution status-change events EventBridg
     const gate = await server.client(sourceUrl);
     await source.query(`CREATE TABLE public.events (id bigint PRIMARY KEY, v text, updated_at timestamptz(6) NOT NULL)`);
     await source.query(`INSERT INTO public.events SELECT g, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1 second' FROM generate_series(1, ${SEED}) g`);
-    await source.query(`CREATE FUNCTION public.gate(id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  IF id = ${GATE_ID} AND current_query() LIKE 'COPY%' THEN
-    PERFORM pg_advisory_lock_shared(${GATE_LOCK});
-    PERFORM pg_advisory_unlock_shared(${GATE_LOCK});
-  END IF;
-  RETURN true;
-END $$`);
+    await source.query(gateFunctionSql('gate', GATE_LOCK, GATE_ID));
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, `name: ${name}
 source:
@@ -160,14 +145,7 @@ state: {lease_ttl: ${leaseTtl}}
 
   /** Resolves once the case's COPY stands at the gate with data in the target. */
   async function midCopy(c: Case): Promise<void> {
-    await until(`${c.name}: the COPY to be mid-stream`, async () => {
-      const r = await c.gate.query<{ waiting: boolean; copying: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'COPY%') AS waiting,
-  EXISTS (SELECT 1 FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) WHERE a.datname = $2 AND p.command = 'COPY FROM' AND p.bytes_processed > 0) AS copying`,
-        [...c.databases],
-      );
-      return r.rows[0]?.waiting && r.rows[0]?.copying ? true : undefined;
-    });
+    await copyMidStream(c.gate, c.databases[0] as string, c.databases[1] as string, c.name);
   }
 
   async function stagingTables(c: Case): Promise<number> {

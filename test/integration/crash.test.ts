@@ -11,6 +11,7 @@ import { rowHashes } from '../helpers/compare.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { cli } from '../helpers/cli.ts';
+import { copyMidStream, gateFunctionSql, until } from '../helpers/copy-gate.ts';
 
 /** Advisory lock the source's gate function waits on, so the parent can hold a COPY mid-stream. */
 const GATE_LOCK = 734221;
@@ -42,15 +43,6 @@ const CASES: readonly Case[] = [
   { strategy: 'upsert_xmin', point: 'mid-apply', recover: 'unlock' },
 ];
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function pipelineYaml(name: string, sourceUrl: string, targetUrl: string, strategy: Strategy): string {
   const options = strategy === 'upsert_xmin'
@@ -113,14 +105,7 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     const gate = await server.client(sourceUrl);
     await source.query(`CREATE TABLE public.events (id bigint PRIMARY KEY, k integer, v text, updated_at timestamptz(6) NOT NULL)`);
     await source.query(`INSERT INTO public.events SELECT g, g % 13, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1.000001 second' FROM generate_series(1, ${SEED}) g`);
-    await source.query(`CREATE FUNCTION public.crash_gate(id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  IF id = ${GATE_ID} AND current_query() LIKE 'COPY%' THEN
-    PERFORM pg_advisory_lock_shared(${GATE_LOCK});
-    PERFORM pg_advisory_unlock_shared(${GATE_LOCK});
-  END IF;
-  RETURN true;
-END $$`);
+    await source.query(gateFunctionSql('crash_gate', GATE_LOCK, GATE_ID));
     const name = `crash_${tag}`;
     const file = join(dir, `${tag}.yaml`);
     await writeFile(file, pipelineYaml(name, sourceUrl, targetUrl, c.strategy));
@@ -150,16 +135,7 @@ END $$`);
       await until(`${p.name} to reach ${p.c.point}`, async () => (existsSync(p.run.ready) ? true : undefined));
       return;
     }
-    // Mid-stream: the source COPY waits at the gate row while the target's COPY has received data
-    // (its tuples_processed only counts whole batches).
-    await until(`${p.name}: the COPY to be mid-stream`, async () => {
-      const r = await p.gate.query<{ waiting: boolean; copying: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'COPY%') AS waiting,
-  EXISTS (SELECT 1 FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) WHERE a.datname = $2 AND p.command = 'COPY FROM' AND p.bytes_processed > 0) AS copying`,
-        [...p.databases],
-      );
-      return r.rows[0]?.waiting && r.rows[0]?.copying ? true : undefined;
-    });
+    await copyMidStream(p.gate, p.databases[0] as string, p.databases[1] as string, p.name);
   }
 
   beforeAll(async () => {
