@@ -2,8 +2,8 @@
  * Every error pgferry raises: one base class, one named subclass per kind of failure. Each class sets a
  * stable `name`: the state machine's Retry and Catch fields match on it, and the CLI maps it to an exit
  * code (ConfigError and NotSupportedError 2, LeaseHeldError 3, the others 1), so renaming one is a
- * breaking change. Every constructor takes `ErrorOptions` last, so an error that wraps another keeps it
- * as `cause`.
+ * breaking change (docs/errors.md lists them). Every constructor takes `ErrorOptions` last, so an error
+ * that wraps another keeps it as `cause`.
  */
 
 /** Names of every error pgferry raises, as the state machine sees them. */

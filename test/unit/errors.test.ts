@@ -107,3 +107,10 @@ describe('Rule: lib/ and lambdas/ raise only named errors', () => {
     expect(found).toEqual([]);
   });
 });
+
+describe('Document: docs/errors.md', () => {
+  it('lists every name in ErrorNames, so the reference never falls behind the code', () => {
+    const text = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    for (const name of Object.values(ErrorNames)) expect(text, name).toContain(`| \`${name}\` |`);
+  });
+});
