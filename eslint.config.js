@@ -1,7 +1,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const NO_CDK_IN_LIB = { group: ['aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/ never imports aws-cdk-lib: the local runner and the Lambdas share lib/, and only cdk/ builds constructs' };
+const NO_CDK_IN_LIB = {
+  group: ['aws-cdk-lib', 'aws-cdk-lib/*'],
+  message: 'lib/ never imports aws-cdk-lib: the local runner and the Lambdas share lib/, and only cdk/ builds constructs',
+};
 
 /**
  * The layers of lib/, lowest first: a folder imports only from folders before it (and lib/*.ts, the bottom:
@@ -23,13 +26,18 @@ const layerRules = LAYERS.flatMap((layer, index) => {
     return {
       files: [`lib/${folder}/**`],
       rules: {
-        'no-restricted-imports': ['error', {
-          patterns: [
-            NO_CDK_IN_LIB,
-            ...(forbidden.length > 0 ? [{ regex: parentImport(forbidden), message: `lib/${folder} may import only from layers below it (${ORDER}); move what both need down` }] : []),
-            { regex: parentImport(ABOVE_LIB), message: `lib/ never imports ${ABOVE_LIB.join(', ')}: they sit on top of it` },
-          ],
-        }],
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              NO_CDK_IN_LIB,
+              ...(forbidden.length > 0
+                ? [{ regex: parentImport(forbidden), message: `lib/${folder} may import only from layers below it (${ORDER}); move what both need down` }]
+                : []),
+              { regex: parentImport(ABOVE_LIB), message: `lib/ never imports ${ABOVE_LIB.join(', ')}: they sit on top of it` },
+            ],
+          },
+        ],
       },
     };
   });
@@ -40,7 +48,18 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', { patterns: [NO_CDK_IN_LIB] }],
@@ -49,15 +68,26 @@ export default tseslint.config(
   {
     files: ['lib/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [NO_CDK_IN_LIB, { regex: '^(\\.\\./|\\./[^/]+/)', message: `lib/*.ts (errors, log, redact) are the bottom layer: they import nothing else of pgferry (${ORDER})` }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            NO_CDK_IN_LIB,
+            { regex: '^(\\.\\./|\\./[^/]+/)', message: `lib/*.ts (errors, log, redact) are the bottom layer: they import nothing else of pgferry (${ORDER})` },
+          ],
+        },
+      ],
     },
   },
   ...layerRules,
   {
     files: ['lambdas/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [NO_CDK_IN_LIB, { regex: parentImport(['cdk']), message: 'a Lambda handler never imports the CDK app' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [NO_CDK_IN_LIB, { regex: parentImport(['cdk']), message: 'a Lambda handler never imports the CDK app' }] },
+      ],
+    },
   },
   {
     files: ['cdk/**', 'test/cdk/**'],

@@ -72,7 +72,13 @@ export function breakdown(profile: Profile): Breakdown {
     .map((s) => ({ task: s.chunk === undefined ? s.task : `${s.task}[${s.chunk}]`, ms: round(s.ms), sql: s.sql }));
   const groups = new Map<string, { n: number; ms: number }>();
   for (const st of profile.statements.filter((x) => x.task === 'extractChunk')) {
-    const key = st.kind === 'query' ? st.sql.replace(/_[0-9a-f]{12}/g, '_<run>').replace(/'[^']*'/g, "'...'").slice(0, 90) : `(${st.kind})`;
+    const key =
+      st.kind === 'query'
+        ? st.sql
+            .replace(/_[0-9a-f]{12}/g, '_<run>')
+            .replace(/'[^']*'/g, "'...'")
+            .slice(0, 90)
+        : `(${st.kind})`;
     const g = groups.get(key) ?? { n: 0, ms: 0 };
     groups.set(key, { n: g.n + 1, ms: g.ms + st.ms });
   }
@@ -107,7 +113,13 @@ export function breakdownLines(name: string, b: Breakdown, wallMs?: number, star
     `${name}: ${wallMs === undefined ? '' : `process ${s(wallMs)} (timed runs' median) ~ start-up ${s(startupMs ?? b.loadMs)}${startupMs === undefined ? ' (profiling process)' : ' (cli_startup)'} + `}run ${s(b.runMs)} = plan ${s(b.planMs)} + extract ${s(b.extract.spanMs)} (${b.extract.chunks} chunks; COPY ${s(b.extract.copySumMs)} summed; ${b.extract.nonCopyPerChunkMs.toFixed(0)} ms/chunk besides COPY) + apply ${s(b.applyMs)} + finalize ${s(b.finalizeMs)} + between tasks ${s(b.betweenTasksMs)}; connecting ${s(b.connectSumMs)} in all`,
   ];
   if (b.extract.chunks >= 10) {
-    lines.push(`    per chunk besides COPY: ${b.perChunk.filter((p) => p.sql !== '(copy-out)' && p.sql !== '(copy-in)').slice(0, 8).map((p) => `${p.sql.slice(0, 48)} ${(p.meanMs * p.perChunk).toFixed(1)} ms`).join('; ')}`);
+    lines.push(
+      `    per chunk besides COPY: ${b.perChunk
+        .filter((p) => p.sql !== '(copy-out)' && p.sql !== '(copy-in)')
+        .slice(0, 8)
+        .map((p) => `${p.sql.slice(0, 48)} ${(p.meanMs * p.perChunk).toFixed(1)} ms`)
+        .join('; ')}`,
+    );
   }
   for (const st of b.statements.slice(0, 6)) lines.push(`    ${st.task.padEnd(16)} ${(st.ms / 1000).toFixed(3).padStart(8)} s  ${st.sql.slice(0, 150)}`);
   return lines;

@@ -29,7 +29,8 @@ const UPDATED_AT = `timestamptz '2026-01-01 00:00:00+00' + g * interval '1 secon
 export const SHAPES: Readonly<Record<ShapeName, Shape>> = {
   orders: {
     name: 'orders',
-    description: 'orders-like rows of ~200 bytes: bigint key, bigint, short text, numeric(12,2), char(3), 40-char text, small jsonb, two timestamptz; index on updated_at',
+    description:
+      'orders-like rows of ~200 bytes: bigint key, bigint, short text, numeric(12,2), char(3), 40-char text, small jsonb, two timestamptz; index on updated_at',
     columns: [
       ['id', 'bigint NOT NULL'],
       ['customer_id', 'bigint NOT NULL'],
@@ -116,7 +117,12 @@ FROM generate_series(1::bigint, ${Math.floor(rows)}) AS g`,
 
 /** A copy of the first `rows` rows of `from`, indexed like it. */
 export function subsetSql(shape: Shape, table: string, from: string, rows: number): string[] {
-  return [createTable(shape, table), `INSERT INTO ${table} SELECT * FROM ${from} WHERE id <= ${Math.floor(rows)}`, ...indexSql(table), `VACUUM (FREEZE, ANALYZE) ${table}`];
+  return [
+    createTable(shape, table),
+    `INSERT INTO ${table} SELECT * FROM ${from} WHERE id <= ${Math.floor(rows)}`,
+    ...indexSql(table),
+    `VACUUM (FREEZE, ANALYZE) ${table}`,
+  ];
 }
 
 /** An empty target: logged, with the primary key and the one index (what the pipe writes into). */

@@ -76,7 +76,10 @@ export async function diskUsage(urls: { readonly source: string; readonly target
   const size = async (url: string): Promise<number> => Number((await sql<{ b: string }>(url, ['SELECT pg_database_size(current_database()) AS b']))[0]?.b ?? 0);
   const [source, target] = await Promise.all([size(urls.source), size(urls.target)]);
   // pg_ls_waldir() needs superuser or pg_monitor.
-  const wal = await sql<{ b: string }>(urls.target, ['SELECT coalesce(sum(size), 0) AS b FROM pg_ls_waldir()']).then((r) => Number(r[0]?.b ?? 0), () => null);
+  const wal = await sql<{ b: string }>(urls.target, ['SELECT coalesce(sum(size), 0) AS b FROM pg_ls_waldir()']).then(
+    (r) => Number(r[0]?.b ?? 0),
+    () => null,
+  );
   const mb = (b: number): number => Math.round(b / 2 ** 20);
   return { sourceMb: mb(source), targetMb: mb(target), walMb: wal === null ? null : mb(wal) };
 }

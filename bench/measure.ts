@@ -73,12 +73,15 @@ export async function measure(command: string, args: readonly string[], env: Rea
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     let peak: number | undefined;
-    const timer = method === 'gnu-time' ? undefined : setInterval(() => {
-      if (child.pid === undefined) return;
-      void sampleRss(child.pid, method).then((kb) => {
-        if (kb !== undefined) peak = Math.max(peak ?? 0, kb);
-      });
-    }, SAMPLE_MS);
+    const timer =
+      method === 'gnu-time'
+        ? undefined
+        : setInterval(() => {
+            if (child.pid === undefined) return;
+            void sampleRss(child.pid, method).then((kb) => {
+              if (kb !== undefined) peak = Math.max(peak ?? 0, kb);
+            });
+          }, SAMPLE_MS);
     const code = await new Promise<number>((resolve, reject) => {
       child.on('error', reject);
       child.on('close', (c) => resolve(c ?? 1));

@@ -82,7 +82,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     allowPositionals: false,
   });
   if (values.help) throw new Error(USAGE);
-  const pipe = values.pipe === undefined || values.pipe === 'auto' ? 'auto' : values.pipe === 'psql' ? 'psql' : values.pipe === 'node' ? 'pg-copy-streams' : undefined;
+  const pipe =
+    values.pipe === undefined || values.pipe === 'auto' ? 'auto' : values.pipe === 'psql' ? 'psql' : values.pipe === 'node' ? 'pg-copy-streams' : undefined;
   if (pipe === undefined) throw new Error(`--pipe: expected auto, psql or node, got ${JSON.stringify(values.pipe)}\n${USAGE}`);
   const settings: Record<string, string> = { ...SERVER_SETTINGS };
   for (const pair of values.set ?? []) {
@@ -92,7 +93,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   }
   const table = values.table ?? 'orders';
   if (!Object.hasOwn(SHAPES, table)) throw new Error(`--table: expected ${Object.keys(SHAPES).join(', ')}, got ${JSON.stringify(table)}\n${USAGE}`);
-  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const only = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   return {
     rows: positive('rows', values.rows, 5_000_000),
     shape: SHAPES[table as ShapeName],

@@ -70,7 +70,9 @@ export async function runPgferry(file: string): Promise<PgferryRun> {
     summary = undefined;
   }
   if (measured.code !== 0 || summary?.status !== 'succeeded') {
-    throw new Error(`pgferry run ${file} failed (exit ${measured.code}): ${summary?.error ? `${summary.error.name}: ${summary.error.message}` : measured.stderr.slice(-2000)}`);
+    throw new Error(
+      `pgferry run ${file} failed (exit ${measured.code}): ${summary?.error ? `${summary.error.name}: ${summary.error.message}` : measured.stderr.slice(-2000)}`,
+    );
   }
   return { ...measured, summary };
 }

@@ -22,7 +22,7 @@ export function pgloaderUrl(url: string): string {
  * truncated first. pgloader loads `schema.table` of the source into the same name in the target.
  */
 export function pgloaderCommand(urls: { source: string; target: string }, table: string): string {
-  const [schema, name] = table.includes('.') ? table.split('.', 2) as [string, string] : ['public', table];
+  const [schema, name] = table.includes('.') ? (table.split('.', 2) as [string, string]) : ['public', table];
   const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   return `LOAD DATABASE
   FROM ${pgloaderUrl(urls.source)}
@@ -36,7 +36,16 @@ export function pgloaderCommand(urls: { source: string; target: string }, table:
 export async function runPgloader(dir: string, urls: { source: string; target: string }, table: string): Promise<Measured> {
   const file = join(dir, 'pgloader.load');
   await writeFile(file, pgloaderCommand(urls, table));
-  const measured = await measure('pgloader', ['--dynamic-space-size', String(PGLOADER_HEAP_MB), '--root-dir', join(dir, 'pgloader'), '--client-min-messages', 'error', file]);
-  if (measured.code !== 0) throw new Error(`pgloader failed (exit ${measured.code}): ${(measured.stderr + measured.stdout).trim().split('\n').slice(-6).join('\n')}`);
+  const measured = await measure('pgloader', [
+    '--dynamic-space-size',
+    String(PGLOADER_HEAP_MB),
+    '--root-dir',
+    join(dir, 'pgloader'),
+    '--client-min-messages',
+    'error',
+    file,
+  ]);
+  if (measured.code !== 0)
+    throw new Error(`pgloader failed (exit ${measured.code}): ${(measured.stderr + measured.stdout).trim().split('\n').slice(-6).join('\n')}`);
   return measured;
 }

@@ -28,9 +28,17 @@ export function pipeStatements(shape: Shape, sourceTable: string, targetTable: s
 export async function runPipe(kind: PipeKind, urls: { source: string; target: string }, statements: PipeStatements): Promise<Measured> {
   const { copyTo, copyFrom, then } = statements;
   const env = { PIPE_SOURCE_URL: urls.source, PIPE_TARGET_URL: urls.target, PIPE_COPY_TO: copyTo, PIPE_COPY_FROM: copyFrom, PIPE_THEN: then ?? '' };
-  const measured = kind === 'psql'
-    ? await measure('bash', ['-c', `set -o pipefail; psql "$PIPE_SOURCE_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_TO" | psql "$PIPE_TARGET_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_FROM"${then ? ' -c "$PIPE_THEN"' : ''}`], env)
-    : await measure(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/copy-pipe.ts')], env);
+  const measured =
+    kind === 'psql'
+      ? await measure(
+          'bash',
+          [
+            '-c',
+            `set -o pipefail; psql "$PIPE_SOURCE_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_TO" | psql "$PIPE_TARGET_URL" -X -q -v ON_ERROR_STOP=1 -c "$PIPE_COPY_FROM"${then ? ' -c "$PIPE_THEN"' : ''}`,
+          ],
+          env,
+        )
+      : await measure(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/copy-pipe.ts')], env);
   if (measured.code !== 0) throw new Error(`the ${kind} pipe failed (exit ${measured.code}): ${measured.stderr.slice(-2000)}`);
   return measured;
 }

@@ -68,7 +68,10 @@ function instrument(client: pg.Client): pg.Client {
     const started = performance.now();
     const result = original(...args) as { then?: unknown; on?: (event: string, fn: () => void) => void } | undefined;
     if (result && typeof result.then === 'function') {
-      (result as Promise<unknown>).then(() => record(text, started), () => record(`(failed) ${text}`, started));
+      (result as Promise<unknown>).then(
+        () => record(text, started),
+        () => record(`(failed) ${text}`, started),
+      );
     } else if (result && typeof result.on === 'function') {
       let done = false;
       const finish = (): void => {
@@ -88,15 +91,16 @@ if (!file) throw new Error('usage: node --import tsx bench/profile.ts <pipeline 
 const config = await loadPipelineFile(file);
 const runStarted = performance.now();
 const summary = await runLocal(config, {
-  wrapTask: (key: TaskKey, fn) => (async (input: never, deps) => {
-    const chunk = (input as { chunk?: number }).chunk;
-    const started = performance.now();
-    try {
-      return await context.run({ task: key, ...(chunk === undefined ? {} : { chunk }) }, () => fn(input, deps));
-    } finally {
-      tasks.push({ task: key, ...(chunk === undefined ? {} : { chunk }), startMs: started - t0, ms: performance.now() - started });
-    }
-  }) as typeof fn,
+  wrapTask: (key: TaskKey, fn) =>
+    (async (input: never, deps) => {
+      const chunk = (input as { chunk?: number }).chunk;
+      const started = performance.now();
+      try {
+        return await context.run({ task: key, ...(chunk === undefined ? {} : { chunk }) }, () => fn(input, deps));
+      } finally {
+        tasks.push({ task: key, ...(chunk === undefined ? {} : { chunk }), startMs: started - t0, ms: performance.now() - started });
+      }
+    }) as typeof fn,
   connect: async (ref, options) => {
     const started = performance.now();
     const client = await openConnection(ref, options);
@@ -104,6 +108,13 @@ const summary = await runLocal(config, {
     return instrument(client);
   },
 });
-const profile: Profile = { status: summary.status, durationMs: summary.durationMs, wallMs: performance.now() - runStarted, loadMs: runStarted, tasks, statements };
+const profile: Profile = {
+  status: summary.status,
+  durationMs: summary.durationMs,
+  wallMs: performance.now() - runStarted,
+  loadMs: runStarted,
+  tasks,
+  statements,
+};
 process.stdout.write(`${JSON.stringify(profile)}\n`);
 process.exitCode = summary.status === 'succeeded' ? 0 : 1;

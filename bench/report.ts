@@ -39,8 +39,8 @@ export interface Verdict {
 const RATIO_TARGETS: Readonly<Record<string, number>> = {
   exchange: 1.0,
   truncate_insert: 1.5,
-  'delete_insert_1pct': 0.1,
-  'upsert_1pct': 0.1,
+  delete_insert_1pct: 0.1,
+  upsert_1pct: 0.1,
 };
 
 /** Peak RSS of any pgferry run, MB. */
@@ -87,15 +87,25 @@ export function summarize(
     ...(runMs === undefined ? {} : { medianRunMs: runMs }),
     rows,
     rowsPerSecond: rows === 0 ? 0 : rows / (wall / 1000),
-    ...(scenario.name === 'pipe' || rows === 0 ? {} : optional('ratioToPipe', perRound((r, i) => {
-      const p = pipeAt(i);
-      return p === undefined ? undefined : r.wallMs / p;
-    }))),
-    ...(scenario.kind !== 'pgferry' || rows === 0 ? {} : optional('netRatioToPipe', perRound((r, i) => {
-      const p = pipeAt(i);
-      const st = startupAt(i);
-      return p === undefined || st === undefined ? undefined : (r.wallMs - st) / p;
-    }))),
+    ...(scenario.name === 'pipe' || rows === 0
+      ? {}
+      : optional(
+          'ratioToPipe',
+          perRound((r, i) => {
+            const p = pipeAt(i);
+            return p === undefined ? undefined : r.wallMs / p;
+          }),
+        )),
+    ...(scenario.kind !== 'pgferry' || rows === 0
+      ? {}
+      : optional(
+          'netRatioToPipe',
+          perRound((r, i) => {
+            const p = pipeAt(i);
+            const st = startupAt(i);
+            return p === undefined || st === undefined ? undefined : (r.wallMs - st) / p;
+          }),
+        )),
     ...(rss === undefined ? {} : { peakRssMb: rss }),
     ...(runs[0]?.chunks === undefined ? {} : { chunks: median(runs.map((r) => r.chunks as number)) }),
     ...(verified === undefined ? {} : { verified }),
@@ -115,7 +125,11 @@ export function verdicts(results: ReadonlyMap<string, ScenarioResult>): Record<s
   const rss = [...results.values()].filter((r) => r.kind === 'pgferry' && r.peakRssMb !== undefined);
   if (rss.length > 0) {
     const worst = rss.reduce((a, b) => ((a.peakRssMb as number) >= (b.peakRssMb as number) ? a : b));
-    out.peak_rss = { target: `<= ${MAX_RSS_MB} MB, every pgferry run`, measured: `${(worst.peakRssMb as number).toFixed(0)} MB (${worst.name})`, pass: (worst.peakRssMb as number) <= MAX_RSS_MB };
+    out.peak_rss = {
+      target: `<= ${MAX_RSS_MB} MB, every pgferry run`,
+      measured: `${(worst.peakRssMb as number).toFixed(0)} MB (${worst.name})`,
+      pass: (worst.peakRssMb as number) <= MAX_RSS_MB,
+    };
   }
   const big = results.get('truncate_insert');
   const small = results.get('truncate_insert_small');
@@ -134,7 +148,10 @@ export function verdicts(results: ReadonlyMap<string, ScenarioResult>): Record<s
     // Shown, not judged: the same curve less what a run that finds nothing changed costs; left out where the
     // 0.1% run's rows cost less than half that (small tables), so the difference would be mostly noise.
     const z = results.get(NOTHING_CHANGED)?.medianWallMs;
-    const net = z !== undefined && a >= 1.5 * z ? `; less the ${(z / 1000).toFixed(2)} s of a run with nothing changed: x${((b - z) / (a - z)).toFixed(1)}, x${((c - z) / (b - z)).toFixed(1)}` : '';
+    const net =
+      z !== undefined && a >= 1.5 * z
+        ? `; less the ${(z / 1000).toFixed(2)} s of a run with nothing changed: x${((b - z) / (a - z)).toFixed(1)}, x${((c - z) / (b - z)).toFixed(1)}`
+        : '';
     out.growth = {
       target: `time x>=${MIN_DECADE_GROWTH} per 10x changed rows (0.1% -> 1% -> 10%)`,
       measured: `${(a / 1000).toFixed(2)} -> ${(b / 1000).toFixed(2)} -> ${(c / 1000).toFixed(2)} s (x${(b / a).toFixed(1)}, x${(c / b).toFixed(1)})${net}`,
@@ -153,7 +170,11 @@ export function verdicts(results: ReadonlyMap<string, ScenarioResult>): Record<s
   }
   const perChunk = chunkOverheadMs(results);
   if (perChunk) {
-    out.chunk_overhead = { target: `< ${MAX_CHUNK_OVERHEAD_MS} ms per chunk`, measured: `${perChunk.ms.toFixed(1)} ms (${perChunk.chunks} chunks, one at a time)`, pass: perChunk.ms < MAX_CHUNK_OVERHEAD_MS };
+    out.chunk_overhead = {
+      target: `< ${MAX_CHUNK_OVERHEAD_MS} ms per chunk`,
+      measured: `${perChunk.ms.toFixed(1)} ms (${perChunk.chunks} chunks, one at a time)`,
+      pass: perChunk.ms < MAX_CHUNK_OVERHEAD_MS,
+    };
   }
   return out;
 }
@@ -202,7 +223,10 @@ export function mergeFloorLine(f: MergeFloor | undefined): string | undefined {
   const over = Object.entries(f.overFloor).map(([name, x]) => `${name} ${x.toFixed(2)}x`);
   const alone = f.floorRatioToPipe === null ? '' : `; the floor alone is ${f.floorRatioToPipe.toFixed(3)}x of the pipe`;
   const g = f.floorGrowth;
-  const growth = g === null ? '' : `; the floors at 0.1% -> 1% -> 10%: ${g.ms.map((ms) => (ms / 1000).toFixed(2)).join(' -> ')} s (x${g.x[0].toFixed(1)}, x${g.x[1].toFixed(1)})`;
+  const growth =
+    g === null
+      ? ''
+      : `; the floors at 0.1% -> 1% -> 10%: ${g.ms.map((ms) => (ms / 1000).toFixed(2)).join(' -> ')} s (x${g.x[0].toFixed(1)}, x${g.x[1].toFixed(1)})`;
   return `the 1% merges over their floor (${MERGE_FLOOR}: the same change merged without pgferry): ${over.length > 0 ? over.join(', ') : '-'}${alone}${growth}`;
 }
 
@@ -229,7 +253,14 @@ export function table(results: readonly ScenarioResult[], judged: Readonly<Recor
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const lines = [pad(header, widths), pad(widths.map((w) => '-'.repeat(w)), widths), ...rows.map((r) => pad(r, widths))];
+  const lines = [
+    pad(header, widths),
+    pad(
+      widths.map((w) => '-'.repeat(w)),
+      widths,
+    ),
+    ...rows.map((r) => pad(r, widths)),
+  ];
   const others = Object.entries(judged).filter(([name]) => !results.some((r) => r.name === name));
   if (others.length > 0) lines.push('');
   for (const [name, v] of others) lines.push(`${name}: ${v.target}; measured ${v.measured}: ${v.pass ? 'PASS' : 'FAIL'}`);

@@ -45,7 +45,9 @@ async function verify(ctx: BenchContext, scenario: Scenario): Promise<boolean> {
     sql<{ n: string; checksum: string }>(ctx.urls.target, [checksumSql(scenario.tables.target)]),
   ]);
   const same = src[0]?.n === dst[0]?.n && src[0]?.checksum === dst[0]?.checksum;
-  log(`  verify ${scenario.name}: source ${src[0]?.n} rows / ${src[0]?.checksum}, target ${dst[0]?.n} rows / ${dst[0]?.checksum}: ${same ? 'identical' : 'DIFFERENT'}`);
+  log(
+    `  verify ${scenario.name}: source ${src[0]?.n} rows / ${src[0]?.checksum}, target ${dst[0]?.n} rows / ${dst[0]?.checksum}: ${same ? 'identical' : 'DIFFERENT'}`,
+  );
   return same;
 }
 
@@ -64,17 +66,25 @@ async function main(options: BenchOptions): Promise<number> {
   if (options.build) execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
   // The code measured: a change to lib/ during the runs would make bin/pgferry.js switch to tsx halfway.
   const code = codeState();
-  log(`${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}; pgloader: ${pgloader ? 'yes' : options.pgloader ? 'not on PATH' : 'no (--no-pgloader)'}`);
+  log(
+    `${scenarios.length} scenarios x ${options.runs} runs on ${options.rows.toLocaleString('en-US')} rows; pipe: ${pipe}; peak RSS by ${rssMethod()}; pgloader: ${pgloader ? 'yes' : options.pgloader ? 'not on PATH' : 'no (--no-pgloader)'}`,
+  );
   const server = await openServer(options.settings, options.externalUrl);
   const dir = await mkdtemp(join(os.tmpdir(), 'pgferry-bench-'));
   try {
     const ctx: BenchContext = { urls: { source: server.sourceUrl, target: server.targetUrl }, dir, rows: options.rows, shape: options.shape, pipe, log };
     const info = await serverInfo(ctx.urls.target);
-    log(`PostgreSQL ${info.version} (${server.kind}): ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    log(
+      `PostgreSQL ${info.version} (${server.kind}): ${Object.entries(info.settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
     let t = performance.now();
     await sql(ctx.urls.source, seedSql(options.shape, 'public.orders', options.rows));
     const size = (await sql<{ avg_row_bytes: number; table_bytes: number; index_bytes: number }>(ctx.urls.source, [sizeSql('public.orders')]))[0];
-    log(`seeded public.orders (${options.shape.name}) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${Math.round(size?.avg_row_bytes ?? 0)} bytes/row, table ${((size?.table_bytes ?? 0) / 2 ** 20).toFixed(0)} MB, indexes ${((size?.index_bytes ?? 0) / 2 ** 20).toFixed(0)} MB`);
+    log(
+      `seeded public.orders (${options.shape.name}) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${Math.round(size?.avg_row_bytes ?? 0)} bytes/row, table ${((size?.table_bytes ?? 0) / 2 ** 20).toFixed(0)} MB, indexes ${((size?.index_bytes ?? 0) / 2 ** 20).toFixed(0)} MB`,
+    );
     t = performance.now();
     for (const s of scenarios) {
       log(`setting up ${s.name}`);
@@ -101,7 +111,9 @@ async function main(options: BenchOptions): Promise<number> {
         }
         const sample = { ...ran, load1: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 };
         samples.get(s.name)?.push(sample);
-        log(`round ${round}/${options.runs} ${s.name}: ${(sample.wallMs / 1000).toFixed(2)} s${sample.runMs === undefined ? '' : ` (run ${(sample.runMs / 1000).toFixed(2)} s)`}, ${sample.rows.toLocaleString('en-US')} rows, peak RSS ${sample.peakRssKb === undefined ? '?' : (sample.peakRssKb / 1024).toFixed(0)} MB`);
+        log(
+          `round ${round}/${options.runs} ${s.name}: ${(sample.wallMs / 1000).toFixed(2)} s${sample.runMs === undefined ? '' : ` (run ${(sample.runMs / 1000).toFixed(2)} s)`}, ${sample.rows.toLocaleString('en-US')} rows, peak RSS ${sample.peakRssKb === undefined ? '?' : (sample.peakRssKb / 1024).toFixed(0)} MB`,
+        );
         if (options.verify && round === options.runs && s.tables.source !== '') verified.set(s.name, await verify(ctx, s));
         await s.cleanup(ctx);
       }
@@ -137,7 +149,14 @@ async function main(options: BenchOptions): Promise<number> {
       git: { commit: code.commit, dirty: code.dirty, changedDuringRuns },
       machine,
       postgres: { version: info.version, server: server.kind, settings: info.settings },
-      dataset: { table: options.shape.name, description: options.shape.description, rows: options.rows, avgRowBytes: Math.round(size?.avg_row_bytes ?? 0), tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20), indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20) },
+      dataset: {
+        table: options.shape.name,
+        description: options.shape.description,
+        rows: options.rows,
+        avgRowBytes: Math.round(size?.avg_row_bytes ?? 0),
+        tableMb: Math.round((size?.table_bytes ?? 0) / 2 ** 20),
+        indexMb: Math.round((size?.index_bytes ?? 0) / 2 ** 20),
+      },
       options: { runs: options.runs, pipe, rssMethod: rssMethod(), only: options.only ?? null },
       disk,
       load1: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
@@ -152,7 +171,9 @@ async function main(options: BenchOptions): Promise<number> {
     const lines = [
       '',
       `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, node ${machine.node}`,
-      `PostgreSQL ${info.version} (${server.kind}); ${Object.entries(info.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      `PostgreSQL ${info.version} (${server.kind}); ${Object.entries(info.settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
       `1-min load average at the end of the timed runs: median ${out.load1.median.toFixed(1)} (min ${out.load1.min.toFixed(1)}, max ${out.load1.max.toFixed(1)}) on ${machine.cores} cores`,
       `disk at the end: source database ${disk.sourceMb} MB, target database ${disk.targetMb} MB, WAL ${disk.walMb === null ? '?' : `${disk.walMb} MB`}`,
       `table: public.orders (${options.shape.name}), ${options.rows.toLocaleString('en-US')} rows of ~${out.dataset.avgRowBytes} bytes (${out.dataset.tableMb} MB + ${out.dataset.indexMb} MB indexes); median of ${options.runs} runs, alternating; pipe: ${pipe}; peak RSS: ${rssMethod()}`,
@@ -163,7 +184,8 @@ async function main(options: BenchOptions): Promise<number> {
     if (floorLine) lines.push(floorLine);
     if (Object.keys(breakdowns).length > 0) {
       lines.push('', 'where the time goes (one extra profiled run each):');
-      for (const [name, b] of Object.entries(breakdowns)) lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs, byName.get('cli_startup')?.medianWallMs));
+      for (const [name, b] of Object.entries(breakdowns))
+        lines.push(...breakdownLines(name, b, byName.get(name)?.medianWallMs, byName.get('cli_startup')?.medianWallMs));
     }
     for (const [name, why] of failed) lines.push('', `${name} FAILED (left out): ${why}`);
     // Only a wrong copy by pgferry or by the reference pipe fails the bench; another tool's is reported.

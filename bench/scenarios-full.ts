@@ -28,7 +28,13 @@ export function overheadChunkRows(rows: number): number {
 /** full_refresh / exchange of the main table. */
 export function exchangeScenario(): Promise<Scenario> {
   return pgferryScenario(
-    { name: 'exchange', groups: ['full'], description: 'full_refresh / exchange into an existing target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_exchange' }, disk: refreshDisk('exchange') },
+    {
+      name: 'exchange',
+      groups: ['full'],
+      description: 'full_refresh / exchange into an existing target with PK + 1 index',
+      tables: { source: MAIN, target: 'public.orders_exchange' },
+      disk: refreshDisk('exchange'),
+    },
     { name: 'bench_exchange', strategy: { mode: 'full_refresh', overwrite_type: 'exchange' } },
   );
 }
@@ -36,7 +42,13 @@ export function exchangeScenario(): Promise<Scenario> {
 /** full_refresh / truncate_insert of the main table. */
 export function truncateInsertScenario(): Promise<Scenario> {
   return pgferryScenario(
-    { name: 'truncate_insert', groups: ['full', 'rss'], description: 'full_refresh / truncate_insert into a target with PK + 1 index', tables: { source: MAIN, target: 'public.orders_truncate' }, disk: refreshDisk('truncate_insert') },
+    {
+      name: 'truncate_insert',
+      groups: ['full', 'rss'],
+      description: 'full_refresh / truncate_insert into a target with PK + 1 index',
+      tables: { source: MAIN, target: 'public.orders_truncate' },
+      disk: refreshDisk('truncate_insert'),
+    },
     { name: 'bench_truncate_insert', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
   );
 }
@@ -44,7 +56,13 @@ export function truncateInsertScenario(): Promise<Scenario> {
 /** full_refresh / truncate_insert of `small` rows (`smallShare` of the main table), copied by `createSource`, for peak RSS. */
 export function truncateInsertSmallScenario(small: number, smallShare: number, createSource: (ctx: BenchContext) => Promise<void>): Promise<Scenario> {
   return pgferryScenario(
-    { name: 'truncate_insert_small', groups: ['rss'], description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`, tables: { source: 'public.orders_small', target: 'public.orders_small' }, disk: refreshDisk('truncate_insert', smallShare, true) },
+    {
+      name: 'truncate_insert_small',
+      groups: ['rss'],
+      description: `full_refresh / truncate_insert of ${small.toLocaleString('en-US')} rows (peak RSS against the main table)`,
+      tables: { source: 'public.orders_small', target: 'public.orders_small' },
+      disk: refreshDisk('truncate_insert', smallShare, true),
+    },
     { name: 'bench_truncate_insert_small', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } },
     { setup: createSource },
   );
@@ -63,13 +81,33 @@ export async function overheadScenarios(
 ): Promise<Scenario[]> {
   return [
     await pgferryScenario(
-      { name: 'overhead_many_chunks', groups: ['overhead'], description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`, tables: { source: overheadSource, target: 'public.orders_overhead_many' }, disk: refreshDisk('truncate_insert', overheadShare, true) },
-      { name: 'bench_overhead_many', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: overheadChunkRows(rows), max_parallel_chunks: 1 } },
+      {
+        name: 'overhead_many_chunks',
+        groups: ['overhead'],
+        description: `${overhead.toLocaleString('en-US')} rows in chunks of ${overheadChunkRows(rows)} rows, one at a time`,
+        tables: { source: overheadSource, target: 'public.orders_overhead_many' },
+        disk: refreshDisk('truncate_insert', overheadShare, true),
+      },
+      {
+        name: 'bench_overhead_many',
+        strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' },
+        options: { chunk_rows: overheadChunkRows(rows), max_parallel_chunks: 1 },
+      },
       { setup: createSource },
     ),
     await pgferryScenario(
-      { name: 'overhead_one_chunk', groups: ['overhead'], description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`, tables: { source: overheadSource, target: 'public.orders_overhead_one' }, disk: refreshDisk('truncate_insert', overheadShare, true) },
-      { name: 'bench_overhead_one', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' }, options: { chunk_rows: 1_000_000, max_parallel_chunks: 1 } },
+      {
+        name: 'overhead_one_chunk',
+        groups: ['overhead'],
+        description: `the same ${overhead.toLocaleString('en-US')} rows in one chunk`,
+        tables: { source: overheadSource, target: 'public.orders_overhead_one' },
+        disk: refreshDisk('truncate_insert', overheadShare, true),
+      },
+      {
+        name: 'bench_overhead_one',
+        strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' },
+        options: { chunk_rows: 1_000_000, max_parallel_chunks: 1 },
+      },
       { setup: createSource },
     ),
   ];

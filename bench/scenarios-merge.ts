@@ -115,7 +115,10 @@ export function mergeFloorScenario(percent: number, index: number): Scenario {
     },
     async run(ctx) {
       const columns = columnList(ctx.shape);
-      const sets = ctx.shape.columns.map(([name]) => name).filter((name) => name !== 'id').map((name) => `${name} = EXCLUDED.${name}`);
+      const sets = ctx.shape.columns
+        .map(([name]) => name)
+        .filter((name) => name !== 'id')
+        .map((name) => `${name} = EXCLUDED.${name}`);
       const merge = `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${staging} ORDER BY id ON CONFLICT (id) DO UPDATE SET ${sets.join(', ')}`;
       const copy = pipeStatements(ctx.shape, table, staging, `updated_at > '${cursor}'::timestamptz`);
       const m = await runPipe(ctx.pipe, ctx.urls, { ...copy, then: merge });

@@ -52,7 +52,13 @@ export function pipeScenario(): Scenario {
 /** pgloader into `public.orders` of the target database (pgloader loads a table into the same name); it also truncates. */
 export function pgloaderScenario(): Scenario {
   return toolScenario(
-    { name: 'pgloader', groups: ['pgloader'], description: 'pgloader, data only, into an existing table with PK + 1 index (for comparison; no target)', kind: 'pgloader', optional: true },
+    {
+      name: 'pgloader',
+      groups: ['pgloader'],
+      description: 'pgloader, data only, into an existing table with PK + 1 index (for comparison; no target)',
+      kind: 'pgloader',
+      optional: true,
+    },
     MAIN,
     (ctx) => runPgloader(ctx.dir, ctx.urls, MAIN),
   );

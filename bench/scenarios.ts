@@ -13,10 +13,12 @@ import { sql } from './server.ts';
 export async function allScenarios(rows: number, options: { pgloader?: boolean } = {}): Promise<Scenario[]> {
   const small = smallRows(rows);
   const overhead = overheadRows(rows);
-  const createSubset = (table: string, n: number) => async (ctx: BenchContext): Promise<void> => {
-    const exists = await sql<{ ok: boolean }>(ctx.urls.source, [`SELECT to_regclass('${table}') IS NOT NULL AS ok`]);
-    if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(ctx.shape, table, MAIN, n));
-  };
+  const createSubset =
+    (table: string, n: number) =>
+    async (ctx: BenchContext): Promise<void> => {
+      const exists = await sql<{ ok: boolean }>(ctx.urls.source, [`SELECT to_regclass('${table}') IS NOT NULL AS ok`]);
+      if (!exists[0]?.ok) await sql(ctx.urls.source, subsetSql(ctx.shape, table, MAIN, n));
+    };
   const overheadSource = 'public.orders_overhead';
   const smallShare = small / rows;
   const overheadShare = overhead / rows;

@@ -35,7 +35,12 @@ export async function openServer(settings: Readonly<Record<string, string>>, ext
   const suffix = `${process.pid}`;
   const names = { source: `pgferry_bench_source_${suffix}`, target: `pgferry_bench_target_${suffix}` };
   if (externalUrl) {
-    await sql(externalUrl, [`DROP DATABASE IF EXISTS ${names.source}`, `DROP DATABASE IF EXISTS ${names.target}`, `CREATE DATABASE ${names.source}`, `CREATE DATABASE ${names.target}`]);
+    await sql(externalUrl, [
+      `DROP DATABASE IF EXISTS ${names.source}`,
+      `DROP DATABASE IF EXISTS ${names.target}`,
+      `CREATE DATABASE ${names.source}`,
+      `CREATE DATABASE ${names.target}`,
+    ]);
     return {
       kind: 'external',
       sourceUrl: withDatabase(externalUrl, names.source),
@@ -57,8 +62,20 @@ export async function openServer(settings: Readonly<Record<string, string>>, ext
 
 /** Settings that decide write speed, as the server reports them. */
 const REPORTED_SETTINGS = [
-  'shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level',
-  'wal_compression', 'data_checksums', 'maintenance_work_mem', 'work_mem', 'max_parallel_maintenance_workers', 'max_parallel_workers_per_gather', 'autovacuum',
+  'shared_buffers',
+  'max_wal_size',
+  'checkpoint_timeout',
+  'fsync',
+  'synchronous_commit',
+  'full_page_writes',
+  'wal_level',
+  'wal_compression',
+  'data_checksums',
+  'maintenance_work_mem',
+  'work_mem',
+  'max_parallel_maintenance_workers',
+  'max_parallel_workers_per_gather',
+  'autovacuum',
 ];
 
 /** The server's version and the settings that matter for the results. */

@@ -33,7 +33,8 @@ export const EXTERNAL_MODULES: readonly string[] = ['pg-native'];
  * Gives the ES module bundle a `require`, for the CommonJS dependencies (pg, the X-Ray SDK) that
  * `require()` Node built-ins at run time.
  */
-export const ESM_REQUIRE_BANNER = "import { createRequire as __pgferryCreateRequire } from 'node:module'; const require = __pgferryCreateRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __pgferryCreateRequire } from 'node:module'; const require = __pgferryCreateRequire(import.meta.url);";
 
 /** Largest bundle (the entry's .mjs, without its source map) the size check accepts, in bytes. */
 export const MAX_BUNDLE_BYTES = 1.5 * 1024 * 1024;

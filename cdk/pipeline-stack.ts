@@ -103,7 +103,14 @@ export class PipelineStack extends Stack {
       ...(network ? { placement: network } : {}),
       ...(settings.caBundle !== undefined ? { caBundle: settings.caBundle } : {}),
       runtime,
-      memorySizes: { extractChunk: settings.extractMemoryMb, plan: settings.taskMemoryMb, apply: settings.taskMemoryMb, finalize: settings.taskMemoryMb, recordFailure: settings.taskMemoryMb, cleanup: settings.taskMemoryMb },
+      memorySizes: {
+        extractChunk: settings.extractMemoryMb,
+        plan: settings.taskMemoryMb,
+        apply: settings.taskMemoryMb,
+        finalize: settings.taskMemoryMb,
+        recordFailure: settings.taskMemoryMb,
+        cleanup: settings.taskMemoryMb,
+      },
       ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
       logRetention: settings.logRetentionDays as logs.RetentionDays,
       secretsKmsKeyArns: settings.secretsKmsKeyArns,
@@ -142,10 +149,22 @@ export class PipelineStack extends Stack {
             new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machines] }),
             new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution', 'states:RedriveExecution'], resources: [executions] }),
             new iam.PolicyStatement({
-              actions: ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'],
+              actions: [
+                'logs:CreateLogDelivery',
+                'logs:GetLogDelivery',
+                'logs:UpdateLogDelivery',
+                'logs:DeleteLogDelivery',
+                'logs:ListLogDeliveries',
+                'logs:PutResourcePolicy',
+                'logs:DescribeResourcePolicies',
+                'logs:DescribeLogGroups',
+              ],
               resources: ['*'],
             }),
-            new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], resources: ['*'] }),
+            new iam.PolicyStatement({
+              actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
+              resources: ['*'],
+            }),
           ],
         }),
       },
@@ -171,7 +190,11 @@ export class PipelineStack extends Stack {
         },
       });
       NagSuppressions.addResourceSuppressions(this.scheduleRole, [
-        { id: 'AwsSolutions-IAM5', reason: `The schedules start state machines named ${prefix}-<pipeline>: scoped to this deployment's prefix.`, appliesTo: [{ regex: stateArnPattern(prefix) }] },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: `The schedules start state machines named ${prefix}-<pipeline>: scoped to this deployment's prefix.`,
+          appliesTo: [{ regex: stateArnPattern(prefix) }],
+        },
       ]);
     }
     this.cleanupRule = new CleanupRule(this, 'Cleanup', { cleanup: fns.cleanup, namePrefix: prefix, deadLetterQueue: this.deadLetterQueue.queue });
@@ -197,7 +220,9 @@ export class PipelineStack extends Stack {
     this.pipelines = pipelines;
     this.pipelineStacks = stacks;
     for (const stack of [this, ...Object.values(stacks)]) stack.node.addValidation({ validate: () => resourceLimitProblems(stack, settings.pipelineStacks) });
-    const crowded = Object.entries(stacks).filter(([, nested]) => Object.values(pipelines).filter((p) => Stack.of(p) === nested).length > MAX_PIPELINES_PER_STACK);
+    const crowded = Object.entries(stacks).filter(
+      ([, nested]) => Object.values(pipelines).filter((p) => Stack.of(p) === nested).length > MAX_PIPELINES_PER_STACK,
+    );
     if (crowded.length > 0) {
       throw new Error(
         `${crowded.map(([id]) => id).join(', ')} would hold more than ${MAX_PIPELINES_PER_STACK} pipelines (about ${MAX_PIPELINES_PER_STACK * 10} KB of its 1 MB template): spread them over more nested stacks with pipelineStacks in pgferry.settings.json (now ${settings.pipelineStacks}); set it before the first deploy, since changing it moves pipelines between stacks`,
@@ -213,8 +238,14 @@ export class PipelineStack extends Stack {
       description: 'Rows and durations of every pipeline',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topic.topicArn, description: 'Every pgferry alarm notifies this topic; subscribe to it' });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queue.queueUrl, description: 'Schedule and cleanup events that could not be delivered' });
-    new CfnOutput(this, 'TaskLogGroup', { value: this.taskFunctions.logGroup.logGroupName, description: 'Logs of every task Lambda (filter on pipeline and runId)' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.deadLetterQueue.queue.queueUrl,
+      description: 'Schedule and cleanup events that could not be delivered',
+    });
+    new CfnOutput(this, 'TaskLogGroup', {
+      value: this.taskFunctions.logGroup.logGroupName,
+      description: 'Logs of every task Lambda (filter on pipeline and runId)',
+    });
     new CfnOutput(this, 'StateMachineLogGroup', { value: machineLogs.logGroupName, description: 'Execution logs of every state machine' });
   }
 }
@@ -228,7 +259,9 @@ function stateArnPattern(prefix: string): string {
 function resourceLimitProblems(stack: Stack, stacks: number): string[] {
   const count = stack.node.findAll().filter((c: IConstruct) => CfnResource.isCfnResource(c) && Stack.of(c) === stack).length;
   if (count <= MAX_RESOURCES_PER_TEMPLATE) return [];
-  return [`${stack.node.path} has ${count} resources, over CloudFormation's ${MAX_RESOURCES_PER_TEMPLATE}: spread the pipelines over more nested stacks (pipelineStacks in pgferry.settings.json, now ${stacks}; set it before the first deploy, since changing it moves pipelines between stacks)`];
+  return [
+    `${stack.node.path} has ${count} resources, over CloudFormation's ${MAX_RESOURCES_PER_TEMPLATE}: spread the pipelines over more nested stacks (pipelineStacks in pgferry.settings.json, now ${stacks}; set it before the first deploy, since changing it moves pipelines between stacks)`,
+  ];
 }
 
 /** Writes the bundled pipelines file into the cloud assembly, named by its content so identical configs share one asset. */

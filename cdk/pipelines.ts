@@ -22,12 +22,26 @@ export function awsProblems(config: PipelineConfig, file: string): ConfigProblem
   for (const { key, connection } of connectionsOf(config)) {
     // The id is never quoted: for `url` it is a postgres URL that may hold a password.
     if (connection.connection_type === 'url') {
-      problems.push({ file, path: `${key}.connection_type`, message: 'url connections are for local runs only (the URL, password included, would be deployed in plain text); store the connection in Secrets Manager in the RDS format and use connection_type: secretsmanager' });
+      problems.push({
+        file,
+        path: `${key}.connection_type`,
+        message:
+          'url connections are for local runs only (the URL, password included, would be deployed in plain text); store the connection in Secrets Manager in the RDS format and use connection_type: secretsmanager',
+      });
     } else if (connection.connection_type === 'env') {
-      problems.push({ file, path: `${key}.connection_type`, message: 'env connections read PGFERRY_CONN_* variables, which the deployed Lambdas do not have (and passwords do not belong in Lambda environment variables); use connection_type: secretsmanager' });
+      problems.push({
+        file,
+        path: `${key}.connection_type`,
+        message:
+          'env connections read PGFERRY_CONN_* variables, which the deployed Lambdas do not have (and passwords do not belong in Lambda environment variables); use connection_type: secretsmanager',
+      });
     }
     if (connection.connection_params.sslrootcert !== undefined) {
-      problems.push({ file, path: `${key}.connection_params.sslrootcert`, message: 'a local file the Lambdas do not have; set caBundle in pgferry.settings.json instead, which ships the bundle in the Lambda asset' });
+      problems.push({
+        file,
+        path: `${key}.connection_params.sslrootcert`,
+        message: 'a local file the Lambdas do not have; set caBundle in pgferry.settings.json instead, which ships the bundle in the Lambda asset',
+      });
     }
   }
   return problems;

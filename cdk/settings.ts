@@ -105,17 +105,39 @@ const concurrency = z.number().int().min(1, 'at least 1 (false reserves none)').
 const memory = z.number().int().min(128, 'at least 128 MB').max(10240, 'at most 10240 MB');
 
 const SettingsSchema = z.strictObject({
-  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name: letters, digits and -, starting with a letter').optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'lower-case letters, digits and -, at most 16 characters (state machine names are <namePrefix>-<pipeline>, at most 80)').optional(),
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name: letters, digits and -, starting with a letter')
+    .optional(),
+  namePrefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,15}$/, 'lower-case letters, digits and -, at most 16 characters (state machine names are <namePrefix>-<pipeline>, at most 80)')
+    .optional(),
   pipelinesDir: z.string().min(1).optional(),
-  vpc: z.union([z.literal(false), z.strictObject({ vpcId: z.string().regex(ec2Id('vpc'), 'expected vpc-<8 or 17 hex>'), subnetIds: idList('subnet'), securityGroupIds: idList('sg').optional() })]).optional(),
+  vpc: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        vpcId: z.string().regex(ec2Id('vpc'), 'expected vpc-<8 or 17 hex>'),
+        subnetIds: idList('subnet'),
+        securityGroupIds: idList('sg').optional(),
+      }),
+    ])
+    .optional(),
   caBundle: z.string().min(1).optional(),
   alarmEmail: z.email('expected an e-mail address').optional(),
-  logRetentionDays: z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `one of ${LOG_RETENTION_DAYS.join(', ')}`).optional(),
+  logRetentionDays: z
+    .number()
+    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    .optional(),
   lambdaRuntime: z.enum(LAMBDA_RUNTIMES).optional(),
   extractMemoryMb: memory.optional(),
   taskMemoryMb: memory.optional(),
-  secretsKmsKeyArns: z.array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]+$/, 'expected arn:aws:kms:<region>:<account>:key/<id> (or key/mrk-<id>)')).optional(),
+  secretsKmsKeyArns: z
+    .array(
+      z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]+$/, 'expected arn:aws:kms:<region>:<account>:key/<id> (or key/mrk-<id>)'),
+    )
+    .optional(),
   reservedConcurrency: z
     .union([
       z.literal(false),
@@ -128,8 +150,22 @@ type RawSettings = z.infer<typeof SettingsSchema>;
 
 /** Context keys that override the settings file (`-c key=value`); lists are comma-separated. */
 export const CONTEXT_KEYS = [
-  'settingsFile', 'stackName', 'namePrefix', 'pipelinesDir', 'vpcId', 'subnetIds', 'securityGroupIds', 'noVpc',
-  'caBundle', 'alarmEmail', 'logRetentionDays', 'lambdaRuntime', 'extractMemoryMb', 'taskMemoryMb', 'secretsKmsKeyArns', 'pipelineStacks',
+  'settingsFile',
+  'stackName',
+  'namePrefix',
+  'pipelinesDir',
+  'vpcId',
+  'subnetIds',
+  'securityGroupIds',
+  'noVpc',
+  'caBundle',
+  'alarmEmail',
+  'logRetentionDays',
+  'lambdaRuntime',
+  'extractMemoryMb',
+  'taskMemoryMb',
+  'secretsKmsKeyArns',
+  'pipelineStacks',
 ] as const;
 
 /** Reads a context value: `(key) => node.tryGetContext(key)`. */
@@ -153,7 +189,8 @@ export function loadDeploySettings(context: ContextReader, projectDir: string): 
   const fromContext = parseSettings(contextSettings(context, problems), 'CDK context', problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const path = (value: string | undefined, base: string): string | undefined => (value === undefined ? undefined : isAbsolute(value) ? value : resolve(base, value));
+  const path = (value: string | undefined, base: string): string | undefined =>
+    value === undefined ? undefined : isAbsolute(value) ? value : resolve(base, value);
   const pick = <K extends keyof RawSettings>(key: K): { value: RawSettings[K]; base: string } =>
     fromContext[key] !== undefined ? { value: fromContext[key], base: projectDir } : { value: fromFile[key], base: fileDir };
 
@@ -162,7 +199,10 @@ export function loadDeploySettings(context: ContextReader, projectDir: string): 
   const settings: DeploySettings = {
     stackName: pick('stackName').value ?? SETTINGS_DEFAULTS.stackName,
     namePrefix: pick('namePrefix').value ?? SETTINGS_DEFAULTS.namePrefix,
-    pipelinesDir: path(pick('pipelinesDir').value ?? SETTINGS_DEFAULTS.pipelinesDir, pick('pipelinesDir').value === undefined ? projectDir : pick('pipelinesDir').base) as string,
+    pipelinesDir: path(
+      pick('pipelinesDir').value ?? SETTINGS_DEFAULTS.pipelinesDir,
+      pick('pipelinesDir').value === undefined ? projectDir : pick('pipelinesDir').base,
+    ) as string,
     ...(vpc ? { vpc } : {}),
     noVpcAcknowledged: vpc === false,
     ...(caBundle.value !== undefined ? { caBundle: path(caBundle.value, caBundle.base) as string } : {}),
@@ -176,7 +216,13 @@ export function loadDeploySettings(context: ContextReader, projectDir: string): 
     pipelineStacks: pick('pipelineStacks').value ?? SETTINGS_DEFAULTS.pipelineStacks,
   };
   if (settings.caBundle !== undefined && !existsSync(settings.caBundle)) {
-    throw new ConfigError([{ file: caBundle.base === projectDir && fromContext.caBundle !== undefined ? 'CDK context' : file, path: 'caBundle', message: `file not found: ${settings.caBundle} (download the RDS bundle, e.g. global-bundle.pem, or leave caBundle out to use the Lambda runtime's CA file)` }]);
+    throw new ConfigError([
+      {
+        file: caBundle.base === projectDir && fromContext.caBundle !== undefined ? 'CDK context' : file,
+        path: 'caBundle',
+        message: `file not found: ${settings.caBundle} (download the RDS bundle, e.g. global-bundle.pem, or leave caBundle out to use the Lambda runtime's CA file)`,
+      },
+    ]);
   }
   return settings;
 }
@@ -199,7 +245,8 @@ function parseSettings(value: unknown, file: string, problems: ConfigProblem[]):
   const parsed = SettingsSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) {
-    const keys = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: ${Object.keys(SettingsSchema.shape).join(', ')}` : issue.message;
+    const keys =
+      issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: ${Object.keys(SettingsSchema.shape).join(', ')}` : issue.message;
     problems.push({ file, path: issue.path.join('.'), message: keys });
   }
   return {};
@@ -217,7 +264,10 @@ function contextSettings(context: ContextReader, problems: ConfigProblem[]): Rec
   const list = (key: string): string[] | undefined => {
     const v = context(key);
     if (Array.isArray(v)) return v.map(String);
-    return text(key)?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return text(key)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   };
   const num = (key: string): number | undefined => {
     const t = text(key);

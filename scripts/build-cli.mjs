@@ -26,14 +26,22 @@ const PG_STREAM = `module.exports = {
 const stubs = {
   name: 'pgferry-stubs',
   setup(b) {
-    const filter = new RegExp(`^(${Object.keys(STUBS).map((k) => k.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    const filter = new RegExp(
+      `^(${Object.keys(STUBS)
+        .map((k) => k.replace(/[/.-]/g, '\\$&'))
+        .join('|')})$`,
+    );
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'pgferry-stub' }));
     b.onLoad({ filter: /.*/, namespace: 'pgferry-stub' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
     b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
       const original = readFileSync(args.path, 'utf8');
       // A pg whose Node branch changed keeps its own file (slower to start, still right): an install must not fail on it.
       if (!/function getNodejsStreamFuncs\(\)[\s\S]*new net\.Socket\(\)[\s\S]*tls\.connect\(options\)/.test(original)) {
-        return { contents: original, loader: 'js', warnings: [{ text: `${args.path} no longer has the getNodejsStreamFuncs that PG_STREAM copies: bundled as it is; compare them` }] };
+        return {
+          contents: original,
+          loader: 'js',
+          warnings: [{ text: `${args.path} no longer has the getNodejsStreamFuncs that PG_STREAM copies: bundled as it is; compare them` }],
+        };
       }
       return { contents: PG_STREAM, loader: 'js' };
     });

@@ -26,7 +26,10 @@ const { values } = parseArgs({
   },
 });
 
-const names = values.strategy?.split(',').map((s) => s.trim()).filter(Boolean);
+const names = values.strategy
+  ?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const unknown = names?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
 if (unknown.length > 0) {
   console.error(`unknown --strategy ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -41,7 +44,9 @@ if (!(minutes > 0)) {
 
 // The soak opens many sessions at once: writers, checkers and every pipeline's tasks.
 const external = process.env.PGFERRY_TEST_PG_URL;
-const embedded = external ? undefined : await startEmbeddedPostgres({ settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' } });
+const embedded = external
+  ? undefined
+  : await startEmbeddedPostgres({ settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' } });
 const adminUrl = external ?? embedded?.url('postgres') ?? '';
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();

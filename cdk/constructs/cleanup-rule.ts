@@ -27,7 +27,12 @@ export class CleanupRule extends Construct {
 
   public constructor(scope: Construct, id: string, props: CleanupRuleProps) {
     super(scope, id);
-    const machines = Stack.of(this).formatArn({ service: 'states', resource: 'stateMachine', resourceName: `${props.namePrefix}-`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const machines = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: `${props.namePrefix}-`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     this.rule = new events.Rule(this, 'Rule', {
       description: `pgferry: cleans up after executions of ${props.namePrefix}-* state machines that end ${CLEANED_STATUSES.join(', ')}`,
       eventPattern: {

@@ -39,17 +39,52 @@ export function deploymentDashboardWidgets(namePrefix: string, functions: Readon
   return [
     [
       new cloudwatch.GraphWidget({ title: 'Rows extracted per hour, by pipeline', left: [perPipeline(namePrefix, n.rowsExtracted, 'Sum')], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Longest run per hour (ms), by pipeline', left: [perPipeline(namePrefix, n.runDuration, 'Maximum')], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Slowest chunk per hour (ms), by pipeline', left: [perPipeline(namePrefix, n.chunkDuration, 'Maximum')], width: 8, height }),
+      new cloudwatch.GraphWidget({
+        title: 'Longest run per hour (ms), by pipeline',
+        left: [perPipeline(namePrefix, n.runDuration, 'Maximum')],
+        width: 8,
+        height,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Slowest chunk per hour (ms), by pipeline',
+        left: [perPipeline(namePrefix, n.chunkDuration, 'Maximum')],
+        width: 8,
+        height,
+      }),
     ],
     [
-      new cloudwatch.GraphWidget({ title: 'Failed and timed-out executions, by pipeline', left: [perStateMachine('ExecutionsFailed', namePrefix), perStateMachine('ExecutionsTimedOut', namePrefix)], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Skipped runs (another run held the lease), by pipeline', left: [perPipeline(namePrefix, n.runsSkipped, 'Sum')], width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Runs the cleanup task recorded, by pipeline', left: [perPipeline(namePrefix, n.runsCleanedUp, 'Sum')], width: 8, height }),
+      new cloudwatch.GraphWidget({
+        title: 'Failed and timed-out executions, by pipeline',
+        left: [perStateMachine('ExecutionsFailed', namePrefix), perStateMachine('ExecutionsTimedOut', namePrefix)],
+        width: 8,
+        height,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Skipped runs (another run held the lease), by pipeline',
+        left: [perPipeline(namePrefix, n.runsSkipped, 'Sum')],
+        width: 8,
+        height,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Runs the cleanup task recorded, by pipeline',
+        left: [perPipeline(namePrefix, n.runsCleanedUp, 'Sum')],
+        width: 8,
+        height,
+      }),
     ],
     [
-      new cloudwatch.GraphWidget({ title: 'Task errors', left: byFunction((fn) => fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) })), width: 8, height }),
-      new cloudwatch.GraphWidget({ title: 'Task throttles (reserved concurrency reached)', left: byFunction((fn) => fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) })), width: 8, height }),
+      new cloudwatch.GraphWidget({
+        title: 'Task errors',
+        left: byFunction((fn) => fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) })),
+        width: 8,
+        height,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Task throttles (reserved concurrency reached)',
+        left: byFunction((fn) => fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) })),
+        width: 8,
+        height,
+      }),
       new cloudwatch.GraphWidget({
         title: 'Longest task duration (ms)',
         left: byFunction((fn) => fn.metricDuration({ statistic: 'Maximum', period: Duration.minutes(5) })),

@@ -70,10 +70,14 @@ export class Pipeline extends Construct {
     const { config } = props;
     this.stateMachineName = `${props.namePrefix ?? 'pgferry'}-${config.name}`;
     if (!STATE_MACHINE_NAME.test(this.stateMachineName)) {
-      throw new Error(`Pipeline ${config.name}: state machine name ${this.stateMachineName} is invalid; Step Functions allows 80 letters, digits, - and _: shorten namePrefix or the pipeline name`);
+      throw new Error(
+        `Pipeline ${config.name}: state machine name ${this.stateMachineName} is invalid; Step Functions allows 80 letters, digits, - and _: shorten namePrefix or the pipeline name`,
+      );
     }
     if (config.schedule && props.schedule === undefined) {
-      throw new Error(`Pipeline ${config.name}: it has a schedule (${config.schedule.expression}) but no schedule settings; pass the scheduler role and dead-letter queue`);
+      throw new Error(
+        `Pipeline ${config.name}: it has a schedule (${config.schedule.expression}) but no schedule settings; pass the scheduler role and dead-letter queue`,
+      );
     }
     const retryAttempts = props.schedule?.retryAttempts ?? 3;
     if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185) {

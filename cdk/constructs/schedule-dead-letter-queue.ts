@@ -30,10 +30,15 @@ export class ScheduleDeadLetterQueue extends Construct {
       retentionPeriod: props.retention ?? Duration.days(14),
     });
     NagSuppressions.addResourceSuppressions(this.queue, [
-      { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the EventBridge Scheduler schedules and of the cleanup events; nothing consumes it, so it needs no DLQ of its own. Its alarm tells an operator.' },
+      {
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is itself the dead-letter queue of the EventBridge Scheduler schedules and of the cleanup events; nothing consumes it, so it needs no DLQ of its own. Its alarm tells an operator.',
+      },
     ]);
     this.alarm = new cloudwatch.Alarm(this, 'Alarm', {
-      alarmDescription: 'pgferry: an event could not be delivered (a schedule could not start its state machine, or the cleanup task kept failing); it is in the queue, whose message attributes name the schedule or rule',
+      alarmDescription:
+        'pgferry: an event could not be delivered (a schedule could not start its state machine, or the cleanup task kept failing); it is in the queue, whose message attributes name the schedule or rule',
       // Messages sent, not messages visible: each new one alarms, even while earlier ones wait in the queue.
       metric: this.queue.metricNumberOfMessagesSent({ period: Duration.minutes(5), statistic: 'Sum' }),
       threshold: 1,

@@ -15,7 +15,9 @@ const ANY_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:
 export function secretResourceArn(stack: Stack, connectionId: string): string {
   if (connectionId.startsWith('arn:')) {
     if (!ANY_SECRET_ARN.test(connectionId)) {
-      throw new Error(`connection_id ${connectionId} is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>); give the secret's ARN or its name`);
+      throw new Error(
+        `connection_id ${connectionId} is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>); give the secret's ARN or its name`,
+      );
     }
     return COMPLETE_ARN.test(connectionId) ? connectionId : `${connectionId}-??????`;
   }

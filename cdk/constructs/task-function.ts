@@ -83,7 +83,9 @@ export class TaskFunction extends Construct {
       throw new Error(`TaskFunction ${id}: memorySize ${memorySize} is out of range; give a whole number of MB from 128 to 10240`);
     }
     if (props.reservedConcurrency !== undefined && (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1)) {
-      throw new Error(`TaskFunction ${id}: reservedConcurrency ${props.reservedConcurrency} is out of range; give a whole number of 1 or more, or leave it out`);
+      throw new Error(
+        `TaskFunction ${id}: reservedConcurrency ${props.reservedConcurrency} is out of range; give a whole number of 1 or more, or leave it out`,
+      );
     }
     if (props.caBundle !== undefined && !existsSync(props.caBundle)) {
       throw new Error(`TaskFunction ${id}: caBundle ${props.caBundle} does not exist; download the RDS CA bundle there or leave caBundle unset`);
@@ -112,9 +114,7 @@ export class TaskFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       description: `pgferry ${props.task} task of every pipeline of the deployment`,
-      ...(props.placement
-        ? { vpc: props.placement.vpc, vpcSubnets: props.placement.subnets, securityGroups: [...props.placement.securityGroups] }
-        : {}),
+      ...(props.placement ? { vpc: props.placement.vpc, vpcSubnets: props.placement.subnets, securityGroups: [...props.placement.securityGroups] } : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         [LambdaEnv.namePrefix]: props.namePrefix ?? 'pgferry',

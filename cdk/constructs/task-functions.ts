@@ -70,7 +70,10 @@ export class TaskFunctions extends Construct {
     const prefix = props.namePrefix ?? 'pgferry';
     // Unique per stack instance, so a retained log group never blocks re-creating the stack.
     const suffix = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
-    this.logGroup = new logs.LogGroup(this, 'Logs', { logGroupName: `/pgferry/${prefix}/tasks-${suffix}`, retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/pgferry/${prefix}/tasks-${suffix}`,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+    });
 
     const functions = {} as Record<FunctionKey, lambda.Function>;
     const versions = {} as Record<FunctionKey, lambda.IVersion>;
@@ -86,7 +89,9 @@ export class TaskFunctions extends Construct {
       // In statements of at most SECRETS_PER_STATEMENT, so that CDK can spread a long list over managed policies
       // (6,144 characters each); one statement cannot be split.
       for (let i = 0; i < secrets.length; i += SECRETS_PER_STATEMENT) {
-        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.slice(i, i + SECRETS_PER_STATEMENT) }));
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.slice(i, i + SECRETS_PER_STATEMENT) }),
+        );
       }
       if (props.secretsKmsKeyArns && props.secretsKmsKeyArns.length > 0) {
         role.addToPrincipalPolicy(
@@ -101,7 +106,14 @@ export class TaskFunctions extends Construct {
         // What AWSLambdaVPCAccessExecutionRole grants: Lambda manages the function's network interfaces with these.
         role.addToPrincipalPolicy(
           new iam.PolicyStatement({
-            actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+            actions: [
+              'ec2:CreateNetworkInterface',
+              'ec2:DescribeNetworkInterfaces',
+              'ec2:DescribeSubnets',
+              'ec2:DeleteNetworkInterface',
+              'ec2:AssignPrivateIpAddresses',
+              'ec2:UnassignPrivateIpAddresses',
+            ],
             resources: ['*'],
           }),
         );
@@ -126,7 +138,8 @@ export class TaskFunctions extends Construct {
         [
           {
             id: 'AwsSolutions-IAM5',
-            reason: 'Resource * only for actions that support no resource-level permissions: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and the EC2 network-interface actions Lambda needs to run in the VPC. Secrets are named one by one; the -?????? suffix is the random part Secrets Manager appends to a secret name.',
+            reason:
+              'Resource * only for actions that support no resource-level permissions: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and the EC2 network-interface actions Lambda needs to run in the VPC. Secrets are named one by one; the -?????? suffix is the random part Secrets Manager appends to a secret name.',
             appliesTo: ['Resource::*', { regex: '/^Resource::arn:.*:secretsmanager:.*:secret:.*-\\?\\?\\?\\?\\?\\?$/g' }],
           },
         ],

@@ -26,14 +26,18 @@ export class TaskNetwork extends Construct implements TaskPlacement {
   public constructor(scope: Construct, id: string, props: TaskNetworkProps) {
     super(scope, id);
     if (!/^vpc-[0-9a-f]+$/.test(props.vpcId)) throw new Error(`TaskNetwork: vpcId ${JSON.stringify(props.vpcId)} is not a VPC id; expected vpc-<hex>`);
-    if (props.subnetIds.length === 0) throw new Error('TaskNetwork: subnetIds is empty; give the private subnets the Lambdas run in (-c subnetIds=subnet-a,subnet-b)');
+    if (props.subnetIds.length === 0)
+      throw new Error('TaskNetwork: subnetIds is empty; give the private subnets the Lambdas run in (-c subnetIds=subnet-a,subnet-b)');
     if (props.securityGroupIds?.length === 0) throw new Error('TaskNetwork: securityGroupIds is empty; leave it out to have the stack create a group');
     // The subnets are given one by one, so the VPC's own zones are never read; a token keeps synth offline.
     this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.vpcId, availabilityZones: Fn.getAzs() });
     this.subnets = { subnets: props.subnetIds.map((subnetId, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, subnetId)) };
     const acknowledged = Annotations.of(this);
-    acknowledged.acknowledgeWarning('@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones', 'the Lambdas name their subnets one by one; the VPC\'s zones are never read');
-    acknowledged.acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'nothing here routes: the subnets only place the Lambdas\' network interfaces');
+    acknowledged.acknowledgeWarning(
+      '@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+      "the Lambdas name their subnets one by one; the VPC's zones are never read",
+    );
+    acknowledged.acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', "nothing here routes: the subnets only place the Lambdas' network interfaces");
     if (props.securityGroupIds !== undefined) {
       this.securityGroups = props.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
     } else {
@@ -45,7 +49,10 @@ export class TaskNetwork extends Construct implements TaskPlacement {
       });
       this.securityGroups = [group];
       // A fixed output name, as docs/deploy-aws.md tells it.
-      new CfnOutput(this, 'SecurityGroupId', { value: group.securityGroupId, description: 'Allow this security group on the databases the pipelines connect to' }).overrideLogicalId('NetworkSecurityGroupId');
+      new CfnOutput(this, 'SecurityGroupId', {
+        value: group.securityGroupId,
+        description: 'Allow this security group on the databases the pipelines connect to',
+      }).overrideLogicalId('NetworkSecurityGroupId');
     }
   }
 }

@@ -77,6 +77,9 @@ export function bundledPipelineLookup(env: NodeJS.ProcessEnv = process.env): (na
   } catch (error) {
     throw new ConfigError([{ file, path: '', message: `cannot read the bundled pipelines: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
   }
-  const served = env[LambdaEnv.pipelines]?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const served = env[LambdaEnv.pipelines]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return pipelineLookup(parsePipelineBundle(text, file), { ...(served ? { served } : {}), source: file });
 }

@@ -17,7 +17,9 @@ export async function probeHealth(db: Db): Promise<Omit<ConnectionHealth, 'conne
     times.push(performance.now() - started);
   }
   times.sort((a, b) => a - b);
-  const result = await query<{ version: string; num: number; user: string; database: string; size: string; tables: number; ratio: number | null }>(db, `SELECT
+  const result = await query<{ version: string; num: number; user: string; database: string; size: string; tables: number; ratio: number | null }>(
+    db,
+    `SELECT
   current_setting('server_version') AS version,
   current_setting('server_version_num')::int AS num,
   current_user::text AS "user",
@@ -25,7 +27,9 @@ export async function probeHealth(db: Db): Promise<Omit<ConnectionHealth, 'conne
   pg_database_size(current_database())::text AS size,
   (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%') AS tables,
-  (SELECT blks_hit::float8 / nullif(blks_hit + blks_read, 0) FROM pg_stat_database WHERE datname = current_database()) AS ratio`, 'reading server statistics');
+  (SELECT blks_hit::float8 / nullif(blks_hit + blks_read, 0) FROM pg_stat_database WHERE datname = current_database()) AS ratio`,
+    'reading server statistics',
+  );
   const row = result.rows[0];
   return {
     latencyMs: Math.round((times[Math.floor(ROUND_TRIPS / 2)] ?? 0) * 100) / 100,
@@ -45,8 +49,12 @@ export async function probeHealth(db: Db): Promise<Omit<ConnectionHealth, 'conne
 
 /** The session's database and the role's privileges on it. */
 export async function databasePrivileges(db: Db): Promise<{ name: string; connect: boolean; create: boolean }> {
-  const result = await query<{ name: string; connect: boolean; create: boolean }>(db, `SELECT current_database()::text AS name,
-  has_database_privilege(current_database(), 'CONNECT') AS connect, has_database_privilege(current_database(), 'CREATE') AS create`, 'reading database privileges');
+  const result = await query<{ name: string; connect: boolean; create: boolean }>(
+    db,
+    `SELECT current_database()::text AS name,
+  has_database_privilege(current_database(), 'CONNECT') AS connect, has_database_privilege(current_database(), 'CREATE') AS create`,
+    'reading database privileges',
+  );
   return result.rows[0] ?? { name: '?', connect: false, create: false };
 }
 
@@ -59,19 +67,27 @@ export type SchemaInfo = {
 
 /** Looks a schema up by name. */
 export async function schemaInfo(db: Db, schema: string): Promise<SchemaInfo> {
-  const result = await query<SchemaInfo>(db, {
-    text: `SELECT true AS exists, has_schema_privilege(n.oid, 'USAGE') AS usage, has_schema_privilege(n.oid, 'CREATE') AS create FROM pg_namespace n WHERE n.nspname = $1`,
-    values: [schema],
-  }, 'reading schema privileges');
+  const result = await query<SchemaInfo>(
+    db,
+    {
+      text: `SELECT true AS exists, has_schema_privilege(n.oid, 'USAGE') AS usage, has_schema_privilege(n.oid, 'CREATE') AS create FROM pg_namespace n WHERE n.nspname = $1`,
+      values: [schema],
+    },
+    'reading schema privileges',
+  );
   return result.rows[0] ?? { exists: false, usage: false, create: false };
 }
 
 /** Whether a relation (table, index...) of that name exists in the schema. */
 export async function relationExists(db: Db, schema: string, name: string): Promise<boolean> {
-  const result = await query(db, {
-    text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
-    values: [schema, name],
-  }, 'looking up a relation');
+  const result = await query(
+    db,
+    {
+      text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+      values: [schema, name],
+    },
+    'looking up a relation',
+  );
   return (result.rowCount ?? 0) > 0;
 }
 
@@ -96,8 +112,12 @@ export interface TableInfo {
 export async function tableInfo(db: Db, table: TableName, serverVersionNum: number): Promise<TableInfo | undefined> {
   // pg_has_role(..., 'SET') exists from PostgreSQL 16, where ALTER ... OWNER TO needs it.
   const canSet = serverVersionNum >= 160000 ? ` AND pg_has_role(c.relowner, 'SET')` : '';
-  const result = await query<{ oid: string; relkind: string; owner: string; owns: boolean; size: string; rows: number | null } & Record<Lowercase<TablePrivilege>, boolean>>(db, {
-    text: `SELECT c.oid::int8::text AS oid, c.relkind::text AS relkind, pg_get_userbyid(c.relowner)::text AS owner,
+  const result = await query<
+    { oid: string; relkind: string; owner: string; owns: boolean; size: string; rows: number | null } & Record<Lowercase<TablePrivilege>, boolean>
+  >(
+    db,
+    {
+      text: `SELECT c.oid::int8::text AS oid, c.relkind::text AS relkind, pg_get_userbyid(c.relowner)::text AS owner,
   pg_has_role(c.relowner, 'USAGE') AND pg_has_role(c.relowner, 'MEMBER')${canSet} AS owns,
   CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t)
        ELSE pg_total_relation_size(c.oid) END::text AS size,
@@ -106,8 +126,10 @@ export async function tableInfo(db: Db, table: TableName, serverVersionNum: numb
   has_table_privilege(c.oid, 'SELECT') AS select, has_table_privilege(c.oid, 'INSERT') AS insert, has_table_privilege(c.oid, 'UPDATE') AS update,
   has_table_privilege(c.oid, 'DELETE') AS delete, has_table_privilege(c.oid, 'TRUNCATE') AS truncate
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
-    values: [table.schema, table.name],
-  }, 'reading table privileges');
+      values: [table.schema, table.name],
+    },
+    'reading table privileges',
+  );
   const row = result.rows[0];
   if (!row) return undefined;
   return {
@@ -123,12 +145,16 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 
 
 /** Whether a column exists, whether it leads a valid, non-partial index, and whether the role may SELECT it. */
 export async function columnInfo(db: Db, oid: string, column: string): Promise<{ exists: boolean; indexed: boolean; select: boolean }> {
-  const result = await query<{ indexed: boolean; select: boolean }>(db, {
-    text: `SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum AND i.indisvalid AND i.indpred IS NULL) AS indexed,
+  const result = await query<{ indexed: boolean; select: boolean }>(
+    db,
+    {
+      text: `SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum AND i.indisvalid AND i.indpred IS NULL) AS indexed,
   has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS select
 FROM pg_attribute a WHERE a.attrelid = $1::int8::oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
-    values: [oid, column],
-  }, 'reading column information');
+      values: [oid, column],
+    },
+    'reading column information',
+  );
   const row = result.rows[0];
   return row ? { exists: true, indexed: row.indexed, select: row.select } : { exists: false, indexed: false, select: false };
 }

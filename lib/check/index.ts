@@ -3,15 +3,7 @@
  * reports their health and every privilege a run of the pipeline needs. Changes nothing.
  */
 import type { PipelineConfig } from '../config/index.ts';
-import {
-  connectionLabel,
-  describeConnection,
-  openConnection,
-  redact,
-  resolveConnection,
-  type ConnectionRef,
-  type ResolveDeps,
-} from '../connections/index.ts';
+import { connectionLabel, describeConnection, openConnection, redact, resolveConnection, type ConnectionRef, type ResolveDeps } from '../connections/index.ts';
 import { close, type Db } from '../db/index.ts';
 import { ConnectionError } from '../errors.ts';
 import { ident } from '../sql/quote.ts';
@@ -68,7 +60,9 @@ export async function checkPipeline(config: PipelineConfig, deps: ResolveDeps = 
     opened.push(source);
     const target = await open('target', config.sink, deps, found);
     opened.push(target);
-    const state: Opened = shared ? { health: { connection: target.health.connection, ok: target.health.ok, sharedWith: 'target' }, ...(target.db ? { db: target.db } : {}) } : await open('state', config.state, deps, found);
+    const state: Opened = shared
+      ? { health: { connection: target.health.connection, ok: target.health.ok, sharedWith: 'target' }, ...(target.db ? { db: target.db } : {}) }
+      : await open('state', config.state, deps, found);
     if (!shared) opened.push(state);
 
     let sourceInfo: SourceInfo | undefined;

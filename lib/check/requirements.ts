@@ -167,7 +167,8 @@ async function checkCursor(db: Db, table: TableName, info: TableInfo, config: Pi
   const column = options.incremental_column;
   const c = await columnInfo(db, info.oid, column);
   if (!c.exists) found.problem('source', `source.options.incremental_column: ${onTable(table)} has no column ${ident(column)}`);
-  else if (!c.indexed) found.warn('source', `incremental_column ${ident(column)} is not the leading column of an index on ${onTable(table)}: every run scans the table`);
+  else if (!c.indexed)
+    found.warn('source', `incremental_column ${ident(column)} is not the leading column of an index on ${onTable(table)}: every run scans the table`);
   return { strategy: 'column', column, exists: c.exists, ...(c.exists ? { indexed: c.indexed } : {}) };
 }
 
@@ -220,7 +221,14 @@ export async function checkTarget(db: Db, config: PipelineConfig, version: numbe
     const stagingElsewhere = config.sink.staging.schema !== table.schema;
     if (!info) {
       if (!config.sink.create_table) found.problem('target', `${onTable(table)} does not exist and sink.create_table is false`);
-      else found.need('target', 'CREATE', onSchema(table.schema), schema.create, swapsIn(config) && stagingElsewhere ? 'to move the new table into place' : 'to create the target table (create_table)');
+      else
+        found.need(
+          'target',
+          'CREATE',
+          onSchema(table.schema),
+          schema.create,
+          swapsIn(config) && stagingElsewhere ? 'to move the new table into place' : 'to create the target table (create_table)',
+        );
     } else {
       for (const need of strategyNeeds(config, info)) {
         if (need === 'ownership') found.need('target', 'ownership', `${onTable(table)} (owner ${ident(info.owner)})`, info.owns, WHY.ownership);
@@ -233,7 +241,10 @@ export async function checkTarget(db: Db, config: PipelineConfig, version: numbe
         try {
           await planRows(db, `SELECT 1 FROM ${qualified(table)} WHERE (${s.custom_predicate})`);
         } catch (error) {
-          found.problem('target', `sink.strategy.custom_predicate does not plan on ${onTable(table)}: ${redact(error instanceof Error ? error.message : String(error))}`);
+          found.problem(
+            'target',
+            `sink.strategy.custom_predicate does not plan on ${onTable(table)}: ${redact(error instanceof Error ? error.message : String(error))}`,
+          );
         }
       }
     }
@@ -288,5 +299,12 @@ export async function checkState(db: Db, config: PipelineConfig, version: number
   // Once every state relation exists a run leaves the schema alone (lib/state/schema.ts ensureStateSchema).
   const index = await relationExists(db, schema, STATE_INDEX);
   if (!complete || !index) found.need('state', 'CREATE', onSchema(schema), info.create, 'to create the missing state tables');
-  if (runs && !index) found.need('state', 'ownership', `${onTable({ schema, name: 'runs' })} (owner ${ident(runs.owner)})`, runs.owns, `to create the index ${ident(STATE_INDEX)}`);
+  if (runs && !index)
+    found.need(
+      'state',
+      'ownership',
+      `${onTable({ schema, name: 'runs' })} (owner ${ident(runs.owner)})`,
+      runs.owns,
+      `to create the index ${ident(STATE_INDEX)}`,
+    );
 }

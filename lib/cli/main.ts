@@ -26,40 +26,74 @@ function program(io: Io, result: { code: number }): Command {
   const set = (code: number): void => {
     result.code = code;
   };
-  cli.command('validate').argument('<file...>', 'pipeline files').description('validate pipeline files; no connections')
+  cli
+    .command('validate')
+    .argument('<file...>', 'pipeline files')
+    .description('validate pipeline files; no connections')
     .action(async (files: string[]) => set(await (await import('./commands/validate.ts')).validateCommand(files, io)));
-  cli.command('plan').argument('<file>', 'pipeline file').description('connect read-only and print the chunks and every SQL statement a run would execute')
+  cli
+    .command('plan')
+    .argument('<file>', 'pipeline file')
+    .description('connect read-only and print the chunks and every SQL statement a run would execute')
     .action(async (file: string) => set(await (await import('./commands/plan.ts')).planCommand(file, io)));
-  cli.command('run').argument('<file>', 'pipeline file').description('run the pipeline locally through the state machine definition')
+  cli
+    .command('run')
+    .argument('<file>', 'pipeline file')
+    .description('run the pipeline locally through the state machine definition')
     .option('--full-refresh', 'ignore the stored cursor for this run')
     .option('--json', 'print the run summary as JSON, as the last line of stdout')
     .option('--verbose', 'log every task on stderr')
-    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean }) => set(await (await import('./commands/run.ts')).runCommand(file, o, io)));
+    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean }) =>
+      set(await (await import('./commands/run.ts')).runCommand(file, o, io)),
+    );
   const state = cli.command('state').description('inspect and manage cursor state');
-  state.command('show').argument('<file>', 'pipeline file').description("print the pipeline's state and last runs")
+  state
+    .command('show')
+    .argument('<file>', 'pipeline file')
+    .description("print the pipeline's state and last runs")
     .action(async (file: string) => set(await (await import('./commands/state.ts')).stateShowCommand(file, io)));
-  state.command('reset').argument('<file>', 'pipeline file').description('forget the cursor: the next run extracts everything')
+  state
+    .command('reset')
+    .argument('<file>', 'pipeline file')
+    .description('forget the cursor: the next run extracts everything')
     .action(async (file: string) => set(await (await import('./commands/state.ts')).stateResetCommand(file, io)));
-  state.command('unlock').argument('<file>', 'pipeline file').description('release the lease of a run that died (its apply would be refused anyway)')
+  state
+    .command('unlock')
+    .argument('<file>', 'pipeline file')
+    .description('release the lease of a run that died (its apply would be refused anyway)')
     .action(async (file: string) => set(await (await import('./commands/state.ts')).stateUnlockCommand(file, io)));
-  state.command('export').argument('<file>', 'pipeline file').description("print the pipeline's cursor as JSON")
+  state
+    .command('export')
+    .argument('<file>', 'pipeline file')
+    .description("print the pipeline's cursor as JSON")
     .action(async (file: string) => set(await (await import('./commands/state.ts')).stateExportCommand(file, io)));
-  state.command('import').argument('<file>', 'pipeline file').argument('<json>', 'a file written by state export')
+  state
+    .command('import')
+    .argument('<file>', 'pipeline file')
+    .argument('<json>', 'a file written by state export')
     .description('store the cursor of a state export (refused while a run holds the lease)')
     .action(async (file: string, json: string) => set(await (await import('./commands/state.ts')).stateImportCommand(file, json, io)));
-  cli.command('check').argument('<file>', 'pipeline file').description('connection health (latency, version, sizes, cache hit ratio) and the privileges a run needs; read-only')
+  cli
+    .command('check')
+    .argument('<file>', 'pipeline file')
+    .description('connection health (latency, version, sizes, cache hit ratio) and the privileges a run needs; read-only')
     .option('--json', 'print the report as JSON, as the last line of stdout')
     .action(async (file: string, o: { json?: boolean }) => set(await (await import('./commands/check.ts')).checkCommand(file, o, io)));
-  cli.command('start').argument('<pipeline>', 'pipeline name').description('start the deployed state machine of a pipeline on AWS; --wait follows it to the end')
-    .option('--wait', 'follow the execution, print progress and the result; exit with the run\'s code')
+  cli
+    .command('start')
+    .argument('<pipeline>', 'pipeline name')
+    .description('start the deployed state machine of a pipeline on AWS; --wait follows it to the end')
+    .option('--wait', "follow the execution, print progress and the result; exit with the run's code")
     .option('--full-refresh', 'start with {"full_refresh": true}')
     .option('--json', 'print the execution output (the run summary) as the last line of stdout')
     .option('--state-machine-arn <arn>', 'the state machine to start (default: the one named <name-prefix>-<pipeline>)')
-    .option('--region <region>', 'AWS region (default: AWS_REGION or the profile\'s)')
+    .option('--region <region>', "AWS region (default: AWS_REGION or the profile's)")
     .option('--name-prefix <prefix>', 'namePrefix of the deployment', 'pgferry')
     .option('--poll-seconds <n>', 'seconds between two looks at the execution', positiveInt, 5)
     .action(async (pipeline: string, o: StartCommandOptions) => set(await (await import('./commands/start.ts')).startCommand(pipeline, o, io)));
-  cli.command('demo').description('round trip on an embedded PostgreSQL: seed, run, change, run, verify')
+  cli
+    .command('demo')
+    .description('round trip on an embedded PostgreSQL: seed, run, change, run, verify')
     .option('--rows <n>', 'rows to seed', positiveInt, 1_000_000)
     .action(async (o: { rows: number }) => set(await (await import('./commands/demo.ts')).demoCommand({ rows: o.rows }, io)));
   return cli;

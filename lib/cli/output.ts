@@ -37,7 +37,8 @@ export function summaryExitCode(summary: RunSummary): number {
 /** Exit code and message of an error thrown outside a run (config loading, connecting for plan...). */
 export function describeError(error: unknown): { code: number; message: string } {
   if (error instanceof ConfigError || error instanceof NotSupportedError) return { code: ExitCode.usage, message: redact(error.message) };
-  if (error instanceof PgferryError) return { code: error.name === ErrorNames.leaseHeld ? ExitCode.alreadyRunning : ExitCode.failed, message: `${error.name}: ${redact(error.message)}` };
+  if (error instanceof PgferryError)
+    return { code: error.name === ErrorNames.leaseHeld ? ExitCode.alreadyRunning : ExitCode.failed, message: `${error.name}: ${redact(error.message)}` };
   if (error instanceof Error) return { code: ExitCode.failed, message: `${error.name}: ${redact(error.message)}` };
   return { code: ExitCode.failed, message: redact(String(error)) };
 }

@@ -97,7 +97,12 @@ function checkPipeline(text: string, file: string): Checked {
   } catch (error) {
     // yaml refuses documents whose aliases expand too far (a "billion laughs"); an alias inside the node it
     // names (`a: &x [*x]`) makes a cycle that no pipeline value can be.
-    const why = error instanceof RangeError ? 'an alias (*name) refers to a node that contains it; a pipeline file cannot hold a cycle' : error instanceof Error ? error.message : String(error);
+    const why =
+      error instanceof RangeError
+        ? 'an alias (*name) refers to a node that contains it; a pipeline file cannot hold a cycle'
+        : error instanceof Error
+          ? error.message
+          : String(error);
     return { problems: tie([{ path: [], message: `YAML cannot be read: ${why}` }]) };
   }
   if (data === undefined || data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -119,9 +124,10 @@ function checkPipeline(text: string, file: string): Checked {
 /** `YAML syntax error: <what> at line L, column C`, without yaml's source excerpt, which could show a password. */
 function syntaxMessage(error: YAMLError): string {
   // yaml's own wording names its API (`please use YAML.parseAllDocuments()`), which means nothing to a user.
-  const first = error.code === 'MULTIPLE_DOCS'
-    ? 'the file holds more than one YAML document (a second ---); a pipeline file holds exactly one pipeline'
-    : (error.message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+  const first =
+    error.code === 'MULTIPLE_DOCS'
+      ? 'the file holds more than one YAML document (a second ---); a pipeline file holds exactly one pipeline'
+      : (error.message.split('\n')[0] ?? '').replace(/:\s*$/, '');
   const position = error.linePos?.[0];
   const where = position !== undefined && !/ at line \d+/.test(first) ? ` at line ${position.line}, column ${position.col}` : '';
   return `YAML syntax error: ${first}${where}`;

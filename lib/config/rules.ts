@@ -69,10 +69,13 @@ const incrementalKeys: Rule = (document) => {
 const xminAppendNeedsNewRows: Rule = (document) => {
   const strategy = section(section(document, 'sink'), 'strategy');
   if (strategy.mode !== 'incremental_append' || incrementalStrategy(document) !== 'xmin' || strategy.only_new_rows === true) return [];
-  return [{
-    path: ['sink', 'strategy', 'only_new_rows'],
-    message: 'must be true with incremental_strategy xmin (an xmin window can re-read a row already loaded; only_new_rows with unique_key filters it out); or use incremental_merge',
-  }];
+  return [
+    {
+      path: ['sink', 'strategy', 'only_new_rows'],
+      message:
+        'must be true with incremental_strategy xmin (an xmin window can re-read a row already loaded; only_new_rows with unique_key filters it out); or use incremental_merge',
+    },
+  ];
 };
 
 const appendNeedsKey: Rule = (document) => {

@@ -227,7 +227,13 @@ export const PipelineSchema = mapping({
   const { sink } = pipeline;
   const resolved: StateConfig =
     state.connection_id === undefined
-      ? { connection_id: sink.connection_id, connection_type: sink.connection_type, connection_params: { ...sink.connection_params }, schema: state.schema, lease_ttl: state.lease_ttl }
+      ? {
+          connection_id: sink.connection_id,
+          connection_type: sink.connection_type,
+          connection_params: { ...sink.connection_params },
+          schema: state.schema,
+          lease_ttl: state.lease_ttl,
+        }
       : {
           connection_id: state.connection_id,
           connection_type: state.connection_type ?? CONFIG_DEFAULTS.connectionType,

@@ -226,12 +226,7 @@ export interface PartitionReplaceStrategy {
 }
 
 /** The load strategy, by `mode`. */
-export type StrategyConfig =
-  | FullRefreshStrategy
-  | IncrementalAppendStrategy
-  | IncrementalMergeStrategy
-  | ReplaceStrategy
-  | PartitionReplaceStrategy;
+export type StrategyConfig = FullRefreshStrategy | IncrementalAppendStrategy | IncrementalMergeStrategy | ReplaceStrategy | PartitionReplaceStrategy;
 
 /** Where rows go. */
 export interface SinkConfig extends ConnectionConfig {

@@ -113,19 +113,28 @@ export function classifyConnectError(err: unknown, settings: Pick<ConnectionSett
     return new ConnectionError(redact(`authentication failed for ${target}: ${message} (SQLSTATE ${code})`), target, code, { cause: err });
   }
   if (code === '3D000') {
-    return new ConnectionError(redact(`database ${JSON.stringify(settings.database)} does not exist on ${target} (SQLSTATE 3D000)`), target, code, { cause: err });
+    return new ConnectionError(redact(`database ${JSON.stringify(settings.database)} does not exist on ${target} (SQLSTATE 3D000)`), target, code, {
+      cause: err,
+    });
   }
   if ((code !== undefined && TRANSIENT_CONNECT_CODES.has(code)) || /timeout|terminated unexpectedly|Connection terminated/i.test(message)) {
     return new TransientDatabaseError(redact(`cannot connect to ${target}: ${message}${suffix(code, sqlstate)}`), code, { cause: err });
   }
   if (code === 'ECONNREFUSED') {
-    return new ServerUnreachableError(redact(`cannot connect to ${target}: connection refused (is the server running and the port right?)`), target, code, { cause: err });
+    return new ServerUnreachableError(redact(`cannot connect to ${target}: connection refused (is the server running and the port right?)`), target, code, {
+      cause: err,
+    });
   }
   if (code === 'ENOTFOUND') {
     return new ServerUnreachableError(redact(`cannot connect to ${target}: unknown host ${settings.host}`), target, code, { cause: err });
   }
   if (isTlsProblem(code, message)) {
-    return new ConnectionError(redact(`cannot connect to ${target}: TLS: ${message}${suffix(code, sqlstate)} (check sslmode, sslrootcert and PGFERRY_CA_BUNDLE)`), target, code, { cause: err });
+    return new ConnectionError(
+      redact(`cannot connect to ${target}: TLS: ${message}${suffix(code, sqlstate)} (check sslmode, sslrootcert and PGFERRY_CA_BUNDLE)`),
+      target,
+      code,
+      { cause: err },
+    );
   }
   const classified = classifyDatabaseError(err, `cannot connect to ${target}`);
   if (classified instanceof TransientDatabaseError) return classified;

@@ -87,9 +87,7 @@ export async function resolveConnection(ref: ConnectionRef, deps: ResolveDeps = 
  * %-sequence (then it is never decoded, so never registered for `redact` either).
  */
 export function connectionLabel(ref: Pick<ConnectionRef, 'connection_id'>): string {
-  const masked = ref.connection_id
-    .replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*:)[\s\S]*@/i, '$1***@')
-    .replace(/([?&]password=)[^&]*/gi, '$1***');
+  const masked = ref.connection_id.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*:)[\s\S]*@/i, '$1***@').replace(/([?&]password=)[^&]*/gi, '$1***');
   return `connection ${JSON.stringify(redactUrl(masked))}`;
 }
 
@@ -147,7 +145,7 @@ export function parseUrl(url: string, label: string): ResolvedFields {
   const result: ResolvedFields = {
     host: queryValue('host') ?? (hostname === '' || hostname === NO_HOST ? undefined : hostname),
     port: port === undefined ? undefined : parsePort(port, 'port', label),
-    database: queryValue('dbname') ?? (emptyToUndefined(decode(parsed.pathname.replace(/^\//, ''), 'database', fail))),
+    database: queryValue('dbname') ?? emptyToUndefined(decode(parsed.pathname.replace(/^\//, ''), 'database', fail)),
     user: queryValue('user') ?? emptyToUndefined(decode(parsed.username, 'user', fail)),
     password: queryValue('password') ?? emptyToUndefined(decode(parsed.password, 'password', fail)),
     sslmode: sslmode === undefined ? undefined : parseSslmode(sslmode, 'sslmode', label),

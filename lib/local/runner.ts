@@ -112,7 +112,12 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
   const execution = machine.run(request as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
     context: {
-      Execution: { Id: `arn:aws:states:local:000000000000:execution:pgferry-${config.name}:${runId}`, Name: runId, Input: request, StartTime: new Date(started).toISOString() },
+      Execution: {
+        Id: `arn:aws:states:local:000000000000:execution:pgferry-${config.name}:${runId}`,
+        Name: runId,
+        Input: request,
+        StartTime: new Date(started).toISOString(),
+      },
       StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:pgferry-${config.name}`, Name: `pgferry-${config.name}` },
     },
   });
@@ -126,7 +131,13 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
 }
 
 /** The summary of a run that loaded nothing (skipped, or failed before the state database knew of it). */
-function emptySummary(config: PipelineConfig, runId: string, status: 'skipped' | 'failed', started: number, error: { name: string; message: string }): RunSummary {
+function emptySummary(
+  config: PipelineConfig,
+  runId: string,
+  status: 'skipped' | 'failed',
+  started: number,
+  error: { name: string; message: string },
+): RunSummary {
   return {
     pipeline: config.name,
     runId,

@@ -44,9 +44,13 @@ export async function runAhead(jobs: readonly AheadJob[], options: AheadOptions)
       for (let job = next++; job < jobs.length; job = next++) {
         const { what, statements } = jobs[job] as AheadJob;
         try {
-          await transaction(db, async () => {
-            for (const sql of statements) await query(db, sql, what);
-          }, what);
+          await transaction(
+            db,
+            async () => {
+              for (const sql of statements) await query(db, sql, what);
+            },
+            what,
+          );
           done.add(job);
         } catch (error) {
           options.log.warn(`${what} failed ahead of the apply; the apply will do it`, { error: String(error) });

@@ -18,10 +18,14 @@ const PARTITION_WHAT = 'partition_replace';
  */
 export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): Promise<T> {
   if (!inTransaction(db)) {
-    return transaction(db, async () => {
-      await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-      return work();
-    }, WHAT);
+    return transaction(
+      db,
+      async () => {
+        await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
+        return work();
+      },
+      WHAT,
+    );
   }
   await query(db, 'SAVEPOINT pgferry_catalog', WHAT);
   let result: T;
@@ -30,7 +34,10 @@ export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): 
     result = await work();
   } catch (error) {
     // Also leaves the caller's transaction usable again; the original error is the one worth reporting.
-    await db.query('ROLLBACK TO SAVEPOINT pgferry_catalog').then(() => db.query('RELEASE SAVEPOINT pgferry_catalog')).catch(() => undefined);
+    await db
+      .query('ROLLBACK TO SAVEPOINT pgferry_catalog')
+      .then(() => db.query('RELEASE SAVEPOINT pgferry_catalog'))
+      .catch(() => undefined);
     throw error;
   }
   await query(db, 'ROLLBACK TO SAVEPOINT pgferry_catalog', WHAT);
@@ -40,16 +47,20 @@ export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): 
 
 /** Whether `table` has a unique index on exactly `keys` (no predicate, no expression, no other key column): what upsert's ON CONFLICT needs. */
 export async function readHasUniqueIndexOn(db: Db, table: TableName, keys: readonly string[]): Promise<boolean> {
-  const result = await query<{ ok: boolean }>(db, {
-    text: `SELECT EXISTS (
+  const result = await query<{ ok: boolean }>(
+    db,
+    {
+      text: `SELECT EXISTS (
   SELECT 1 FROM pg_index i
   WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
     AND i.indnkeyatts = cardinality($2::text[])
     AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]))
       = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k)
 ) AS ok`,
-    values: [qualified(table), keys],
-  }, 'looking for the unique index upsert needs');
+      values: [qualified(table), keys],
+    },
+    'looking for the unique index upsert needs',
+  );
   return result.rows[0]?.ok === true;
 }
 
@@ -71,8 +82,10 @@ export interface LeafRow extends Omit<LeafPartition, 'indexes'> {
 /** The target's columns and partitioning, or undefined when it does not exist. */
 export async function readPartitionedTarget(db: Db, target: TableName): Promise<TargetInfo | undefined> {
   return withCatalogSearchPath(db, async () => {
-    const result = await query<{ oid: string; relkind: string; columns: TargetInfo['columns']; levels: TargetInfo['levels'] | null }>(db, {
-      text: `SELECT c.oid::int8::text AS oid, c.relkind::text AS relkind,
+    const result = await query<{ oid: string; relkind: string; columns: TargetInfo['columns']; levels: TargetInfo['levels'] | null }>(
+      db,
+      {
+        text: `SELECT c.oid::int8::text AS oid, c.relkind::text AS relkind,
   (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'generated', a.attgenerated <> '') ORDER BY a.attnum)
      FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
   (SELECT json_agg(json_build_object('table', p.partrelid::regclass::text, 'strategy', p.partstrat::text,
@@ -80,8 +93,10 @@ export async function readPartitionedTarget(db: Db, target: TableName): Promise<
                         THEN (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]) END) ORDER BY t.level)
      FROM pg_partition_tree(c.oid) t JOIN pg_partitioned_table p ON p.partrelid = t.relid) AS levels
 FROM pg_class c WHERE c.oid = to_regclass($1)`,
-      values: [qualified(target)],
-    }, PARTITION_WHAT);
+        values: [qualified(target)],
+      },
+      PARTITION_WHAT,
+    );
     const row = result.rows[0];
     return row ? { oid: row.oid, relkind: row.relkind, columns: row.columns ?? [], levels: row.levels ?? [] } : undefined;
   });
@@ -89,8 +104,10 @@ FROM pg_class c WHERE c.oid = to_regclass($1)`,
 
 /** Every leaf of the partition tree, with its bound, its partition constraint and what its replacement must keep. */
 export async function readLeaves(db: Db, root: string): Promise<LeafRow[]> {
-  const result = await query<Record<string, unknown>>(db, {
-    text: `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, pn.nspname AS parent_schema, p.relname AS parent_name,
+  const result = await query<Record<string, unknown>>(
+    db,
+    {
+      text: `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, pn.nspname AS parent_schema, p.relname AS parent_name,
   pg_get_expr(c.relpartbound, c.oid) AS bound, coalesce(pg_get_partition_constraintdef(c.oid), 'true') AS constraint,
   c.relkind = 'f' AS foreign, pg_get_userbyid(c.relowner) AS owner, c.relpersistence = 'u' AS unlogged, ts.spcname AS tablespace,
   obj_description(c.oid, 'pg_class') AS comment,
@@ -102,8 +119,10 @@ JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class p ON p.oid = t.parentrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
 LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
 WHERE t.isleaf ORDER BY c.oid DESC`,
-    values: [root],
-  }, PARTITION_WHAT);
+      values: [root],
+    },
+    PARTITION_WHAT,
+  );
   return result.rows.map((r) => {
     const opt = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
     const tablespace = opt(r.tablespace);
@@ -129,18 +148,29 @@ WHERE t.isleaf ORDER BY c.oid DESC`,
 /** Indexes of the given leaves, by leaf OID; constraint-backed ones with their constraint. */
 export async function readLeafIndexes(db: Db, oids: readonly string[]): Promise<Map<string, LeafIndex[]>> {
   const result = await query<{
-    leaf: string; name: string; definition: string; tablespace: string | null;
-    constraint_name: string | null; constraint_type: 'p' | 'u' | 'x' | null; constraint_def: string | null; deferrable: boolean | null; deferred: boolean | null;
-  }>(db, {
-    text: `SELECT i.indrelid::int8::text AS leaf, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+    leaf: string;
+    name: string;
+    definition: string;
+    tablespace: string | null;
+    constraint_name: string | null;
+    constraint_type: 'p' | 'u' | 'x' | null;
+    constraint_def: string | null;
+    deferrable: boolean | null;
+    deferred: boolean | null;
+  }>(
+    db,
+    {
+      text: `SELECT i.indrelid::int8::text AS leaf, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
   k.conname AS constraint_name, k.contype::text AS constraint_type, pg_get_constraintdef(k.oid) AS constraint_def,
   k.condeferrable AS deferrable, k.condeferred AS deferred, ts.spcname AS tablespace
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
 LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
 WHERE i.indrelid = ANY ($1::oid[]) ORDER BY i.indrelid, ic.relname`,
-    values: [oids],
-  }, PARTITION_WHAT);
+      values: [oids],
+    },
+    PARTITION_WHAT,
+  );
   const out = new Map<string, LeafIndex[]>(oids.map((o) => [o, []]));
   for (const r of result.rows) {
     out.get(r.leaf)?.push({
@@ -148,14 +178,14 @@ WHERE i.indrelid = ANY ($1::oid[]) ORDER BY i.indrelid, ic.relname`,
       definition: r.definition,
       ...(r.constraint_name !== null && r.constraint_type !== null && r.constraint_def !== null
         ? {
-          constraint: {
-            name: r.constraint_name,
-            kind: INDEX_CONSTRAINT_KINDS[r.constraint_type],
-            definition: r.constraint_def,
-            deferrable: r.deferrable === true,
-            deferred: r.deferred === true,
-          },
-        }
+            constraint: {
+              name: r.constraint_name,
+              kind: INDEX_CONSTRAINT_KINDS[r.constraint_type],
+              definition: r.constraint_def,
+              deferrable: r.deferrable === true,
+              deferred: r.deferred === true,
+            },
+          }
         : {}),
       ...(r.tablespace !== null ? { tablespace: r.tablespace } : {}),
     });
@@ -165,8 +195,10 @@ WHERE i.indrelid = ANY ($1::oid[]) ORDER BY i.indrelid, ic.relname`,
 
 /** What a leaf carries that a rebuilt leaf would lose or that would block dropping it: one line per leaf. */
 export async function readLeafDependents(db: Db, oids: readonly string[]): Promise<string[]> {
-  const result = await query<{ leaf: string; reasons: string[] }>(db, {
-    text: `SELECT c.oid::regclass::text AS leaf, array_remove(ARRAY[
+  const result = await query<{ leaf: string; reasons: string[] }>(
+    db,
+    {
+      text: `SELECT c.oid::regclass::text AS leaf, array_remove(ARRAY[
   (SELECT 'views ' || string_agg(DISTINCT v.oid::regclass::text, ', ') FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND v.oid <> c.oid),
   (SELECT 'foreign keys ' || string_agg(format('%I of %s', k.conname, k.conrelid::regclass), ', ') FROM pg_constraint k
@@ -176,7 +208,9 @@ export async function readLeafDependents(db: Db, oids: readonly string[]): Promi
   (SELECT 'publications ' || string_agg(quote_ident(pb.pubname), ', ') FROM pg_publication_rel pr JOIN pg_publication pb ON pb.oid = pr.prpubid WHERE pr.prrelid = c.oid)
 ], NULL) AS reasons
 FROM pg_class c WHERE c.oid = ANY ($1::oid[])`,
-    values: [oids],
-  }, PARTITION_WHAT);
+      values: [oids],
+    },
+    PARTITION_WHAT,
+  );
   return result.rows.filter((r) => r.reasons.length > 0).map((r) => `${r.leaf} has its own ${r.reasons.join('; ')}`);
 }

@@ -58,14 +58,14 @@ export async function readDeferrableIndexes(db: Db, target: TableName): Promise<
     ...(r.comment !== null ? { comment: r.comment } : {}),
     ...(r.constraint_type !== null
       ? {
-        constraint: {
-          kind: INDEX_CONSTRAINT_KINDS[r.constraint_type],
-          definition: r.constraint_definition ?? '',
-          deferrable: r.deferrable === true,
-          deferred: r.deferred === true,
-          ...(r.constraint_comment !== null ? { comment: r.constraint_comment } : {}),
-        },
-      }
+          constraint: {
+            kind: INDEX_CONSTRAINT_KINDS[r.constraint_type],
+            definition: r.constraint_definition ?? '',
+            deferrable: r.deferrable === true,
+            deferred: r.deferred === true,
+            ...(r.constraint_comment !== null ? { comment: r.constraint_comment } : {}),
+          },
+        }
       : {}),
     replicaIdentity: r.replica_identity,
     clustered: r.clustered,

@@ -42,9 +42,14 @@ async function isEmpty(db: Db, target: TableName): Promise<boolean> {
  * empty, and loads every staged row with its indexes built after the load. Undefined when the strategy's
  * own statements must run (the lock, if taken, is kept to the end of the transaction).
  */
-export async function loadEmptyTarget(
-  ctx: { db: Db; target: TableName; staging: TableName; columns: readonly ColumnSpec[]; stagedRows: number; log: TaskLogger },
-): Promise<StrategyResult | undefined> {
+export async function loadEmptyTarget(ctx: {
+  db: Db;
+  target: TableName;
+  staging: TableName;
+  columns: readonly ColumnSpec[];
+  stagedRows: number;
+  log: TaskLogger;
+}): Promise<StrategyResult | undefined> {
   const { db, target } = ctx;
   if (ctx.stagedRows === 0 || !(await emptyTargetHint(db, target))) return undefined;
   await query(db, lockExclusiveSql(target), `${WHAT}: locking it`);

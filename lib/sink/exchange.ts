@@ -54,8 +54,10 @@ export function exchangeRefusal(catalog: TargetCatalog, options: RefusalOptions 
   if (catalog.otherDependents.length > 0) reasons.push(`other objects depend on it: ${catalog.otherDependents.join(', ')}`);
   if (reasons.length === 0) return undefined;
   const alternative = options.alternative ?? 'overwrite_type: truncate_insert';
-  return `${strategy} cannot replace ${qualified(catalog.table)}: ${reasons.join('; ')}. `
-    + `Drop or detach what is listed before the run and re-create it afterwards, or use ${alternative}, which keeps the table.`;
+  return (
+    `${strategy} cannot replace ${qualified(catalog.table)}: ${reasons.join('; ')}. ` +
+    `Drop or detach what is listed before the run and re-create it afterwards, or use ${alternative}, which keeps the table.`
+  );
 }
 
 /**
@@ -90,14 +92,19 @@ export interface ExchangeOptions {
 export async function exchangeTable(db: Db, target: TableName, staging: TableName, options: ExchangeOptions = {}): Promise<void> {
   const what = `exchanging ${qualified(target)}`;
   await requireTransaction(db, what);
-  const before = (await query<{ path: string; timeout: string }>(db,
-    "SELECT current_setting('search_path') AS path, current_setting('lock_timeout') AS timeout", what)).rows[0];
+  const before = (
+    await query<{ path: string; timeout: string }>(db, "SELECT current_setting('search_path') AS path, current_setting('lock_timeout') AS timeout", what)
+  ).rows[0];
   // Definitions were printed with search_path = pg_catalog; they mean the same objects only under it.
   await setLocal(db, 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : `${Math.max(1, Math.trunc(options.lockTimeoutMs))}ms`, what);
-  const exists = await query(db, {
-    text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
-    values: [target.schema, target.name],
-  }, what);
+  const exists = await query(
+    db,
+    {
+      text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+      values: [target.schema, target.name],
+    },
+    what,
+  );
   if ((exists.rowCount ?? 0) > 0) await query(db, guardLockSql(target), what);
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
@@ -126,13 +133,17 @@ export async function exchangePrebuildSql(db: Db, target: TableName, staging: Ta
 
 /** Names of the staged table's indexes built ahead of the transaction (prefixed `<prefix>_p`). */
 async function prebuiltIndexes(db: Db, staging: TableName, prefix: string): Promise<string[]> {
-  const found = await query<{ name: string }>(db, {
-    text: `SELECT ic.relname AS name FROM pg_catalog.pg_index i
+  const found = await query<{ name: string }>(
+    db,
+    {
+      text: `SELECT ic.relname AS name FROM pg_catalog.pg_index i
       JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND left(ic.relname, $3) = $4 ORDER BY 1`,
-    values: [staging.schema, staging.name, prefix.length + 2, `${prefix}_p`],
-  }, `exchanging into ${qualified(staging)}: reading the indexes built ahead`);
+      values: [staging.schema, staging.name, prefix.length + 2, `${prefix}_p`],
+    },
+    `exchanging into ${qualified(staging)}: reading the indexes built ahead`,
+  );
   return found.rows.map((r) => r.name);
 }
 

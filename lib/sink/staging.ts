@@ -51,9 +51,19 @@ export function stagedColumns(plan: RunPlan): ColumnSpec[] {
 /** Creates the staging tables of a run (replacing those of an earlier attempt of the same plan). */
 export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: string; runId: string; logged: boolean }): Promise<void> {
   const { staging, done } = stagingTables(plan);
-  const found = await query<{ exists: boolean }>(db, { text: 'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists', values: [staging.schema] }, 'looking for the staging schema');
+  const found = await query<{ exists: boolean }>(
+    db,
+    { text: 'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists', values: [staging.schema] },
+    'looking for the staging schema',
+  );
   const schemaExists = found.rows[0]?.exists ?? false;
-  await transaction(db, () => execute(db, createStagingSql(staging, done, stagedColumns(plan), { ...options, schemaExists, notNull: plan.stagedNotNull ?? [] }), 'creating the staging table'));
+  await transaction(db, () =>
+    execute(
+      db,
+      createStagingSql(staging, done, stagedColumns(plan), { ...options, schemaExists, notNull: plan.stagedNotNull ?? [] }),
+      'creating the staging table',
+    ),
+  );
 }
 
 /** Drops the staging tables of a run; a no-op when they are already gone (e.g. exchanged into the target). */
@@ -74,18 +84,26 @@ export async function dropStagingOfDeadRun(db: Db, plan: RunPlan, options: { loc
   let terminated = 0;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await transaction(db, async () => {
-        await query(db, `SET LOCAL lock_timeout = ${literal(options.lockTimeout ?? '5s')}`, 'dropping the staging table');
-        await execute(db, dropStagingSql(staging, done), 'dropping the staging table');
-      }, 'dropping the staging table');
+      await transaction(
+        db,
+        async () => {
+          await query(db, `SET LOCAL lock_timeout = ${literal(options.lockTimeout ?? '5s')}`, 'dropping the staging table');
+          await execute(db, dropStagingSql(staging, done), 'dropping the staging table');
+        },
+        'dropping the staging table',
+      );
       return terminated;
     } catch (error) {
       if (!(error instanceof PgferryError && (error as { code?: string }).code === '55P03') || attempt >= attempts) throw error;
-      const stopped = await query<{ n: number }>(db, {
-        text: `SELECT count(pg_terminate_backend(l.pid))::int AS n FROM pg_locks l
+      const stopped = await query<{ n: number }>(
+        db,
+        {
+          text: `SELECT count(pg_terminate_backend(l.pid))::int AS n FROM pg_locks l
 WHERE l.relation IN (to_regclass($1), to_regclass($2)) AND l.pid <> pg_backend_pid()`,
-        values: [qualified(staging), qualified(done)],
-      }, 'stopping the sessions of a dead run');
+          values: [qualified(staging), qualified(done)],
+        },
+        'stopping the sessions of a dead run',
+      );
       terminated += stopped.rows[0]?.n ?? 0;
     }
   }
@@ -93,12 +111,16 @@ WHERE l.relation IN (to_regclass($1), to_regclass($2)) AND l.pid <> pg_backend_p
 
 /** Drops staging tables left by earlier runs of the pipeline (a crashed run); call while holding the lease. */
 export async function dropLeftoverStaging(db: Db, schema: string, pipeline: string, keepRunId: string): Promise<string[]> {
-  const result = await query<{ name: string }>(db, {
-    text: `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const result = await query<{ name: string }>(
+    db,
+    {
+      text: `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND starts_with(obj_description(c.oid, 'pg_class'), $2)
   AND obj_description(c.oid, 'pg_class') <> $3`,
-    values: [schema, stagingCommentPrefix(pipeline), stagingCommentPrefix(pipeline) + keepRunId],
-  }, 'looking for leftover staging tables');
+      values: [schema, stagingCommentPrefix(pipeline), stagingCommentPrefix(pipeline) + keepRunId],
+    },
+    'looking for leftover staging tables',
+  );
   for (const row of result.rows) {
     await query(db, `DROP TABLE IF EXISTS ${ident(schema)}.${ident(row.name)}`, 'dropping a leftover staging table');
   }
@@ -114,28 +136,52 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND starts_with(obj_description
 export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: number, select: string): Promise<CopyResult & { skipped: boolean }> {
   const { staging, done } = stagingTables(plan);
   const recorded = async (): Promise<(CopyResult & { skipped: boolean }) | undefined> => {
-    const seen = await query<{ rows: string; bytes: string }>(target, {
-      text: `SELECT rows, bytes FROM ${qualified(done)} WHERE chunk = $1`,
-      values: [chunk],
-    }, 'reading the chunk record');
+    const seen = await query<{ rows: string; bytes: string }>(
+      target,
+      {
+        text: `SELECT rows, bytes FROM ${qualified(done)} WHERE chunk = $1`,
+        values: [chunk],
+      },
+      'reading the chunk record',
+    );
     const previous = seen.rows[0];
     return previous ? { rows: Number(previous.rows), bytes: Number(previous.bytes), skipped: true } : undefined;
   };
   try {
-    return await transaction(target, async () => {
-      const previous = await recorded();
-      if (previous) return previous;
-      const copied = await copyBetween(source, target, copyToSql(select), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
-      await query(target, {
-        text: `INSERT INTO ${qualified(done)} (chunk, rows, bytes) VALUES ($1, $2, $3)`,
-        values: [chunk, copied.rows, copied.bytes],
-      }, 'recording the chunk');
-      return { ...copied, skipped: false };
-    }, 'loading the chunk');
+    return await transaction(
+      target,
+      async () => {
+        const previous = await recorded();
+        if (previous) return previous;
+        const copied = await copyBetween(
+          source,
+          target,
+          copyToSql(select),
+          copyFromSql(
+            staging,
+            stagedColumns(plan).map((c) => c.name),
+          ),
+        );
+        await query(
+          target,
+          {
+            text: `INSERT INTO ${qualified(done)} (chunk, rows, bytes) VALUES ($1, $2, $3)`,
+            values: [chunk, copied.rows, copied.bytes],
+          },
+          'recording the chunk',
+        );
+        return { ...copied, skipped: false };
+      },
+      'loading the chunk',
+    );
   } catch (error) {
     if (error instanceof DatabaseError && error.code === '23502' && (plan.stagedNotNull ?? []).length > 0) {
-      throw new DatabaseError(`chunk ${chunk}: the source returned NULL in a column that is NOT NULL in the target, so the exchanged table could not hold it `
-        + `(${error.message}). This chunk was rolled back and the target is unchanged; filter those rows out with custom_predicate or drop the NOT NULL in the target`, error.code, { cause: error });
+      throw new DatabaseError(
+        `chunk ${chunk}: the source returned NULL in a column that is NOT NULL in the target, so the exchanged table could not hold it ` +
+          `(${error.message}). This chunk was rolled back and the target is unchanged; filter those rows out with custom_predicate or drop the NOT NULL in the target`,
+        error.code,
+        { cause: error },
+      );
     }
     // 23505: an earlier attempt of this chunk committed while this one copied; this copy was rolled back.
     if (!(error instanceof DatabaseError && error.code === '23505')) throw error;
@@ -153,9 +199,11 @@ export async function analyzeStaging(db: Db, staging: TableName): Promise<void> 
 /** Totals of the chunks loaded into staging. */
 export async function stagedTotals(db: Db, plan: RunPlan): Promise<{ chunks: number; rows: number; bytes: number }> {
   const { done } = stagingTables(plan);
-  const result = await query<{ chunks: string; rows: string; bytes: string }>(db,
+  const result = await query<{ chunks: string; rows: string; bytes: string }>(
+    db,
     `SELECT count(*) AS chunks, coalesce(sum(rows), 0) AS rows, coalesce(sum(bytes), 0) AS bytes FROM ${qualified(done)}`,
-    'counting staged chunks');
+    'counting staged chunks',
+  );
   const row = result.rows[0];
   return { chunks: Number(row?.chunks ?? 0), rows: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0) };
 }

@@ -19,7 +19,9 @@ type Row = Record<string, unknown>;
 export async function readTargetCatalog(db: Db, target: TableName): Promise<TargetCatalog | undefined> {
   const v = await serverVersion(db, WHAT);
   if (v < 140000) {
-    throw new NotSupportedError(`exchange and shadow_swap need PostgreSQL 14 or later on the target (it runs ${Math.floor(v / 10000)}); use overwrite_type: truncate_insert or merge_policy: delete_insert`);
+    throw new NotSupportedError(
+      `exchange and shadow_swap need PostgreSQL 14 or later on the target (it runs ${Math.floor(v / 10000)}); use overwrite_type: truncate_insert or merge_policy: delete_insert`,
+    );
   }
   return withCatalogSearchPath(db, () => readCatalog(db, target));
 }
@@ -37,7 +39,9 @@ const grants = (value: unknown): Grant[] =>
 
 /** The pg_class row of `table` with its owner, options, replica identity, clustering, comment and grants. */
 async function readRelation(db: Db, table: TableName): Promise<Row[]> {
-  return rows(db, `SELECT c.oid::int8 AS oid, c.reltype::int8 AS reltype, c.relkind::text AS relkind,
+  return rows(
+    db,
+    `SELECT c.oid::int8 AS oid, c.reltype::int8 AS reltype, c.relkind::text AS relkind,
   c.relpersistence::text = 'u' AS unlogged, c.relispartition AS is_partition,
   c.relrowsecurity AS rls, c.relforcerowsecurity AS force_rls, c.relreplident::text AS replident,
   pg_get_userbyid(c.relowner) AS owner, c.reloptions AS options, t.reloptions AS toast_options,
@@ -49,20 +53,28 @@ async function readRelation(db: Db, table: TableName): Promise<Row[]> {
     'grantee', CASE WHEN x.grantee <> 0 THEN pg_get_userbyid(x.grantee) END,
     'privilege', x.privilege_type, 'grantable', x.is_grantable)) FROM aclexplode(c.relacl) x) END AS grants
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-WHERE n.nspname = $1 AND c.relname = $2`, [table.schema, table.name]);
+WHERE n.nspname = $1 AND c.relname = $2`,
+    [table.schema, table.name],
+  );
 }
 
 /** Parents (is_parent) and children of the table, by inheritance or partitioning. */
 async function readInheritance(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT i.inhrelid = $1 AS is_parent, n.nspname AS schema, c.relname AS name
+  return rows(
+    db,
+    `SELECT i.inhrelid = $1 AS is_parent, n.nspname AS schema, c.relname AS name
 FROM pg_inherits i JOIN pg_class c ON c.oid = CASE WHEN i.inhrelid = $1 THEN i.inhparent ELSE i.inhrelid END
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.inhrelid = $1 OR i.inhparent = $1 ORDER BY 2, 3`, [oid]);
+WHERE i.inhrelid = $1 OR i.inhparent = $1 ORDER BY 2, 3`,
+    [oid],
+  );
 }
 
 /** Columns in order, with default, collation, statistics target, grants and identity sequence. */
 async function readColumns(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+  return rows(
+    db,
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
   pg_get_expr(d.adbin, d.adrelid) AS default_expr, col_description(a.attrelid, a.attnum) AS comment,
   a.attidentity::text AS identity, a.attgenerated::text AS generated, NULLIF(a.attstattarget::int, -1) AS statistics,
   CASE WHEN a.attcollation <> ty.typcollation THEN cn.nspname END AS collation_schema, co.collname AS collation_name,
@@ -83,71 +95,101 @@ LEFT JOIN LATERAL (
     AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i' LIMIT 1
 ) seq ON true
 LEFT JOIN pg_sequence ps ON ps.seqrelid = seq.oid
-WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [oid]);
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [oid],
+  );
 }
 
 /** Sequences owned by a column of the table (serial), not identity ones. */
 async function readOwnedSequences(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT sn.nspname AS schema, s.relname AS name, a.attname AS column
+  return rows(
+    db,
+    `SELECT sn.nspname AS schema, s.relname AS name, a.attname AS column
 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'a'
-ORDER BY 1, 2`, [oid]);
+ORDER BY 1, 2`,
+    [oid],
+  );
 }
 
 /** Constraints of the table, with the index definition of those an index backs. */
 async function readConstraints(db: Db, oid: string): Promise<Row[]> {
   // 'n' (named NOT NULL) exists from PostgreSQL 18; 't' (constraint trigger) comes back with its trigger.
-  return rows(db, `SELECT k.conname AS name, k.contype::text AS type, pg_get_constraintdef(k.oid) AS definition,
+  return rows(
+    db,
+    `SELECT k.conname AS name, k.contype::text AS type, pg_get_constraintdef(k.oid) AS definition,
   obj_description(k.oid, 'pg_constraint') AS comment, k.contype = 'f' AND k.confrelid = k.conrelid AS self_reference,
   CASE WHEN k.contype = 'n' THEN (SELECT attname FROM pg_attribute WHERE attrelid = k.conrelid AND attnum = k.conkey[1]) END AS column,
   CASE WHEN k.contype IN ('p', 'u', 'x') THEN obj_description(k.conindid, 'pg_class') END AS index_comment,
   CASE WHEN k.contype IN ('p', 'u', 'x') THEN pg_get_indexdef(k.conindid) END AS index_definition,
   (SELECT ts.spcname FROM pg_class ic JOIN pg_tablespace ts ON ts.oid = ic.reltablespace WHERE ic.oid = k.conindid) AS index_tablespace,
   k.condeferrable AS deferrable, k.condeferred AS deferred
-FROM pg_constraint k WHERE k.conrelid = $1 AND k.contype IN ('n', 'c', 'p', 'u', 'x', 'f') ORDER BY k.conname`, [oid]);
+FROM pg_constraint k WHERE k.conrelid = $1 AND k.contype IN ('n', 'c', 'p', 'u', 'x', 'f') ORDER BY k.conname`,
+    [oid],
+  );
 }
 
 /** Indexes of the table that back no constraint. */
 async function readIndexes(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, ts.spcname AS tablespace,
+  return rows(
+    db,
+    `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, ts.spcname AS tablespace,
   obj_description(i.indexrelid, 'pg_class') AS comment
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
 WHERE i.indrelid = $1 AND NOT EXISTS (SELECT 1 FROM pg_constraint k
   WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
-ORDER BY ic.relname`, [oid]);
+ORDER BY ic.relname`,
+    [oid],
+  );
 }
 
 /** User triggers of the table. */
 async function readTriggers(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT tgname AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled,
+  return rows(
+    db,
+    `SELECT tgname AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled,
   obj_description(oid, 'pg_trigger') AS comment
-FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname`, [oid]);
+FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname`,
+    [oid],
+  );
 }
 
 /** Extended statistics objects on the table. */
 async function readStatistics(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT sn.nspname AS schema, s.stxname AS name, pg_get_userbyid(s.stxowner) AS owner,
+  return rows(
+    db,
+    `SELECT sn.nspname AS schema, s.stxname AS name, pg_get_userbyid(s.stxowner) AS owner,
   ARRAY(SELECT CASE k WHEN 'd' THEN 'ndistinct' WHEN 'f' THEN 'dependencies' WHEN 'm' THEN 'mcv' END
         FROM unnest(s.stxkind) k WHERE k <> 'e') AS kinds,
   pg_get_statisticsobjdef_columns(s.oid) AS columns, NULLIF(s.stxstattarget::int, -1) AS target,
   obj_description(s.oid, 'pg_statistic_ext') AS comment
-FROM pg_statistic_ext s JOIN pg_namespace sn ON sn.oid = s.stxnamespace WHERE s.stxrelid = $1 ORDER BY 1, 2`, [oid]);
+FROM pg_statistic_ext s JOIN pg_namespace sn ON sn.oid = s.stxnamespace WHERE s.stxrelid = $1 ORDER BY 1, 2`,
+    [oid],
+  );
 }
 
 /** Views and materialized views that read the table. */
 async function readDependentViews(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT DISTINCT vn.nspname AS schema, v.relname AS name, v.relkind = 'm' AS materialized
+  return rows(
+    db,
+    `SELECT DISTINCT vn.nspname AS schema, v.relname AS name, v.relkind = 'm' AS materialized
 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
-  AND v.oid <> $1 AND v.relkind IN ('v', 'm') ORDER BY 1, 2`, [oid]);
+  AND v.oid <> $1 AND v.relkind IN ('v', 'm') ORDER BY 1, 2`,
+    [oid],
+  );
 }
 
 /** Foreign keys of other tables that reference the table. */
 async function readReferencingForeignKeys(db: Db, oid: string): Promise<Row[]> {
-  return rows(db, `SELECT k.conname AS fk, n.nspname AS schema, c.relname AS name
+  return rows(
+    db,
+    `SELECT k.conname AS fk, n.nspname AS schema, c.relname AS name
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 ORDER BY 2, 3, 1`, [oid]);
+WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 ORDER BY 2, 3, 1`,
+    [oid],
+  );
 }
 
 /** Names of the row-level security policies of the table. */
@@ -170,7 +212,9 @@ async function readPublications(db: Db, table: TableName): Promise<Row[]> {
 async function readOtherDependents(db: Db, oid: string, reltype: string): Promise<Row[]> {
   // Whatever else would make DROP TABLE (without CASCADE) fail, for objects exchange neither carries nor reports
   // by name: functions of the row type, columns of other tables of that type, rules of other tables...
-  return rows(db, `SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0) AS name
+  return rows(
+    db,
+    `SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0) AS name
 FROM pg_depend d
 WHERE d.deptype = 'n' AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = $1) OR (d.refclassid = 'pg_type'::regclass AND d.refobjid = $2))
   AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
@@ -181,11 +225,18 @@ WHERE d.deptype = 'n' AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid =
   AND NOT (d.classid = 'pg_class'::regclass AND (d.objid = $1 OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = $1)))
   AND NOT (d.classid = 'pg_statistic_ext'::regclass AND EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.oid = d.objid AND s.stxrelid = $1))
   AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_attrdef a WHERE a.oid = d.objid AND a.adrelid = $1))
-ORDER BY 1`, [oid, reltype]);
+ORDER BY 1`,
+    [oid, reltype],
+  );
 }
 
 const CONSTRAINT_KINDS: Record<string, ConstraintKind> = {
-  p: 'primary key', u: 'unique', x: 'exclude', c: 'check', f: 'foreign key', n: 'not null',
+  p: 'primary key',
+  u: 'unique',
+  x: 'exclude',
+  c: 'check',
+  f: 'foreign key',
+  n: 'not null',
 };
 
 const REPLICA_IDENTITY: Record<string, TargetCatalog['replicaIdentity']> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
@@ -236,13 +287,24 @@ async function readCatalog(db: Db, table: TableName): Promise<TargetCatalog | un
     columns,
     constraints,
     indexes: (await readIndexes(db, oid)).map((r) => ({
-      name: str(r.name), definition: str(r.definition), tablespace: opt(r.tablespace), comment: opt(r.comment),
+      name: str(r.name),
+      definition: str(r.definition),
+      tablespace: opt(r.tablespace),
+      comment: opt(r.comment),
     })),
     triggers: (await readTriggers(db, oid)).map((r) => ({
-      name: str(r.name), definition: str(r.definition), enabled: str(r.enabled) as TriggerCatalog['enabled'], comment: opt(r.comment),
+      name: str(r.name),
+      definition: str(r.definition),
+      enabled: str(r.enabled) as TriggerCatalog['enabled'],
+      comment: opt(r.comment),
     })),
     statistics: (await readStatistics(db, oid)).map((r) => ({
-      name: name(r), owner: str(r.owner), kinds: (r.kinds as string[]).map(str), columns: str(r.columns), target: num(r.target), comment: opt(r.comment),
+      name: name(r),
+      owner: str(r.owner),
+      kinds: (r.kinds as string[]).map(str),
+      columns: str(r.columns),
+      target: num(r.target),
+      comment: opt(r.comment),
     })),
     grants: rel.grants === null ? undefined : grants(rel.grants),
     ownedSequences: (await readOwnedSequences(db, oid)).map((r) => ({ sequence: name(r), column: str(r.column) })),
@@ -263,16 +325,19 @@ function toColumn(r: Row): ColumnCatalog {
     default: opt(r.default_expr),
     collation: r.collation_schema === null ? undefined : name(r, 'collation_'),
     statistics: num(r.statistics),
-    identity: r.identity === '' || r.seq_name === null ? undefined : {
-      generation: r.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT',
-      sequence: name(r, 'seq_'),
-      start: str(r.seq_start),
-      increment: str(r.seq_increment),
-      min: str(r.seq_min),
-      max: str(r.seq_max),
-      cache: str(r.seq_cache),
-      cycle: r.seq_cycle === true,
-    },
+    identity:
+      r.identity === '' || r.seq_name === null
+        ? undefined
+        : {
+            generation: r.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT',
+            sequence: name(r, 'seq_'),
+            start: str(r.seq_start),
+            increment: str(r.seq_increment),
+            min: str(r.seq_min),
+            max: str(r.seq_max),
+            cache: str(r.seq_cache),
+            cycle: r.seq_cycle === true,
+          },
     generated,
     comment: opt(r.comment),
     grants: grants(r.grants),

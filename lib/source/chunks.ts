@@ -77,10 +77,14 @@ export async function planChunks(db: Db, input: ChunkPlanInput): Promise<ChunkBo
   if (count <= 1) return single;
 
   const fractions = Array.from({ length: count - 1 }, (_, i) => (i + 1) / count);
-  const result = await query<{ bounds: string[] | null }>(db, {
-    text: `SELECT (percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY s.${col}))::text[] AS bounds FROM ${sampleFrom}`,
-    values: [fractions],
-  }, 'choosing chunk bounds');
+  const result = await query<{ bounds: string[] | null }>(
+    db,
+    {
+      text: `SELECT (percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY s.${col}))::text[] AS bounds FROM ${sampleFrom}`,
+      values: [fractions],
+    },
+    'choosing chunk bounds',
+  );
   const bounds = [...new Set((result.rows[0]?.bounds ?? []).filter((b): b is string => b !== null))];
   if (bounds.length === 0) return single;
   const chunks: ChunkBounds[] = [{ lower: null, upper: bounds[0] ?? null }];

@@ -32,7 +32,10 @@ export async function describeSource(db: Db, source: SourceRef, columns: readonl
   if (repeated !== undefined) {
     throw new DatabaseError(`source returns column ${JSON.stringify(repeated)} more than once; give each column a distinct name`);
   }
-  const types = await formatTypes(db, probe.fields.map((f) => [f.dataTypeID, f.dataTypeModifier]));
+  const types = await formatTypes(
+    db,
+    probe.fields.map((f) => [f.dataTypeID, f.dataTypeModifier]),
+  );
   let described = probe.fields.map((f, i) => ({ name: f.name, type: types[i] ?? 'text' }));
   if (!relation) return { columns: described };
   // A result set reports a domain as its base type; the table's own columns keep the domain (and its CHECK).
@@ -51,11 +54,15 @@ export async function describeSource(db: Db, source: SourceRef, columns: readonl
 export async function tableColumnType(db: Db, table: TableName, column: string): Promise<ColumnSpec | undefined> {
   return transaction(db, async () => {
     await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
-    const result = await query<{ type: string }>(db, {
-      text: `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+    const result = await query<{ type: string }>(
+      db,
+      {
+        text: `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
 WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
-      values: [qualified(table), column],
-    }, 'describing the source');
+        values: [qualified(table), column],
+      },
+      'describing the source',
+    );
     const row = result.rows[0];
     return row ? { name: column, type: row.type } : undefined;
   });
@@ -64,10 +71,14 @@ WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a
 async function tableColumnTypes(db: Db, oid: number): Promise<Map<string, string>> {
   return transaction(db, async () => {
     await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
-    const result = await query<{ name: string; type: string }>(db, {
-      text: `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped`,
-      values: [oid],
-    }, 'describing the source');
+    const result = await query<{ name: string; type: string }>(
+      db,
+      {
+        text: `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped`,
+        values: [oid],
+      },
+      'describing the source',
+    );
     return new Map(result.rows.map((r) => [r.name, r.type]));
   });
 }
@@ -86,7 +97,11 @@ const FIND_TABLE = `SELECT c.oid::int8 AS oid, c.reltuples::float8 AS reltuples,
 FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
 
 async function findTable(db: Db, table: TableName): Promise<Relation> {
-  const result = await query<{ oid: number; reltuples: number; row_bytes: number | null }>(db, { text: FIND_TABLE, values: [qualified(table)] }, 'looking up the source table');
+  const result = await query<{ oid: number; reltuples: number; row_bytes: number | null }>(
+    db,
+    { text: FIND_TABLE, values: [qualified(table)] },
+    'looking up the source table',
+  );
   const row = result.rows[0];
   if (!row) throw new DatabaseError(`source table ${qualified(table)} does not exist`, '42P01');
   return { oid: Number(row.oid), reltuples: Number(row.reltuples), rowBytes: row.row_bytes === null ? null : Number(row.row_bytes) };
@@ -96,10 +111,14 @@ async function formatTypes(db: Db, types: readonly (readonly [number, number])[]
   if (types.length === 0) return [];
   return transaction(db, async () => {
     await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
-    const result = await query<{ type: string }>(db, {
-      text: `SELECT format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
-      values: [types.map((t) => t[0]), types.map((t) => t[1])],
-    }, 'describing the source');
+    const result = await query<{ type: string }>(
+      db,
+      {
+        text: `SELECT format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
+        values: [types.map((t) => t[0]), types.map((t) => t[1])],
+      },
+      'describing the source',
+    );
     return result.rows.map((r) => r.type);
   });
 }
@@ -107,12 +126,16 @@ async function formatTypes(db: Db, types: readonly (readonly [number, number])[]
 async function singleColumnPrimaryKey(db: Db, oid: number): Promise<ColumnSpec | undefined> {
   return transaction(db, async () => {
     await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
-    const result = await query<{ name: string; type: string }>(db, {
-      text: `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+    const result = await query<{ name: string; type: string }>(
+      db,
+      {
+        text: `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
 WHERE i.indrelid = $1::oid AND i.indisprimary AND i.indnkeyatts = 1`,
-      values: [oid],
-    }, 'describing the source');
+        values: [oid],
+      },
+      'describing the source',
+    );
     return result.rows[0];
   });
 }

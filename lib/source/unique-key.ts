@@ -29,7 +29,11 @@ ORDER BY 1 LIMIT 1`;
 
 /** The name of a unique index of `table` on exactly `keys` (NOT NULL columns, default operator classes), if any. */
 export async function uniqueIndexOn(db: Db, table: TableName, keys: readonly string[]): Promise<string | undefined> {
-  const result = await query<{ name: string }>(db, { text: UNIQUE_INDEX_SQL, values: [qualified(table), keys] }, `looking for a unique index on the key of ${qualified(table)}`);
+  const result = await query<{ name: string }>(
+    db,
+    { text: UNIQUE_INDEX_SQL, values: [qualified(table), keys] },
+    `looking for a unique index on the key of ${qualified(table)}`,
+  );
   return result.rows[0]?.name;
 }
 

@@ -85,9 +85,16 @@ async function columnWindow(db: Db, input: WindowInput): Promise<ExtractionWindo
   const from = sourceFrom(config.source);
 
   if (options.null_cursor === 'fail') {
-    const nulls = await query(db, `SELECT 1 FROM ${from} WHERE ${col} IS NULL${options.custom_predicate ? ` AND (${options.custom_predicate})` : ''} LIMIT 1`, 'looking for NULL cursor values');
+    const nulls = await query(
+      db,
+      `SELECT 1 FROM ${from} WHERE ${col} IS NULL${options.custom_predicate ? ` AND (${options.custom_predicate})` : ''} LIMIT 1`,
+      'looking for NULL cursor values',
+    );
     if (nulls.rowCount) {
-      throw new NullCursorError(`source has rows whose ${column.name} is NULL; they would never be extracted. Set source.options.null_cursor to include or exclude`, column.name);
+      throw new NullCursorError(
+        `source has rows whose ${column.name} is NULL; they would never be extracted. Set source.options.null_cursor to include or exclude`,
+        column.name,
+      );
     }
   }
   const max = await query<{ upper: string | null }>(db, `SELECT max(${col})::text AS upper FROM ${from}${where}`, 'reading the cursor column maximum');
@@ -113,7 +120,11 @@ async function columnWindow(db: Db, input: WindowInput): Promise<ExtractionWindo
     predicate,
     cursorAfter,
     column,
-    note: stored ? undefined : input.fullRefresh ? 'full refresh requested: stored cursor ignored' : 'no stored cursor: first run extracts everything up to the current maximum',
+    note: stored
+      ? undefined
+      : input.fullRefresh
+        ? 'full refresh requested: stored cursor ignored'
+        : 'no stored cursor: first run extracts everything up to the current maximum',
   };
 }
 
@@ -121,7 +132,11 @@ async function columnWindow(db: Db, input: WindowInput): Promise<ExtractionWindo
 async function lowerBound(db: Db, value: string, type: string, lookback: string | number | undefined): Promise<string> {
   if (lookback === undefined || lookback === 0 || lookback === '0') return value;
   const amount = typeof lookback === 'number' ? `${literal(String(lookback))}::numeric` : `${literal(lookback)}::interval`;
-  const result = await query<{ lower: string }>(db, `SELECT (${typedLiteral(value, type)} - ${amount})::${type}::text AS lower`, 'applying lookback to the stored cursor');
+  const result = await query<{ lower: string }>(
+    db,
+    `SELECT (${typedLiteral(value, type)} - ${amount})::${type}::text AS lower`,
+    'applying lookback to the stored cursor',
+  );
   return result.rows[0]?.lower ?? value;
 }
 
@@ -133,7 +148,8 @@ async function xminWindow(db: Db, input: WindowInput): Promise<ExtractionWindow>
   const table = config.source.table;
   if (!table) throw new ConfigError('source.options.incremental_strategy xmin needs source.table');
   // Never txid_current()/pg_current_xact_id(): they assign an xid, which a read replica cannot.
-  const snapshotSql = (await serverVersion(db)) >= 130000 ? 'pg_snapshot_xmin(pg_current_snapshot())::text' : 'txid_snapshot_xmin(txid_current_snapshot())::text';
+  const snapshotSql =
+    (await serverVersion(db)) >= 130000 ? 'pg_snapshot_xmin(pg_current_snapshot())::text' : 'txid_snapshot_xmin(txid_current_snapshot())::text';
   const snap = await query<{ upper: string }>(db, `SELECT ${snapshotSql} AS upper`, 'reading the snapshot');
   const upper = snap.rows[0]?.upper ?? '0';
   const cursorAfter: Cursor = { strategy: 'xmin', xmin: upper };
@@ -145,7 +161,13 @@ async function xminWindow(db: Db, input: WindowInput): Promise<ExtractionWindow>
   const lower = cursor.xmin;
   const window = xminPredicate(BigInt(lower), BigInt(upper));
   if (window.full) {
-    input.log.warn('xmin window cannot be expressed in 32-bit xids: extracting every row', { pipeline: config.name, table: qualified(table), lower, upper, reason: window.reason });
+    input.log.warn('xmin window cannot be expressed in 32-bit xids: extracting every row', {
+      pipeline: config.name,
+      table: qualified(table),
+      lower,
+      upper,
+      reason: window.reason,
+    });
     return { strategy: 'xmin', lower, upper, full: true, cursorAfter, note: window.reason };
   }
   return { strategy: 'xmin', lower, upper, full: false, predicate: window.predicate, cursorAfter, note: window.reason };

@@ -9,11 +9,13 @@ export function createTableSql(
   options: { unlogged?: boolean; notNull?: readonly StagedNotNull[] } = {},
 ): string {
   const notNull = new Map((options.notNull ?? []).map((n) => [n.column, n]));
-  const cols = columns.map((c) => {
-    const n = notNull.get(c.name);
-    const constraint = n === undefined ? '' : `${n.name === undefined ? '' : ` CONSTRAINT ${ident(n.name)}`} NOT NULL`;
-    return `${ident(c.name)} ${c.type}${constraint}`;
-  }).join(', ');
+  const cols = columns
+    .map((c) => {
+      const n = notNull.get(c.name);
+      const constraint = n === undefined ? '' : `${n.name === undefined ? '' : ` CONSTRAINT ${ident(n.name)}`} NOT NULL`;
+      return `${ident(c.name)} ${c.type}${constraint}`;
+    })
+    .join(', ');
   return `CREATE ${options.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(table)} (${cols})`;
 }
 
@@ -36,10 +38,9 @@ export function createStagingSql(
   return [
     // Even with IF NOT EXISTS, CREATE SCHEMA needs CREATE on the database: left out when the schema exists.
     // Concurrent first runs of two pipelines would race on it (23505 on pg_namespace) without the lock.
-    ...(options.schemaExists === true ? [] : [
-      `SELECT pg_advisory_xact_lock(hashtext(${literal(`pgferry staging ${staging.schema}`)}))`,
-      `CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`,
-    ]),
+    ...(options.schemaExists === true
+      ? []
+      : [`SELECT pg_advisory_xact_lock(hashtext(${literal(`pgferry staging ${staging.schema}`)}))`, `CREATE SCHEMA IF NOT EXISTS ${ident(staging.schema)}`]),
     `DROP TABLE IF EXISTS ${qualified(staging)}`,
     `DROP TABLE IF EXISTS ${qualified(done)}`,
     // Autovacuum on a table that lives for one run only gets in the way (a TRUNCATE waits for it to yield its lock);

@@ -22,7 +22,8 @@ function renamedBuild(build: IndexBuild, name: string): string {
  */
 export function prebuiltIndexName(prefix: string, build: IndexBuild): string {
   const name = `${prefix}_p${createHash('sha256').update(renamedBuild(build, '')).digest('hex').slice(0, 16)}`;
-  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
+  if (Buffer.byteLength(name) > MAX_IDENT_BYTES)
+    throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
   return name;
 }
 

@@ -53,11 +53,13 @@ export function isPlainNotNull(definition: string): boolean {
  */
 export function stagedNotNullFor(catalog: TargetCatalog): StagedNotNull[] {
   const named = new Map(catalog.constraints.filter((c) => c.kind === 'not null').map((c) => [c.column, c]));
-  return catalog.columns.filter((c) => c.notNull).flatMap((c): StagedNotNull[] => {
-    const constraint = named.get(c.name);
-    if (constraint === undefined) return [{ column: c.name }];
-    return isPlainNotNull(constraint.definition) ? [{ column: c.name, name: constraint.name }] : [];
-  });
+  return catalog.columns
+    .filter((c) => c.notNull)
+    .flatMap((c): StagedNotNull[] => {
+      const constraint = named.get(c.name);
+      if (constraint === undefined) return [{ column: c.name }];
+      return isPlainNotNull(constraint.definition) ? [{ column: c.name, name: constraint.name }] : [];
+    });
 }
 
 /**
@@ -92,8 +94,12 @@ export function exchangeStatements(
   const builds: IndexBuild[] = [];
 
   const prepare: string[] = [guardLockSql(target), `ALTER TABLE ${s} SET ${catalog.unlogged ? 'UNLOGGED' : 'LOGGED'}`];
-  prepare.push(...alterTable(s, catalog.columns.filter((c) => c.collation).map((c) =>
-    `ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE ${qualified(c.collation as ObjectName)}`)));
+  prepare.push(
+    ...alterTable(
+      s,
+      catalog.columns.filter((c) => c.collation).map((c) => `ALTER COLUMN ${ident(c.name)} TYPE ${c.type} COLLATE ${qualified(c.collation as ObjectName)}`),
+    ),
+  );
   const namedNotNull = catalog.constraints.filter((c) => c.kind === 'not null');
   const covered = new Set(namedNotNull.map((c) => c.column));
   // NOT NULLs the staged table was created with (COPY checked every row) that are exactly the target's stay.
@@ -105,16 +111,28 @@ export function exchangeStatements(
   // PostgreSQL 18 refuses a second not-null constraint on a column, so a staged one goes before ours is added;
   // so does one the target does not have (any more).
   const dropped = [...new Set([...namedNotNull.map((c) => c.column ?? ''), ...staged.map((n) => n.column)])].filter((c) => !kept.has(c));
-  prepare.push(...alterTable(s, dropped.map((c) => `ALTER COLUMN ${ident(c)} DROP NOT NULL`)));
+  prepare.push(
+    ...alterTable(
+      s,
+      dropped.map((c) => `ALTER COLUMN ${ident(c)} DROP NOT NULL`),
+    ),
+  );
   // One ALTER TABLE, so every NOT NULL and CHECK left to add is verified in a single scan of the staged rows.
-  prepare.push(...alterTable(s, [
-    ...namedNotNull.filter((c) => !kept.has(c.column)).map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
-    ...catalog.columns.filter((c) => c.notNull && !covered.has(c.name) && !kept.has(c.name)).map((c) => `ALTER COLUMN ${ident(c.name)} SET NOT NULL`),
-    ...catalog.columns.filter((c) => c.default !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET DEFAULT ${c.default}`),
-    ...catalog.columns.filter((c) => c.statistics !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET STATISTICS ${int(c.statistics)}`),
-    ...catalog.constraints.filter((c) => c.kind === 'check').map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
-  ]));
-  prepare.push(...alterTable(s, identities.map(({ column, temp: seq }) => identitySql(column, { schema: staging.schema, name: seq }))));
+  prepare.push(
+    ...alterTable(s, [
+      ...namedNotNull.filter((c) => !kept.has(c.column)).map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
+      ...catalog.columns.filter((c) => c.notNull && !covered.has(c.name) && !kept.has(c.name)).map((c) => `ALTER COLUMN ${ident(c.name)} SET NOT NULL`),
+      ...catalog.columns.filter((c) => c.default !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET DEFAULT ${c.default}`),
+      ...catalog.columns.filter((c) => c.statistics !== undefined).map((c) => `ALTER COLUMN ${ident(c.name)} SET STATISTICS ${int(c.statistics)}`),
+      ...catalog.constraints.filter((c) => c.kind === 'check').map((c) => `ADD CONSTRAINT ${ident(c.name)} ${c.definition}`),
+    ]),
+  );
+  prepare.push(
+    ...alterTable(
+      s,
+      identities.map(({ column, temp: seq }) => identitySql(column, { schema: staging.schema, name: seq })),
+    ),
+  );
   for (const c of catalog.constraints.filter((k) => hasIndex(k.kind))) {
     if (c.index) {
       const kind = c.kind as IndexConstraint['kind'];
@@ -186,7 +204,8 @@ function hasIndex(kind: ConstraintKind): boolean {
 function tempNamer(prefix: string): (kind: string, n: number) => string {
   return (kind, n) => {
     const name = `${prefix}_${kind}${n}`;
-    if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
+    if (Buffer.byteLength(name) > MAX_IDENT_BYTES)
+      throw new InternalError(`exchange: temporary name ${name} is longer than ${MAX_IDENT_BYTES} bytes; use a shorter prefix`);
     return name;
   };
 }
@@ -264,7 +283,9 @@ function grantStatements(catalog: TargetCatalog, table: string): string[] {
     const owner = catalog.grants.filter((g) => g.grantee === catalog.owner);
     const others = catalog.grants.filter((g) => g.grantee !== catalog.owner);
     for (const group of groupGrants([...owner, ...others])) {
-      out.push(`GRANT ${group.privileges.map(keyword).join(', ')} ON TABLE ${table} TO ${grantee(group.grantee)}${group.grantable ? ' WITH GRANT OPTION' : ''}`);
+      out.push(
+        `GRANT ${group.privileges.map(keyword).join(', ')} ON TABLE ${table} TO ${grantee(group.grantee)}${group.grantable ? ' WITH GRANT OPTION' : ''}`,
+      );
     }
   }
   for (const column of catalog.columns) {

@@ -8,9 +8,15 @@ import { findOutsideQuotes } from './definition-text.ts';
 import { ident, qualified, type TableName } from './quote.ts';
 
 /** `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`: an existing index's definition (pg_get_indexdef) rebuilt on another table. */
-export function indexOn(index: { readonly name: string; readonly definition: string; readonly tablespace?: string }, name: string, table: TableName, what: string): string {
+export function indexOn(
+  index: { readonly name: string; readonly definition: string; readonly tablespace?: string },
+  name: string,
+  table: TableName,
+  what: string,
+): string {
   const using = findOutsideQuotes(index.definition, ' USING ');
-  if (!index.definition.startsWith('CREATE ') || using < 0) throw new InternalError(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
+  if (!index.definition.startsWith('CREATE ') || using < 0)
+    throw new InternalError(`${what}: cannot read the definition of index ${index.name}: ${index.definition}`);
   let tail = index.definition.slice(using + 1);
   if (index.tablespace !== undefined) tail = beforeWhere(tail, `TABLESPACE ${ident(index.tablespace)}`);
   const unique = index.definition.startsWith('CREATE UNIQUE INDEX ') ? 'UNIQUE ' : '';
@@ -52,9 +58,8 @@ export function constraintWithIndexSql(
 ): string[] {
   const t = qualified(table);
   if (constraint.kind === 'exclude') {
-    const definition = index.tablespace === undefined
-      ? constraint.definition
-      : beforeWhere(constraint.definition, `USING INDEX TABLESPACE ${ident(index.tablespace)}`);
+    const definition =
+      index.tablespace === undefined ? constraint.definition : beforeWhere(constraint.definition, `USING INDEX TABLESPACE ${ident(index.tablespace)}`);
     return [`ALTER TABLE ${t} ADD CONSTRAINT ${ident(name)} ${definition}`];
   }
   const timing = constraint.deferrable ? ` DEFERRABLE INITIALLY ${constraint.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';

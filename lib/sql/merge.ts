@@ -91,17 +91,28 @@ export function deleteInsertSql(
   options: { stagedRows?: number } = {},
 ): string[] {
   const keyList = identList(keys.map((k) => k.name));
-  const insert = insertAllSql(target, staging, columns, keys.map((k) => k.name));
+  const insert = insertAllSql(
+    target,
+    staging,
+    columns,
+    keys.map((k) => k.name),
+  );
   const nullable = keys.filter((k) => !k.notNull);
   const single = keys.length === 1 && keys[0] !== undefined && (options.stagedRows ?? Infinity) <= KEY_ARRAY_LIMIT ? keys[0] : undefined;
   if (single) {
     const k = ident(single.name);
-    const statements = [`DELETE FROM ${qualified(target)} AS t WHERE t.${k} = ANY (ARRAY(SELECT DISTINCT ${k} FROM ${qualified(staging)} WHERE ${k} IS NOT NULL))`];
-    if (!single.notNull) statements.push(`DELETE FROM ${qualified(target)} AS t WHERE t.${k} IS NULL AND EXISTS (SELECT 1 FROM ${qualified(staging)} AS s WHERE s.${k} IS NULL)`);
+    const statements = [
+      `DELETE FROM ${qualified(target)} AS t WHERE t.${k} = ANY (ARRAY(SELECT DISTINCT ${k} FROM ${qualified(staging)} WHERE ${k} IS NOT NULL))`,
+    ];
+    if (!single.notNull)
+      statements.push(`DELETE FROM ${qualified(target)} AS t WHERE t.${k} IS NULL AND EXISTS (SELECT 1 FROM ${qualified(staging)} AS s WHERE s.${k} IS NULL)`);
     return [...statements, insert];
   }
   if (nullable.length === 0) {
-    return [`DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)}) AS s WHERE ${keyMatch(keys, 't', 's')}`, insert];
+    return [
+      `DELETE FROM ${qualified(target)} AS t USING (SELECT DISTINCT ${keyList} FROM ${qualified(staging)}) AS s WHERE ${keyMatch(keys, 't', 's')}`,
+      insert,
+    ];
   }
   // Keys without NULLs match with `=` (a hash or index join); the rare staged keys holding a NULL take the NULL-safe form.
   const allSet = nullable.map((k) => `${ident(k.name)} IS NOT NULL`).join(' AND ');
@@ -117,7 +128,13 @@ export function deleteInsertSql(
  * `incremental_merge` / `upsert`: INSERT ... ON CONFLICT (key) DO UPDATE of every other staged column, and of
  * `unstaged` target columns to what INSERT proposed for them (their defaults). DO NOTHING when nothing is left to set.
  */
-export function upsertSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly string[], unstaged: readonly string[] = []): string {
+export function upsertSql(
+  target: TableName,
+  staging: TableName,
+  columns: readonly ColumnSpec[],
+  keys: readonly string[],
+  unstaged: readonly string[] = [],
+): string {
   const sets = [...columns.map((c) => c.name).filter((name) => !keys.includes(name)), ...unstaged].map((name) => `${ident(name)} = EXCLUDED.${ident(name)}`);
   const action = sets.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${sets.join(', ')}`;
   return `${insertAllSql(target, staging, columns, keys)} ON CONFLICT (${identList(keys)}) ${action}`;
@@ -146,7 +163,10 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE replaced) AS replaced FROM merge
 /** `incremental_append` with `only_new_rows`: insert staged rows whose key is not in the target. */
 export function insertNewKeysSql(target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly KeyColumn[]): string {
   const list = identList(columns.map((c) => c.name));
-  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${qualified(staging)} AS s WHERE ${notExistsKeySql(keys, target, 's', 't')}`;
+  return `INSERT INTO ${qualified(target)} (${list}) SELECT ${identList(
+    columns.map((c) => c.name),
+    's',
+  )} FROM ${qualified(staging)} AS s WHERE ${notExistsKeySql(keys, target, 's', 't')}`;
 }
 
 /** The part of an append window that an earlier run may already have loaded: cursor at or below the old cursor, or NULL. */
@@ -176,7 +196,10 @@ export function appendSql(
   if (!overlap) return `${insert} SELECT ${list} FROM ${qualified(staging)}`;
   const col = ident(overlap.cursor.name);
   const inOverlap = (alias: string): string => `(${alias}.${col} IS NULL OR ${alias}.${col} <= ${typedLiteral(overlap.before, overlap.cursor.type)})`;
-  const sCols = identList(columns.map((c) => c.name), 's');
+  const sCols = identList(
+    columns.map((c) => c.name),
+    's',
+  );
   if (keys && keys.length > 0) {
     return `${insert} SELECT ${sCols} FROM ${qualified(staging)} AS s WHERE NOT (${inOverlap('s')} AND EXISTS (SELECT 1 FROM ${qualified(target)} AS t WHERE ${keyMatch(keys, 't', 's')}))`;
   }
@@ -186,7 +209,10 @@ export function appendSql(
   return `${insert}
 SELECT ${sCols} FROM ${qualified(staging)} AS s WHERE NOT ${inOverlap('s')}
 UNION ALL
-SELECT ${identList(columns.map((c) => c.name), 'o')} FROM (
+SELECT ${identList(
+    columns.map((c) => c.name),
+    'o',
+  )} FROM (
   SELECT ${sCols}, ${rowText('s', true)} AS pgferry_row, row_number() OVER (PARTITION BY ${rowText('s', true)}) AS pgferry_n
   FROM ${qualified(staging)} AS s WHERE ${inOverlap('s')}
 ) AS o LEFT JOIN (

@@ -167,28 +167,31 @@ export interface LeafStatements {
  * (so none is built twice) and that take the old names once the leaf is dropped. The helper CHECK is
  * dropped at the end: the partition constraint enforces the same, and the leaf's catalog stays as it was.
  */
-export function leafStatements(
-  leaf: LeafPartition,
-  names: LeafTempNames,
-  source: string,
-  columns: readonly ColumnSpec[],
-): LeafStatements {
+export function leafStatements(leaf: LeafPartition, names: LeafTempNames, source: string, columns: readonly ColumnSpec[]): LeafStatements {
   const old = qualified(leaf.table);
   const temp: TableName = { schema: leaf.table.schema, name: names.table };
   const t = qualified(temp);
   const inSchema = (name: string): string => qualified({ schema: leaf.table.schema, name });
   const list = identList(columns.map((c) => c.name));
-  const options = leaf.options.length > 0 ? ` WITH (${leaf.options.map((o) => `${o.name.split('.').map(ident).join('.')} = ${literal(o.value)}`).join(', ')})` : '';
+  const options =
+    leaf.options.length > 0 ? ` WITH (${leaf.options.map((o) => `${o.name.split('.').map(ident).join('.')} = ${literal(o.value)}`).join(', ')})` : '';
   const tablespace = leaf.tablespace === undefined ? '' : ` TABLESPACE ${ident(leaf.tablespace)}`;
   const create = [
     `CREATE ${leaf.unlogged ? 'UNLOGGED ' : ''}TABLE ${t} (LIKE ${old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)${options}${tablespace}`,
     `ALTER TABLE ${t} ADD CONSTRAINT ${ident(names.check)} CHECK (${leaf.constraint})`,
   ];
-  const insert = `INSERT INTO ${t} (${list}) SELECT ${identList(columns.map((c) => c.name), 's')} FROM ${source} WHERE (${leaf.constraint})`;
-  const build = leaf.indexes.map((index, k) => {
-    const name = names.indexes[k] as string;
-    return index.constraint ? constraintWithIndexSql(index, index.constraint, name, temp, 'partition_replace') : [indexOn(index, name, temp, 'partition_replace')];
-  }).flat();
+  const insert = `INSERT INTO ${t} (${list}) SELECT ${identList(
+    columns.map((c) => c.name),
+    's',
+  )} FROM ${source} WHERE (${leaf.constraint})`;
+  const build = leaf.indexes
+    .map((index, k) => {
+      const name = names.indexes[k] as string;
+      return index.constraint
+        ? constraintWithIndexSql(index, index.constraint, name, temp, 'partition_replace')
+        : [indexOn(index, name, temp, 'partition_replace')];
+    })
+    .flat();
   build.push(`ANALYZE ${t}`);
 
   const parent = qualified(leaf.parent);
@@ -201,9 +204,11 @@ export function leafStatements(
   leaf.indexes.forEach((index, k) => {
     const name = names.indexes[k] as string;
     // Renaming a constraint renames its index too.
-    swap.push(index.constraint
-      ? `ALTER TABLE ${old} RENAME CONSTRAINT ${ident(name)} TO ${ident(index.constraint.name)}`
-      : `ALTER INDEX ${inSchema(name)} RENAME TO ${ident(index.name)}`);
+    swap.push(
+      index.constraint
+        ? `ALTER TABLE ${old} RENAME CONSTRAINT ${ident(name)} TO ${ident(index.constraint.name)}`
+        : `ALTER INDEX ${inSchema(name)} RENAME TO ${ident(index.name)}`,
+    );
   });
   swap.push(`ALTER TABLE ${old} DROP CONSTRAINT ${ident(names.check)}`);
   swap.push(`ALTER TABLE ${old} OWNER TO ${ident(leaf.owner)}`);
@@ -236,7 +241,13 @@ export function byValueSql(
     if (options.hasNull) del.push(`DELETE FROM ONLY ${l} WHERE ${c} IS NULL`);
   }
   const list = identList(columns.map((col) => col.name));
-  return { delete: del, insert: `INSERT INTO ${qualified(root)} (${list}) SELECT ${identList(columns.map((col) => col.name), 's')} FROM ${source}${remaining}` };
+  return {
+    delete: del,
+    insert: `INSERT INTO ${qualified(root)} (${list}) SELECT ${identList(
+      columns.map((col) => col.name),
+      's',
+    )} FROM ${source}${remaining}`,
+  };
 }
 
 /** The leaf's privileges on the new table, issued after OWNER TO so the owner is their grantor (as exchange does). */
@@ -251,8 +262,10 @@ function grantStatements(leaf: LeafPartition, table: string): string[] {
   }
   return [
     `REVOKE ALL ON TABLE ${table} FROM ${ident(leaf.owner)}`,
-    ...[...groups.values()].map((g) =>
-      `GRANT ${g.privileges.join(', ')} ON TABLE ${table} TO ${g.grantee === null ? 'PUBLIC' : ident(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`),
+    ...[...groups.values()].map(
+      (g) =>
+        `GRANT ${g.privileges.join(', ')} ON TABLE ${table} TO ${g.grantee === null ? 'PUBLIC' : ident(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
+    ),
   ];
 }
 

@@ -34,7 +34,13 @@ export function notStagedSql(keys: readonly ShadowKey[], staging: TableName, t =
 }
 
 /** Copies into the shadow every target row whose key is not staged. */
-export function keepTargetRowsSql(shadow: TableName, target: TableName, staging: TableName, columns: readonly ColumnSpec[], keys: readonly ShadowKey[]): string {
+export function keepTargetRowsSql(
+  shadow: TableName,
+  target: TableName,
+  staging: TableName,
+  columns: readonly ColumnSpec[],
+  keys: readonly ShadowKey[],
+): string {
   const names = columns.map((c) => c.name);
   return `INSERT INTO ${qualified(shadow)} (${identList(names)}) SELECT ${identList(names, 't')} FROM ${qualified(target)} AS t\nWHERE ${notStagedSql(keys, staging)}`;
 }

@@ -1,16 +1,7 @@
 /** The pipeline's lease, which lets one run at a time move its cursor: take, renew, check (fence), release, unlock. */
 import { query, transaction, type Db } from '../db/index.ts';
 import { LeaseHeldError, LeaseLostError, PgferryError } from '../errors.ts';
-import {
-  acquireLeaseSql,
-  fenceSql,
-  LEASE_LOCK_TIMEOUT,
-  leaseHolderSql,
-  leaseLockTimeoutSql,
-  releaseLeaseSql,
-  renewLeaseSql,
-  unlockSql,
-} from './lease-sql.ts';
+import { acquireLeaseSql, fenceSql, LEASE_LOCK_TIMEOUT, leaseHolderSql, leaseLockTimeoutSql, releaseLeaseSql, renewLeaseSql, unlockSql } from './lease-sql.ts';
 import { failRunningRunSql } from './runs-sql.ts';
 
 /** The lease columns of a pipeline's row. */
@@ -26,18 +17,22 @@ type LeaseHolder = {
  */
 export async function acquireLease(db: Db, schema: string, pipeline: string, runId: string, ttlMs?: number): Promise<{ cursor: unknown }> {
   try {
-    const taken = await transaction(db, async () => {
-      await query(db, leaseLockTimeoutSql(LEASE_LOCK_TIMEOUT), 'taking the lease');
-      const before = await query<LeaseHolder>(db, leaseHolderSql(schema, pipeline), 'reading the lease');
-      const row = (await query<{ cursor: unknown }>(db, acquireLeaseSql(schema, pipeline, runId, ttlMs), 'taking the lease')).rows[0];
-      // Taking over an expired lease means its run died: without this its record would say 'running' forever.
-      const previous = before.rows[0]?.lease_run_id;
-      if (row && previous && previous !== runId) {
-        const error = { name: 'LeaseLostError', message: `lease expired; taken over by run ${runId}` };
-        await query(db, failRunningRunSql(schema, previous, error), 'recording the run whose lease expired');
-      }
-      return row;
-    }, 'taking the lease');
+    const taken = await transaction(
+      db,
+      async () => {
+        await query(db, leaseLockTimeoutSql(LEASE_LOCK_TIMEOUT), 'taking the lease');
+        const before = await query<LeaseHolder>(db, leaseHolderSql(schema, pipeline), 'reading the lease');
+        const row = (await query<{ cursor: unknown }>(db, acquireLeaseSql(schema, pipeline, runId, ttlMs), 'taking the lease')).rows[0];
+        // Taking over an expired lease means its run died: without this its record would say 'running' forever.
+        const previous = before.rows[0]?.lease_run_id;
+        if (row && previous && previous !== runId) {
+          const error = { name: 'LeaseLostError', message: `lease expired; taken over by run ${runId}` };
+          await query(db, failRunningRunSql(schema, previous, error), 'recording the run whose lease expired');
+        }
+        return row;
+      },
+      'taking the lease',
+    );
     if (taken) return { cursor: taken.cursor };
   } catch (error) {
     if (!(error instanceof PgferryError && (error as { code?: string }).code === '55P03')) throw error;
@@ -70,13 +65,17 @@ export async function releaseLease(db: Db, schema: string, pipeline: string, run
  * holder is still alive: its apply's fencing check will then refuse to move anything.
  */
 export async function unlock(db: Db, schema: string, pipeline: string): Promise<string | undefined> {
-  return transaction(db, async () => {
-    const released = await query<{ holder: string | null }>(db, unlockSql(schema, pipeline), 'releasing the lease');
-    const holder = released.rows[0]?.holder ?? undefined;
-    if (holder) {
-      const error = { name: 'LeaseLostError', message: 'lease released by pgferry state unlock' };
-      await query(db, failRunningRunSql(schema, holder, error), 'recording the released run');
-    }
-    return holder;
-  }, 'releasing the lease');
+  return transaction(
+    db,
+    async () => {
+      const released = await query<{ holder: string | null }>(db, unlockSql(schema, pipeline), 'releasing the lease');
+      const holder = released.rows[0]?.holder ?? undefined;
+      if (holder) {
+        const error = { name: 'LeaseLostError', message: 'lease released by pgferry state unlock' };
+        await query(db, failRunningRunSql(schema, holder, error), 'recording the released run');
+      }
+      return holder;
+    },
+    'releasing the lease',
+  );
 }

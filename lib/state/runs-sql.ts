@@ -66,10 +66,7 @@ WHERE run_id = $2 AND pipeline = $1`,
 
 /** Apply's last statements: move the cursor and release the lease, then mark the run succeeded. */
 export function completeRunSql(schema: string, run: CompletedRun): [moveCursor: Statement, markRun: Statement] {
-  return [
-    moveCursorSql(schema, { pipeline: run.pipeline, runId: run.runId, cursorAfter: run.outcome.cursorAfter }),
-    markRunSucceededSql(schema, run),
-  ];
+  return [moveCursorSql(schema, { pipeline: run.pipeline, runId: run.runId, cursorAfter: run.outcome.cursorAfter }), markRunSucceededSql(schema, run)];
 }
 
 /** What {@link recordFailedRunSql} needs: the run, its error and the status it ends with. */

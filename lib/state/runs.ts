@@ -7,11 +7,15 @@ import type { NewRun, RecordedError, RunOutcome, RunPlan, RunRecord, RunSummary 
 
 /** Records a planned run and its chunk bounds (replacing those of an earlier attempt of the same plan). */
 export async function createRun(db: Db, schema: string, run: NewRun): Promise<void> {
-  await transaction(db, async () => {
-    await query(db, recordRunSql(schema, run), 'recording the run');
-    await query(db, deleteChunksSql(schema, run.runId), 'recording the chunks');
-    await query(db, insertChunksSql(schema, run.runId, run.chunks), 'recording the chunks');
-  }, 'recording the run');
+  await transaction(
+    db,
+    async () => {
+      await query(db, recordRunSql(schema, run), 'recording the run');
+      await query(db, deleteChunksSql(schema, run.runId), 'recording the chunks');
+      await query(db, insertChunksSql(schema, run.runId, run.chunks), 'recording the chunks');
+    },
+    'recording the run',
+  );
 }
 
 /** Reads a run row. */
@@ -50,10 +54,14 @@ export async function failRun(
   error: RecordedError,
   status: 'failed' | 'timed_out' | 'aborted' = 'failed',
 ): Promise<void> {
-  await transaction(db, async () => {
-    await query(db, recordFailedRunSql(schema, { pipeline, runId, error, status }), 'recording the failed run');
-    await releaseLease(db, schema, pipeline, runId);
-  }, 'recording the failed run');
+  await transaction(
+    db,
+    async () => {
+      await query(db, recordFailedRunSql(schema, { pipeline, runId, error, status }), 'recording the failed run');
+      await releaseLease(db, schema, pipeline, runId);
+    },
+    'recording the failed run',
+  );
 }
 
 /** Builds the run summary (README.md, "Commands") from a run row. */

@@ -154,7 +154,7 @@ export function buildDefinition(pipeline: PipelineConfig, resources: TaskResourc
       Failed: { Type: 'Fail', Comment: 'The error recorded in runs.error.', ErrorPath: '$.recorded.failure.Error', CausePath: '$.recorded.failure.Cause' },
       FailedUnrecorded: {
         Type: 'Fail',
-        Comment: 'RecordFailure itself failed; the cleanup task records the run from the execution\'s status-change event.',
+        Comment: "RecordFailure itself failed; the cleanup task records the run from the execution's status-change event.",
         ErrorPath: '$.error.Error',
         CausePath: '$.error.Cause',
       },

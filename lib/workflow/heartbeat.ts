@@ -21,7 +21,13 @@ export function heartbeatIntervalMs(ttlMs: number): number {
  * Runs `work` while the lease of `runId` is renewed beside it. `stopOnLoss` are the connections closed when
  * the lease is lost; the task then fails with LeaseLostError (never retried) instead of their errors.
  */
-export async function withHeartbeat<T>(config: PipelineConfig, deps: TaskDeps, runId: string, stopOnLoss: readonly (Db | undefined)[], work: () => Promise<T>): Promise<T> {
+export async function withHeartbeat<T>(
+  config: PipelineConfig,
+  deps: TaskDeps,
+  runId: string,
+  stopOnLoss: readonly (Db | undefined)[],
+  work: () => Promise<T>,
+): Promise<T> {
   const schema = config.state.schema;
   const ttl = config.state.lease_ttl;
   let db: Db | undefined;

@@ -39,7 +39,12 @@ export function chunkSelect(config: PipelineConfig, plan: RunPlan, bounds: Chunk
   const range = plan.chunkColumn ? chunkPredicate(plan.chunkColumn, bounds) : undefined;
   if (range) predicates.push(range);
   const extra = plan.xminReference === undefined ? [] : [xminExpression(plan.xminReference)];
-  return sourceSelect(config.source, plan.columns.map((c) => c.name), predicates, extra);
+  return sourceSelect(
+    config.source,
+    plan.columns.map((c) => c.name),
+    predicates,
+    extra,
+  );
 }
 
 /** The row's 32-bit xmin as a 64-bit number, assuming it is at most 2^32 transactions before the plan's snapshot. */
@@ -101,13 +106,11 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     estimatedRows: described.estimatedRows,
   });
   refuseOversizedPlan(config, runId, chunks.length, chunkRows);
-  const keys = dedupesKeys(config) ? uniqueKey(config) ?? [] : [];
-  const unique = await stagedKeysUnique(
-    { source, target },
-    { source: config.source.table, target: config.sink.table, targetExists: exists },
-    keys,
-    { count: chunks.length, column: chunkColumn?.name },
-  );
+  const keys = dedupesKeys(config) ? (uniqueKey(config) ?? []) : [];
+  const unique = await stagedKeysUnique({ source, target }, { source: config.source.table, target: config.sink.table, targetExists: exists }, keys, {
+    count: chunks.length,
+    column: chunkColumn?.name,
+  });
   return {
     plan: { ...plan, ...additions, ...(unique ? { stagedKeysUnique: unique } : {}) },
     chunks,
@@ -147,11 +150,13 @@ function refuseOversizedPlan(config: PipelineConfig, runId: string, count: numbe
   if (bytes <= MAX_PLAN_OUTPUT_BYTES) return;
   const most = maxChunks(config.name, runId);
   const fits = Math.ceil((chunkRows * count) / most / 1000) * 1000;
-  throw new ConfigError([{
-    file: `pipeline ${config.name}`,
-    path: 'source.options.chunk_rows',
-    message: `${chunkRows} rows per chunk make ${count} chunks, whose plan (${bytes} bytes) would pass the ${MAX_PLAN_OUTPUT_BYTES}-byte limit of a state's output (Step Functions allows 256 KiB); at most ${most} chunks fit: set chunk_rows to ${fits} or more`,
-  }]);
+  throw new ConfigError([
+    {
+      file: `pipeline ${config.name}`,
+      path: 'source.options.chunk_rows',
+      message: `${chunkRows} rows per chunk make ${count} chunks, whose plan (${bytes} bytes) would pass the ${MAX_PLAN_OUTPUT_BYTES}-byte limit of a state's output (Step Functions allows 256 KiB); at most ${most} chunks fit: set chunk_rows to ${fits} or more`,
+    },
+  ]);
 }
 
 /** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */
@@ -164,7 +169,12 @@ async function xminReference(source: Db, config: PipelineConfig): Promise<string
   return result.rows[0]?.x;
 }
 
-async function resolveChunkColumn(source: Db, config: PipelineConfig, columns: readonly ColumnSpec[], primaryKey: ColumnSpec | undefined): Promise<ColumnSpec | undefined> {
+async function resolveChunkColumn(
+  source: Db,
+  config: PipelineConfig,
+  columns: readonly ColumnSpec[],
+  primaryKey: ColumnSpec | undefined,
+): Promise<ColumnSpec | undefined> {
   const wanted = config.source.options.chunk_column;
   if (wanted === undefined) return primaryKey;
   const projected = columns.find((c) => c.name === wanted);
@@ -194,14 +204,21 @@ async function checkTarget(
   const byName = new Map(existing.map((c) => [c.name, c.type]));
   const missing = columns.filter((c) => !byName.has(c.name)).map((c) => c.name);
   if (missing.length > 0) {
-    throw new DatabaseError(`target table ${qualified(table)} has no column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')} that the source returns`, '42703');
+    throw new DatabaseError(
+      `target table ${qualified(table)} has no column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')} that the source returns`,
+      '42703',
+    );
   }
   if (!isExchange(config)) return { columns, exists: true, targetColumns: existing };
   const sourceTypes = new Map(columns.map((c) => [c.name, c.type]));
   const mismatched = existing.filter((c) => sourceTypes.get(c.name) !== c.type);
   if (mismatched.length > 0) {
-    const detail = mismatched.map((c) => `${JSON.stringify(c.name)} is ${c.type} in the target and ${sourceTypes.get(c.name) ?? 'missing'} in the source`).join('; ');
-    throw new UnsafeTargetError(`exchange replaces ${qualified(table)} by a table of the source's columns, but ${detail}; use overwrite_type: truncate_insert or align the columns`);
+    const detail = mismatched
+      .map((c) => `${JSON.stringify(c.name)} is ${c.type} in the target and ${sourceTypes.get(c.name) ?? 'missing'} in the source`)
+      .join('; ');
+    throw new UnsafeTargetError(
+      `exchange replaces ${qualified(table)} by a table of the source's columns, but ${detail}; use overwrite_type: truncate_insert or align the columns`,
+    );
   }
   return { columns: existing.map((c) => ({ name: c.name, type: c.type })), exists: true, targetColumns: existing };
 }

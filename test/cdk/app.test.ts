@@ -57,8 +57,14 @@ describe('App: which pipeline files deploy', () => {
   });
 
   it('refuses url and env connections on AWS, naming the file and key, never the URL', async () => {
-    const withUrl = awsPipelineYaml('orders').replace('connection_id: orders/source\n  connection_type: secretsmanager', 'connection_id: "postgres://etl:s3cret-pw@db.internal/app"\n  connection_type: url');
-    const withEnv = awsPipelineYaml('customers').replace('connection_type: secretsmanager\n  table: {schema: public, name: orders}\n  strategy', 'connection_type: env\n  table: {schema: public, name: orders}\n  strategy');
+    const withUrl = awsPipelineYaml('orders').replace(
+      'connection_id: orders/source\n  connection_type: secretsmanager',
+      'connection_id: "postgres://etl:s3cret-pw@db.internal/app"\n  connection_type: url',
+    );
+    const withEnv = awsPipelineYaml('customers').replace(
+      'connection_type: secretsmanager\n  table: {schema: public, name: orders}\n  strategy',
+      'connection_type: env\n  table: {schema: public, name: orders}\n  strategy',
+    );
     const error = await synthError({ 'orders.yaml': withUrl, 'customers.yaml': withEnv });
     expect(error.message).toMatch(/orders\.yaml: source\.connection_type: url connections are for local runs only/);
     expect(error.message).toMatch(/customers\.yaml: sink\.connection_type: env connections read PGFERRY_CONN_\* variables/);
@@ -67,7 +73,10 @@ describe('App: which pipeline files deploy', () => {
   });
 
   it('refuses an sslrootcert path (a local file) and points at the caBundle setting', async () => {
-    const yaml = awsPipelineYaml('orders').replace('connection_type: secretsmanager\n  table: {schema: public, name: orders}\n  options', 'connection_type: secretsmanager\n  connection_params: {sslrootcert: /home/me/ca.pem}\n  table: {schema: public, name: orders}\n  options');
+    const yaml = awsPipelineYaml('orders').replace(
+      'connection_type: secretsmanager\n  table: {schema: public, name: orders}\n  options',
+      'connection_type: secretsmanager\n  connection_params: {sslrootcert: /home/me/ca.pem}\n  table: {schema: public, name: orders}\n  options',
+    );
     const error = await synthError({ 'orders.yaml': yaml });
     expect(error.message).toContain('source.connection_params.sslrootcert: a local file the Lambdas do not have; set caBundle');
   });
@@ -84,30 +93,46 @@ describe('Function: loadDeploySettings', () => {
   it('applies the defaults without a settings file', () => {
     const project = tempDir();
     expect(loadDeploySettings(context({}), project)).toEqual({
-      stackName: 'pgferry', namePrefix: 'pgferry', pipelinesDir: join(project, 'pipelines'), noVpcAcknowledged: false,
-      logRetentionDays: 90, lambdaRuntime: 'nodejs22.x', extractMemoryMb: 1769, taskMemoryMb: 512, secretsKmsKeyArns: [],
-      reservedConcurrency: RESERVED_CONCURRENCY_DEFAULTS, pipelineStacks: 16,
+      stackName: 'pgferry',
+      namePrefix: 'pgferry',
+      pipelinesDir: join(project, 'pipelines'),
+      noVpcAcknowledged: false,
+      logRetentionDays: 90,
+      lambdaRuntime: 'nodejs22.x',
+      extractMemoryMb: 1769,
+      taskMemoryMb: 512,
+      secretsKmsKeyArns: [],
+      reservedConcurrency: RESERVED_CONCURRENCY_DEFAULTS,
+      pipelineStacks: 16,
     });
   });
 
   it('reads the VPC from context, lists comma-separated, over the settings file', () => {
     const project = tempDir();
     writeFileSync(join(project, 'pgferry.settings.json'), JSON.stringify({ vpc: false, pipelinesDir: 'etl' }));
-    const settings = loadDeploySettings(context({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0123abcd, subnet-0456abcd', securityGroupIds: 'sg-0ff01234' }), project);
+    const settings = loadDeploySettings(
+      context({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0123abcd, subnet-0456abcd', securityGroupIds: 'sg-0ff01234' }),
+      project,
+    );
     expect(settings.vpc).toEqual({ vpcId: 'vpc-0abc1234', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], securityGroupIds: ['sg-0ff01234'] });
     expect(settings.pipelinesDir).toBe(join(project, 'etl'));
   });
 
   it('refuses EC2 ids of a length AWS never makes, and takes multi-Region KMS keys', () => {
     const project = tempDir();
-    expect(() => loadDeploySettings(context({ vpcId: 'vpc-0abc123', subnetIds: 'subnet-0123abcd' }), project)).toThrow(/CDK context: vpc\.vpcId: expected vpc-<8 or 17 hex>/);
+    expect(() => loadDeploySettings(context({ vpcId: 'vpc-0abc123', subnetIds: 'subnet-0123abcd' }), project)).toThrow(
+      /CDK context: vpc\.vpcId: expected vpc-<8 or 17 hex>/,
+    );
     const kms = 'arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab';
     expect(loadDeploySettings(context({ secretsKmsKeyArns: kms }), project).secretsKmsKeyArns).toEqual([kms]);
   });
 
   it('reports every problem of the file and the context at once, with the fix', () => {
     const project = tempDir();
-    writeFileSync(join(project, 'pgferry.settings.json'), JSON.stringify({ vpc: { vpcId: 'vpc-0abc', subnetIds: [] }, colour: 'blue', lambdaRuntime: 'nodejs20.x' }));
+    writeFileSync(
+      join(project, 'pgferry.settings.json'),
+      JSON.stringify({ vpc: { vpcId: 'vpc-0abc', subnetIds: [] }, colour: 'blue', lambdaRuntime: 'nodejs20.x' }),
+    );
     let error: unknown;
     try {
       loadDeploySettings(context({ subnetIds: 'subnet-01', taskMemoryMb: 'lots' }), project);

@@ -13,12 +13,26 @@ import type { StateMachineDefinition, TaskKey } from '../../lib/workflow/definit
 import { tempDir } from '../helpers/temp.ts';
 
 /** The repository's cdk.json context (feature flags), so tests synthesize what `cdk synth` does. */
-export const CDK_CONTEXT: Record<string, unknown> = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+export const CDK_CONTEXT: Record<string, unknown> = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> })
+  .context;
 
 export { tempDir } from '../helpers/temp.ts';
 
 /** A pipeline file whose connections are Secrets Manager secrets, as deployed pipelines must be. */
-export function awsPipelineYaml(name: string, options: { schedule?: string; timezone?: string; enabled?: boolean; source?: string; target?: string; table?: string; sslmode?: string; chunkRows?: number; parallel?: number } = {}): string {
+export function awsPipelineYaml(
+  name: string,
+  options: {
+    schedule?: string;
+    timezone?: string;
+    enabled?: boolean;
+    source?: string;
+    target?: string;
+    table?: string;
+    sslmode?: string;
+    chunkRows?: number;
+    parallel?: number;
+  } = {},
+): string {
   const table = options.table ?? 'orders';
   const params = options.sslmode ? `\n  connection_params: {sslmode: ${options.sslmode}}` : '';
   const schedule = options.schedule
@@ -106,7 +120,10 @@ export function fakeSecrets(secrets: Record<string, string>): ReturnType<typeof 
 /** The task of each AWS::Lambda::Version of the root template, by logical id (renamed at synthesis, so read from the template). */
 export function versionTasks(s: Synthesized): Map<string, TaskKey> {
   const functionTask = new Map(
-    (Object.entries(s.stack.taskFunctions.functions) as [TaskKey, { node: { defaultChild?: unknown } }][]).map(([task, fn]) => [s.stack.getLogicalId(fn.node.defaultChild as never), task]),
+    (Object.entries(s.stack.taskFunctions.functions) as [TaskKey, { node: { defaultChild?: unknown } }][]).map(([task, fn]) => [
+      s.stack.getLogicalId(fn.node.defaultChild as never),
+      task,
+    ]),
   );
   const versions = s.template.findResources('AWS::Lambda::Version') as Record<string, { Properties: { FunctionName: { Ref: string } } }>;
   return new Map(Object.entries(versions).map(([id, v]) => [id, functionTask.get(v.Properties.FunctionName.Ref) as TaskKey]));

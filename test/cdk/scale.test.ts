@@ -49,41 +49,60 @@ describe('Stack: many pipeline files', () => {
   beforeAll(async () => {
     one = await synthesize({ pipelinesDir: pipelinesDir(generated(1)), noVpc: 'true' });
     forty = await synthesize({ pipelinesDir: pipelinesDir(generated(40)), noVpc: 'true' }, { env });
-    fortyOne = await synthesize({ pipelinesDir: pipelinesDir({ ...generated(40), 'zz-added.yaml': awsPipelineYaml('added', { schedule: 'rate(1 hour)' }) }), noVpc: 'true' }, { env });
+    fortyOne = await synthesize(
+      { pipelinesDir: pipelinesDir({ ...generated(40), 'zz-added.yaml': awsPipelineYaml('added', { schedule: 'rate(1 hour)' }) }), noVpc: 'true' },
+      { env },
+    );
     threeHundred = await synthesize({ pipelinesDir: pipelinesDir(generated(300)), noVpc: 'true' }, { env });
   }, 240_000);
 
-  it('keeps every template under CloudFormation\'s 500 resources for 1, 40 and 300 pipeline files', () => {
+  it("keeps every template under CloudFormation's 500 resources for 1, 40 and 300 pipeline files", () => {
     for (const s of [one, forty, threeHundred]) {
       for (const [template, n] of Object.entries(counts(s))) expect(n, template).toBeLessThanOrEqual(MAX_RESOURCES_PER_TEMPLATE);
     }
     const c300 = counts(threeHundred);
     expect(Object.keys(c300)).toHaveLength(17);
     // 300 pipelines, 4 resources each (state machine, schedule, failure and freshness alarms), over the nested stacks.
-    expect(Object.entries(c300).filter(([id]) => id !== 'root').reduce((sum, [, n]) => sum + n, 0)).toBe(300 * 4);
+    expect(
+      Object.entries(c300)
+        .filter(([id]) => id !== 'root')
+        .reduce((sum, [, n]) => sum + n, 0),
+    ).toBe(300 * 4);
   });
 
-  it('keeps every template under CloudFormation\'s 1 MB at 300 pipeline files, and refuses a nested stack that would pass it, naming the setting', async () => {
-    const sizes = [threeHundred.template, ...Object.values(threeHundred.stack.pipelineStacks).map((n) => Template.fromStack(n))].map((t) => JSON.stringify(t.toJSON()).length);
+  it("keeps every template under CloudFormation's 1 MB at 300 pipeline files, and refuses a nested stack that would pass it, naming the setting", async () => {
+    const sizes = [threeHundred.template, ...Object.values(threeHundred.stack.pipelineStacks).map((n) => Template.fromStack(n))].map(
+      (t) => JSON.stringify(t.toJSON()).length,
+    );
     for (const size of sizes) expect(size).toBeLessThan(MAX_TEMPLATE_BYTES);
-    const crowded = synthesize({ pipelinesDir: pipelinesDir(generated(MAX_PIPELINES_PER_STACK + 1)), noVpc: 'true' }, { projectDir: settingsProject({ pipelineStacks: 1 }) });
+    const crowded = synthesize(
+      { pipelinesDir: pipelinesDir(generated(MAX_PIPELINES_PER_STACK + 1)), noVpc: 'true' },
+      { projectDir: settingsProject({ pipelineStacks: 1 }) },
+    );
     await expect(crowded).rejects.toThrow(/Pipelines00 would hold more than 90 pipelines .* pipelineStacks in pgferry.settings.json \(now 1\)/);
   });
 
   it('costs each pipeline 4 resources of its own; the shared part does not grow with the pipelines but for IAM policies', () => {
-    const shared = (s: Synthesized) => Object.values(s.template.toJSON().Resources as Record<string, Resource>).filter((r) => r.Type !== 'AWS::CloudFormation::Stack' && r.Type !== 'AWS::IAM::ManagedPolicy').length;
+    const shared = (s: Synthesized) =>
+      Object.values(s.template.toJSON().Resources as Record<string, Resource>).filter(
+        (r) => r.Type !== 'AWS::CloudFormation::Stack' && r.Type !== 'AWS::IAM::ManagedPolicy',
+      ).length;
     expect(shared(forty)).toBe(shared(one));
     expect(shared(threeHundred)).toBe(shared(one));
     const [nestedId] = Object.keys(one.stack.pipelineStacks);
     expect(counts(one)[nestedId!]).toBe(4);
   });
 
-  it('keeps every role\'s policies within IAM\'s limits at 300 pipelines (inline 10,240 characters a role, 6,144 a managed policy, 10 managed policies a role)', () => {
+  it("keeps every role's policies within IAM's limits at 300 pipelines (inline 10,240 characters a role, 6,144 a managed policy, 10 managed policies a role)", () => {
     const resources = threeHundred.template.toJSON().Resources as Record<string, Resource>;
     const inline = new Map<string, number>();
     const managed = new Map<string, number[]>();
     for (const [id, r] of Object.entries(resources)) {
-      if (r.Type === 'AWS::IAM::Role') inline.set(id, ((r.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).reduce((n, p) => n + policySize(p.PolicyDocument), 0));
+      if (r.Type === 'AWS::IAM::Role')
+        inline.set(
+          id,
+          ((r.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).reduce((n, p) => n + policySize(p.PolicyDocument), 0),
+        );
     }
     for (const r of Object.values(resources)) {
       const roles = ((r.Properties.Roles ?? []) as { Ref: string }[]).map((x) => x.Ref);
@@ -106,17 +125,23 @@ describe('Stack: many pipeline files', () => {
 
   it('passes cdk-nag at 300 pipelines with an account and region', () => {
     const annotations = Annotations.fromStack(threeHundred.stack);
-    expect([...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))]).toEqual([]);
+    expect([
+      ...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ]).toEqual([]);
   });
 
   it('leaves every existing pipeline in its nested stack, under the same logical ids, when a pipeline file is added', () => {
     for (const [name, pipeline] of Object.entries(forty.stack.pipelines)) {
       const after = fortyOne.stack.pipelines[name]!;
       expect(after.node.path, name).toBe(pipeline.node.path);
-      const id = (p: typeof pipeline) => (p.stateMachine.stack as unknown as { getLogicalId: (x: unknown) => string }).getLogicalId(p.stateMachine.node.defaultChild);
+      const id = (p: typeof pipeline) =>
+        (p.stateMachine.stack as unknown as { getLogicalId: (x: unknown) => string }).getLogicalId(p.stateMachine.node.defaultChild);
       expect(id(after), name).toBe(id(pipeline));
       // And the nested stack resource in the root keeps its logical id too.
-      expect(fortyOne.stack.getLogicalId(after.stateMachine.stack.nestedStackResource as never)).toBe(forty.stack.getLogicalId(pipeline.stateMachine.stack.nestedStackResource as never));
+      expect(fortyOne.stack.getLogicalId(after.stateMachine.stack.nestedStackResource as never)).toBe(
+        forty.stack.getLogicalId(pipeline.stateMachine.stack.nestedStackResource as never),
+      );
     }
   });
 

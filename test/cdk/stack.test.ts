@@ -24,7 +24,12 @@ function resources(s: Synthesized, type: string): [string, Resource][] {
 function statements(s: Synthesized): (Statement & { owner: string })[] {
   const out: (Statement & { owner: string })[] = [];
   for (const [id, r] of Object.entries(s.template.toJSON().Resources) as [string, Resource][]) {
-    const docs = r.Type === 'AWS::IAM::Role' ? ((r.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).map((p) => p.PolicyDocument) : r.Type.startsWith('AWS::IAM::') && r.Properties.PolicyDocument ? [r.Properties.PolicyDocument] : [];
+    const docs =
+      r.Type === 'AWS::IAM::Role'
+        ? ((r.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).map((p) => p.PolicyDocument)
+        : r.Type.startsWith('AWS::IAM::') && r.Properties.PolicyDocument
+          ? [r.Properties.PolicyDocument]
+          : [];
     const owner = r.Type === 'AWS::IAM::Role' ? id : JSON.stringify(r.Properties.Roles ?? '');
     for (const doc of docs) for (const st of (doc as { Statement: Statement[] }).Statement) out.push({ ...st, owner });
   }
@@ -38,9 +43,10 @@ function actions(statement: Statement): string[] {
 /** cdk-nag's findings in the root stack and its nested stacks (whose annotations the root's artifact carries). */
 function nagFindings(s: Synthesized): string[] {
   const annotations = Annotations.fromStack(s.stack);
-  return [...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))].map(
-    (m) => `${m.id}: ${String(m.entry.data)}`,
-  );
+  return [
+    ...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+  ].map((m) => `${m.id}: ${String(m.entry.data)}`);
 }
 
 /** The secrets (as rendered text) the role of a task function may read. */
@@ -53,7 +59,13 @@ function secretsOf(s: Synthesized, task: keyof Synthesized['stack']['taskFunctio
 }
 
 const THREE = {
-  'orders.yaml': awsPipelineYaml('orders', { schedule: 'cron(0/15 * * * ? *)', timezone: 'Europe/Berlin', source: 'orders_oltp', target: ORDERS_TARGET_ARN, parallel: 6 }),
+  'orders.yaml': awsPipelineYaml('orders', {
+    schedule: 'cron(0/15 * * * ? *)',
+    timezone: 'Europe/Berlin',
+    source: 'orders_oltp',
+    target: ORDERS_TARGET_ARN,
+    parallel: 6,
+  }),
   'customers.yaml': awsPipelineYaml('customers', { source: 'rds!db-0123abcd', target: 'dwh' }),
   'events.yaml': awsPipelineYaml('events', { schedule: 'rate(1 hour)', enabled: false }),
 };
@@ -62,12 +74,19 @@ describe('Stack: three pipelines in a VPC', () => {
   let s: Synthesized;
 
   beforeAll(async () => {
-    s = await synthesize({ pipelinesDir: pipelinesDir(THREE), vpcId: 'vpc-0a1b2c3d', subnetIds: 'subnet-0aaa1111,subnet-0bbb2222', securityGroupIds: 'sg-0123abcd' });
+    s = await synthesize({
+      pipelinesDir: pipelinesDir(THREE),
+      vpcId: 'vpc-0a1b2c3d',
+      subnetIds: 'subnet-0aaa1111,subnet-0bbb2222',
+      securityGroupIds: 'sg-0123abcd',
+    });
   });
 
   it('deploys one state machine per pipeline, named <prefix>-<pipeline>, in the nested stacks', () => {
     s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
-    const names = resources(s, 'AWS::StepFunctions::StateMachine').map(([, r]) => r.Properties.StateMachineName).sort();
+    const names = resources(s, 'AWS::StepFunctions::StateMachine')
+      .map(([, r]) => r.Properties.StateMachineName)
+      .sort();
     expect(names).toEqual(['pgferry-customers', 'pgferry-events', 'pgferry-orders']);
   });
 
@@ -119,7 +138,12 @@ describe('Stack: three pipelines in a VPC', () => {
         VpcConfig: { SubnetIds: ['subnet-0aaa1111', 'subnet-0bbb2222'], SecurityGroupIds: ['sg-0123abcd'] },
       });
       const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-      expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem', PGFERRY_PIPELINES_FILE: '/var/task/pipelines.json', PGFERRY_NAME_PREFIX: 'pgferry' });
+      expect(env).toMatchObject({
+        NODE_OPTIONS: '--enable-source-maps',
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+        PGFERRY_PIPELINES_FILE: '/var/task/pipelines.json',
+        PGFERRY_NAME_PREFIX: 'pgferry',
+      });
       // Every pipeline of the deployment is served: no list of names that would outgrow Lambda's 4 KB of environment.
       expect(env.PGFERRY_PIPELINES).toBeUndefined();
     }
@@ -141,7 +165,8 @@ describe('Stack: three pipelines in a VPC', () => {
   it('lets each task read exactly the secrets it opens across every pipeline: sources only for Plan and ExtractChunk, never *', () => {
     for (const task of ['plan', 'extractChunk'] as const) {
       const secrets = secretsOf(s, task);
-      for (const name of ['orders_oltp-??????', 'rds!db-0123abcd-??????', 'events/source-??????', 'dwh-??????', 'events/target-??????']) expect(secrets).toContain(`:secret:${name}`);
+      for (const name of ['orders_oltp-??????', 'rds!db-0123abcd-??????', 'events/source-??????', 'dwh-??????', 'events/target-??????'])
+        expect(secrets).toContain(`:secret:${name}`);
       expect(secrets).toContain(ORDERS_TARGET_ARN);
     }
     for (const task of ['apply', 'finalize', 'recordFailure', 'cleanup'] as const) {
@@ -171,18 +196,25 @@ describe('Stack: three pipelines in a VPC', () => {
       for (const ref of refs) expect(versionIds).toContain(parameters[ref.slice(7, -1)]?.Ref);
     }
     // Kept when a later deploy publishes the next one: executions that started before it still invoke them.
-    for (const [, version] of Object.entries(s.template.findResources('AWS::Lambda::Version')) as [string, { DeletionPolicy?: string; UpdateReplacePolicy?: string }][]) {
+    for (const [, version] of Object.entries(s.template.findResources('AWS::Lambda::Version')) as [
+      string,
+      { DeletionPolicy?: string; UpdateReplacePolicy?: string },
+    ][]) {
       expect(version.DeletionPolicy).toBe('Retain');
       expect(version.UpdateReplacePolicy).toBe('Retain');
     }
     const invoke = statements(s).filter((st) => actions(st).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
-    const invoked = (invoke[0]!.Resource as { 'Fn::Join': [string, [{ 'Fn::GetAtt': [string, string] }, string]] }[]).map((r) => `${r['Fn::Join'][1][0]['Fn::GetAtt'][0]}${r['Fn::Join'][1][1]}`);
-    const expected = (['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure'] as const).map((t) => `${s.stack.getLogicalId(s.stack.taskFunctions.functions[t].node.defaultChild as never)}:*`);
+    const invoked = (invoke[0]!.Resource as { 'Fn::Join': [string, [{ 'Fn::GetAtt': [string, string] }, string]] }[]).map(
+      (r) => `${r['Fn::Join'][1][0]['Fn::GetAtt'][0]}${r['Fn::Join'][1][1]}`,
+    );
+    const expected = (['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure'] as const).map(
+      (t) => `${s.stack.getLogicalId(s.stack.taskFunctions.functions[t].node.defaultChild as never)}:*`,
+    );
     expect(invoked.sort()).toEqual(expected.sort());
   });
 
-  it('lets the state machines start and manage only the deployment\'s executions, and the schedules start only its state machines', () => {
+  it("lets the state machines start and manage only the deployment's executions, and the schedules start only its state machines", () => {
     const rendered = (st: Statement) => JSON.stringify(st.Resource);
     const start = statements(s).filter((st) => actions(st).includes('states:StartExecution'));
     expect(start).toHaveLength(2);
@@ -196,7 +228,16 @@ describe('Stack: three pipelines in a VPC', () => {
     s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     // The topic's own policy replaces SNS's default one: CloudWatch alarms of this account must be allowed to publish.
     s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': Match.anyValue() } }) })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': Match.anyValue() } }),
+          }),
+        ]),
+      },
     });
     const alarms = resources(s, 'AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...a.Properties }) as Record<string, unknown> & { id: string });
     const failure = alarms.filter((a) => a.id.includes('FailureAlarm'));
@@ -211,13 +252,28 @@ describe('Stack: three pipelines in a VPC', () => {
     expect(freshness).toHaveLength(2);
     // cron every 15 minutes: three intervals, 45 one-minute periods without a successful run.
     const orders = freshness.find((a) => a.id.startsWith('orders'))!;
-    expect(orders).toMatchObject({ MetricName: 'RunsSucceeded', Namespace: 'pgferry', Period: 60, EvaluationPeriods: 45, DatapointsToAlarm: 45, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', ActionsEnabled: true });
-    expect(orders.Dimensions).toEqual(expect.arrayContaining([{ Name: 'pipeline', Value: 'orders' }, { Name: 'service', Value: 'pgferry' }]));
+    expect(orders).toMatchObject({
+      MetricName: 'RunsSucceeded',
+      Namespace: 'pgferry',
+      Period: 60,
+      EvaluationPeriods: 45,
+      DatapointsToAlarm: 45,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      ActionsEnabled: true,
+    });
+    expect(orders.Dimensions).toEqual(
+      expect.arrayContaining([
+        { Name: 'pipeline', Value: 'orders' },
+        { Name: 'service', Value: 'pgferry' },
+      ]),
+    );
     // The disabled schedule's alarm exists but stays quiet.
     expect(freshness.find((a) => a.id.startsWith('events'))).toMatchObject({ ActionsEnabled: false, Period: 300, EvaluationPeriods: 36 });
     const durations = alarms.filter((a) => a.id.includes('DurationAlarm'));
     expect(durations).toHaveLength(6);
-    for (const a of durations) expect(a).toMatchObject({ MetricName: 'Duration', Statistic: 'Maximum', Threshold: 720_000, ComparisonOperator: 'GreaterThanThreshold' });
+    for (const a of durations)
+      expect(a).toMatchObject({ MetricName: 'Duration', Statistic: 'Maximum', Threshold: 720_000, ComparisonOperator: 'GreaterThanThreshold' });
     const dlq = alarms.filter((a) => a.MetricName === 'NumberOfMessagesSent');
     expect(dlq).toHaveLength(1);
     expect(dlq[0]).toMatchObject({ Statistic: 'Sum', Threshold: 1 });
@@ -226,19 +282,29 @@ describe('Stack: three pipelines in a VPC', () => {
     for (const alarm of alarms) expect(JSON.stringify(alarm.AlarmActions)).toMatch(/AlarmsTopic/);
   });
 
-  it('runs the cleanup task on every FAILED, TIMED_OUT or ABORTED execution of the deployment\'s state machines', () => {
+  it("runs the cleanup task on every FAILED, TIMED_OUT or ABORTED execution of the deployment's state machines", () => {
     const [, rule] = resources(s, 'AWS::Events::Rule')[0]!;
     expect(rule.Properties.EventPattern).toMatchObject({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
       detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
     });
-    expect(JSON.stringify((rule.Properties.EventPattern as { detail: { stateMachineArn: unknown } }).detail.stateMachineArn)).toContain(':stateMachine:pgferry-');
+    expect(JSON.stringify((rule.Properties.EventPattern as { detail: { stateMachineArn: unknown } }).detail.stateMachineArn)).toContain(
+      ':stateMachine:pgferry-',
+    );
     const cleanupId = s.stack.getLogicalId(s.stack.taskFunctions.functions.cleanup.node.defaultChild as never);
     expect(rule.Properties.Targets).toEqual([
-      expect.objectContaining({ Arn: { 'Fn::GetAtt': [cleanupId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 }, DeadLetterConfig: expect.anything() }),
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [cleanupId, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 },
+        DeadLetterConfig: expect.anything(),
+      }),
     ]);
-    s.template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [cleanupId, 'Arn'] } });
+    s.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [cleanupId, 'Arn'] },
+    });
   });
 
   it('keeps the dead-letter queue encrypted and TLS-only', () => {
@@ -248,10 +314,11 @@ describe('Stack: three pipelines in a VPC', () => {
     });
   });
 
-  it('shows every pipeline\'s rows, durations and outcomes on one dashboard that does not grow with them, and the functions\' errors and throttles', () => {
+  it("shows every pipeline's rows, durations and outcomes on one dashboard that does not grow with them, and the functions' errors and throttles", () => {
     const [, dashboard] = resources(s, 'AWS::CloudWatch::Dashboard')[0]!;
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const metric of ['RowsExtracted', 'RunDuration', 'ChunkDuration', 'ExecutionsFailed', 'ExecutionsTimedOut', 'RunsSkipped']) expect(body).toContain(`MetricName=\\\\\\"${metric}`);
+    for (const metric of ['RowsExtracted', 'RunDuration', 'ChunkDuration', 'ExecutionsFailed', 'ExecutionsTimedOut', 'RunsSkipped'])
+      expect(body).toContain(`MetricName=\\\\\\"${metric}`);
     expect(body).toContain('SEARCH(');
     for (const metric of ['Errors', 'Throttles', 'Duration']) expect(body).toContain(`\\"AWS/Lambda\\",\\"${metric}\\"`);
   });
@@ -261,7 +328,9 @@ describe('Stack: three pipelines in a VPC', () => {
   });
 
   it('synthesizes without a single warning when a VPC is given (imported by id, offline)', () => {
-    const warnings = Annotations.fromStack(s.stack).findWarning('*', Match.anyValue()).map((m) => String(m.entry.data));
+    const warnings = Annotations.fromStack(s.stack)
+      .findWarning('*', Match.anyValue())
+      .map((m) => String(m.entry.data));
     expect(warnings).toEqual([]);
   });
 });
@@ -275,7 +344,9 @@ describe('Stack: with the account and region every cdk deploy has', () => {
 
   it('renders the ARNs as literals of that account and region', () => {
     const start = statements(s).filter((st) => actions(st).includes('states:StartExecution'));
-    expect(start.map((st) => st.Resource)).toEqual([['arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-*'], ['arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-*']].map((r) => r[0]));
+    expect(start.map((st) => st.Resource)).toEqual(
+      [['arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-*'], ['arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-*']].map((r) => r[0]),
+    );
     expect(secretsOf(s, 'apply')).toContain('arn:aws:secretsmanager:eu-west-1:123456789012:secret:dwh-??????');
   });
 
@@ -292,7 +363,15 @@ describe('Stack: settings file without VPC, with a CA bundle and Node.js 24', ()
     writeFileSync(join(project, 'rds-ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     writeFileSync(
       join(project, 'pgferry.settings.json'),
-      JSON.stringify({ vpc: false, caBundle: 'rds-ca.pem', lambdaRuntime: 'nodejs24.x', alarmEmail: 'oncall@example.com', logRetentionDays: 30, namePrefix: 'etl', reservedConcurrency: { extractChunk: 8 } }),
+      JSON.stringify({
+        vpc: false,
+        caBundle: 'rds-ca.pem',
+        lambdaRuntime: 'nodejs24.x',
+        alarmEmail: 'oncall@example.com',
+        logRetentionDays: 30,
+        namePrefix: 'etl',
+        reservedConcurrency: { extractChunk: 8 },
+      }),
     );
     s = await synthesize({ pipelinesDir: pipelinesDir({ 'orders.yaml': awsPipelineYaml('orders') }) }, { projectDir: project });
   });

@@ -16,8 +16,19 @@ const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:pgferry-order
 const MAP_RUN = 'arn:aws:states:eu-west-1:123456789012:mapRun:pgferry-orders/9f8e:1a2b';
 
 const SUMMARY = {
-  pipeline: 'orders', runId: '0b7c1d2e', status: 'succeeded', mode: 'full_refresh', strategy: 'truncate_insert',
-  rowsExtracted: 1500, rowsInserted: 1500, rowsDeleted: 0, chunks: 2, bytes: 98765, cursorBefore: null, cursorAfter: null, durationMs: 4200,
+  pipeline: 'orders',
+  runId: '0b7c1d2e',
+  status: 'succeeded',
+  mode: 'full_refresh',
+  strategy: 'truncate_insert',
+  rowsExtracted: 1500,
+  rowsInserted: 1500,
+  rowsDeleted: 0,
+  chunks: 2,
+  bytes: 98765,
+  cursorBefore: null,
+  cursorAfter: null,
+  durationMs: 4200,
 };
 
 function capture(): Io & { out: (l: string) => void; stdout: string[]; stderr: string[] } {
@@ -37,7 +48,12 @@ describe('Command: pgferry start', () => {
 
   beforeEach(() => {
     sfn.reset();
-    sfn.on(ListStateMachinesCommand).resolvesOnce({ stateMachines: [{ name: 'pgferry-customers', stateMachineArn: MACHINE.replace('orders', 'customers'), type: 'STANDARD', creationDate: new Date() }], nextToken: 'page-2' })
+    sfn
+      .on(ListStateMachinesCommand)
+      .resolvesOnce({
+        stateMachines: [{ name: 'pgferry-customers', stateMachineArn: MACHINE.replace('orders', 'customers'), type: 'STANDARD', creationDate: new Date() }],
+        nextToken: 'page-2',
+      })
       .resolves({ stateMachines: [{ name: 'pgferry-orders', stateMachineArn: MACHINE, type: 'STANDARD', creationDate: new Date() }] });
     sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
     sfn.on(GetExecutionHistoryCommand).resolves({
@@ -46,7 +62,9 @@ describe('Command: pgferry start', () => {
         { id: 4, type: 'MapStateEntered', timestamp: new Date(), stateEnteredEventDetails: { name: 'ExtractChunks' } },
       ],
     });
-    sfn.on(DescribeMapRunCommand).resolves({ itemCounts: { succeeded: 1, total: 2, running: 1, failed: 0, pending: 0, timedOut: 0, aborted: 0, resultsWritten: 1 } } as never);
+    sfn
+      .on(DescribeMapRunCommand)
+      .resolves({ itemCounts: { succeeded: 1, total: 2, running: 1, failed: 0, pending: 0, timedOut: 0, aborted: 0, resultsWritten: 1 } } as never);
   });
 
   afterEach(() => sfn.reset());
@@ -68,7 +86,8 @@ describe('Command: pgferry start', () => {
   });
 
   it('with --wait follows a succeeded execution, printing progress and the run summary, and exits 0', async () => {
-    sfn.on(DescribeExecutionCommand)
+    sfn
+      .on(DescribeExecutionCommand)
       .resolvesOnce({ executionArn: EXECUTION, status: 'RUNNING', stateMachineArn: MACHINE, startDate: new Date() })
       .resolves({ executionArn: EXECUTION, status: 'SUCCEEDED', stateMachineArn: MACHINE, startDate: new Date(), output: JSON.stringify(SUMMARY) });
     const { code, stdout, stderr } = await start('orders', '--wait', '--json');
@@ -81,10 +100,20 @@ describe('Command: pgferry start', () => {
 
   it('exits 3 when the execution ends as skipped (another run held the lease)', async () => {
     const skipped = {
-      status: 'skipped', pipeline: 'orders', runId: '0b7c1d2e',
-      error: { Error: 'LeaseHeldError', Cause: JSON.stringify({ errorType: 'LeaseHeldError', errorMessage: 'pipeline orders is already running: run abc holds the lease until 2026-06-03T12:00:00Z' }) },
+      status: 'skipped',
+      pipeline: 'orders',
+      runId: '0b7c1d2e',
+      error: {
+        Error: 'LeaseHeldError',
+        Cause: JSON.stringify({
+          errorType: 'LeaseHeldError',
+          errorMessage: 'pipeline orders is already running: run abc holds the lease until 2026-06-03T12:00:00Z',
+        }),
+      },
     };
-    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, status: 'SUCCEEDED', stateMachineArn: MACHINE, startDate: new Date(), output: JSON.stringify(skipped) });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ executionArn: EXECUTION, status: 'SUCCEEDED', stateMachineArn: MACHINE, startDate: new Date(), output: JSON.stringify(skipped) });
     const { code, stderr } = await start('orders', '--wait');
     expect(code).toBe(3);
     expect(stderr.join('\n')).toContain('skipped: pipeline orders is already running: run abc holds the lease');
@@ -92,7 +121,10 @@ describe('Command: pgferry start', () => {
 
   it('exits 1 with the error and its cause when the execution failed', async () => {
     sfn.on(DescribeExecutionCommand).resolves({
-      executionArn: EXECUTION, status: 'FAILED', stateMachineArn: MACHINE, startDate: new Date(),
+      executionArn: EXECUTION,
+      status: 'FAILED',
+      stateMachineArn: MACHINE,
+      startDate: new Date(),
       error: 'DatabaseError',
       cause: JSON.stringify({ errorType: 'DatabaseError', errorMessage: 'source table "public"."orders" does not exist', trace: [] }),
     });
@@ -102,13 +134,20 @@ describe('Command: pgferry start', () => {
   });
 
   it('exits 1 when the execution timed out', async () => {
-    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, status: 'TIMED_OUT', stateMachineArn: MACHINE, startDate: new Date(), error: 'States.Timeout', cause: 'The execution timed out' });
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: EXECUTION,
+      status: 'TIMED_OUT',
+      stateMachineArn: MACHINE,
+      startDate: new Date(),
+      error: 'States.Timeout',
+      cause: 'The execution timed out',
+    });
     const { code, stderr } = await start('orders', '--wait');
     expect(code).toBe(1);
     expect(stderr.join('\n')).toContain('execution timed out: States.Timeout: The execution timed out');
   });
 
-  it('exits 2 when no state machine has the pipeline\'s name, or the name or ARN is malformed', async () => {
+  it("exits 2 when no state machine has the pipeline's name, or the name or ARN is malformed", async () => {
     const missing = await start('invoices');
     expect(missing.code).toBe(2);
     expect(missing.stderr.join('\n')).toContain('no state machine named pgferry-invoices in eu-west-1');

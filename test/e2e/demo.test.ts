@@ -36,6 +36,8 @@ describe('Command: pgferry demo', () => {
       '  rows extracted 20,000, inserted 20,000, deleted 0',
       '  rows extracted 401, inserted 401, deleted 201',
     ]);
-    expect(stderr.find((l) => l.startsWith('  incremental:'))).toMatch(/^ {2}incremental: 401 rows extracted for 400 changed, of 20,200: those with updated_at in \[2026-01-01 [^,]+, 2026-01-01 [^\]]+\] \(from the stored cursor on, inclusive\), merged on id$/);
+    expect(stderr.find((l) => l.startsWith('  incremental:'))).toMatch(
+      /^ {2}incremental: 401 rows extracted for 400 changed, of 20,200: those with updated_at in \[2026-01-01 [^,]+, 2026-01-01 [^\]]+\] \(from the stored cursor on, inclusive\), merged on id$/,
+    );
   });
 });

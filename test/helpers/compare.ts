@@ -14,7 +14,13 @@ export function digest(hashes: readonly string[]): string {
 }
 
 /** Rows of `a` missing from `b` and of `b` missing from `a` (EXCEPT ALL both ways), comparing `textColumns` as text. */
-export async function exceptAllBothWays(db: pg.Client, a: string, b: string, columns: readonly string[], textColumns: readonly string[] = []): Promise<{ missing: number; extra: number }> {
+export async function exceptAllBothWays(
+  db: pg.Client,
+  a: string,
+  b: string,
+  columns: readonly string[],
+  textColumns: readonly string[] = [],
+): Promise<{ missing: number; extra: number }> {
   const list = columns.map((c) => (textColumns.includes(c) ? `${ident(c)}::text` : ident(c))).join(', ');
   const missing = await db.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT ${list} FROM ${a} EXCEPT ALL SELECT ${list} FROM ${b}) x`);
   const extra = await db.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT ${list} FROM ${b} EXCEPT ALL SELECT ${list} FROM ${a}) x`);

@@ -15,7 +15,9 @@ export interface DebianCluster {
 export function debianPostgresBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
   for (const v of versions) {
     const bin = join(root, v, 'bin');
     if (['initdb', 'pg_ctl', 'pg_resetwal'].every((tool) => existsSync(join(bin, tool)))) return bin;
@@ -39,7 +41,16 @@ export async function startDebianCluster(options: { epoch?: number } = {}): Prom
   const port = await freePort();
   asPostgresUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   if (options.epoch !== undefined) asPostgresUser(join(bin, 'pg_resetwal'), ['-e', String(options.epoch), '-D', data]);
-  asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-w', '-l', join(base, 'log'), '-o', `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  asPostgresUser(join(bin, 'pg_ctl'), [
+    '-D',
+    data,
+    '-w',
+    '-l',
+    join(base, 'log'),
+    '-o',
+    `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    'start',
+  ]);
   const version = bin.split('/').at(-2) ?? '?';
   return {
     version,

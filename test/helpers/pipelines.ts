@@ -1,13 +1,17 @@
 import { parsePipeline, type PipelineConfig } from '../../lib/config/index.ts';
 
 /** Builds a validated pipeline config between two database URLs; `extra` deep-merges over the defaults. */
-export function pipelineConfig(sourceUrl: string, targetUrl: string, extra: {
-  name?: string;
-  source?: Record<string, unknown>;
-  options?: Record<string, unknown>;
-  sink?: Record<string, unknown>;
-  strategy?: Record<string, unknown>;
-} = {}): PipelineConfig {
+export function pipelineConfig(
+  sourceUrl: string,
+  targetUrl: string,
+  extra: {
+    name?: string;
+    source?: Record<string, unknown>;
+    options?: Record<string, unknown>;
+    sink?: Record<string, unknown>;
+    strategy?: Record<string, unknown>;
+  } = {},
+): PipelineConfig {
   const doc = {
     name: extra.name ?? 'test_pipeline',
     source: {

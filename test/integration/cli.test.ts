@@ -21,7 +21,9 @@ describe('Feature: the pgferry CLI', () => {
     await source.query(`INSERT INTO public.orders SELECT g, g / 100.0, 'n' || g FROM generate_series(1, 3000) g; ANALYZE public.orders`);
     dir = await mkdtemp(join(tmpdir(), 'pgferry-cli-'));
     file = join(dir, 'orders.yaml');
-    await writeFile(file, `name: cli_orders
+    await writeFile(
+      file,
+      `name: cli_orders
 source:
   type: postgres
   connection_type: url
@@ -34,7 +36,8 @@ sink:
   connection_id: "${targetUrl}"
   table: {schema: public, name: orders_copy}
   strategy: {mode: full_refresh}
-`);
+`,
+    );
   });
 
   afterAll(async () => {
@@ -77,14 +80,23 @@ sink:
   it('plan: prints the index builds an exchange runs ahead of its transaction, and the renames that adopt them', async () => {
     const planUrl = await server.createDatabase('plan_exchange');
     const db = await server.client(planUrl);
-    await db.query(`CREATE TABLE public.orders_copy (id bigint PRIMARY KEY, amount numeric(12,2), note text); CREATE INDEX orders_copy_note ON public.orders_copy (note)`);
+    await db.query(
+      `CREATE TABLE public.orders_copy (id bigint PRIMARY KEY, amount numeric(12,2), note text); CREATE INDEX orders_copy_note ON public.orders_copy (note)`,
+    );
     const planFile = join(dir, 'plan-exchange.yaml');
-    await writeFile(planFile, (await readFile(file, 'utf8')).replace(targetUrl, planUrl).replace('{mode: full_refresh}', '{mode: full_refresh, overwrite_type: exchange}'));
+    await writeFile(
+      planFile,
+      (await readFile(file, 'utf8')).replace(targetUrl, planUrl).replace('{mode: full_refresh}', '{mode: full_refresh, overwrite_type: exchange}'),
+    );
     const result = await cli('plan', planFile);
     expect(result.code).toBe(0);
     const text = result.stdout.join('\n');
     const ahead = text.slice(text.indexOf('-- Apply, ahead of its transaction (up to 4 at once'), text.indexOf('-- Apply (one target transaction)'));
-    const built = [...ahead.matchAll(/CREATE (?:UNIQUE )?INDEX IF NOT EXISTS "(pgx_[0-9a-f]{12}_p[0-9a-f]{16})" ON "pgferry_staging"\."orders_copy_[0-9a-f]{12}" USING btree \((id|note)\)/g)];
+    const built = [
+      ...ahead.matchAll(
+        /CREATE (?:UNIQUE )?INDEX IF NOT EXISTS "(pgx_[0-9a-f]{12}_p[0-9a-f]{16})" ON "pgferry_staging"\."orders_copy_[0-9a-f]{12}" USING btree \((id|note)\)/g,
+      ),
+    ];
     expect(built.map((m) => m[2])).toEqual(['id', 'note']);
     expect(ahead).toMatch(/ANALYZE "pgferry_staging"\."orders_copy_[0-9a-f]{12}"/);
     for (const m of built) expect(text).toMatch(new RegExp(`ALTER INDEX "pgferry_staging"\\."${m[1]}" RENAME TO "pgx_`));
@@ -96,14 +108,39 @@ sink:
     const result = await cli('run', file, '--json');
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout.at(-1) ?? '{}');
-    expect(summary).toMatchObject({ pipeline: 'cli_orders', status: 'succeeded', mode: 'full_refresh', strategy: 'truncate_insert', rowsExtracted: 3000, rowsInserted: 3000, rowsDeleted: 0, chunks: 3 });
+    expect(summary).toMatchObject({
+      pipeline: 'cli_orders',
+      status: 'succeeded',
+      mode: 'full_refresh',
+      strategy: 'truncate_insert',
+      rowsExtracted: 3000,
+      rowsInserted: 3000,
+      rowsDeleted: 0,
+      chunks: 3,
+    });
     expect(summary.bytes).toBeGreaterThan(0);
-    expect(Object.keys(summary).sort()).toEqual(['bytes', 'chunks', 'cursorAfter', 'cursorBefore', 'durationMs', 'mode', 'pipeline', 'rowsDeleted', 'rowsExtracted', 'rowsInserted', 'runId', 'status', 'strategy']);
+    expect(Object.keys(summary).sort()).toEqual([
+      'bytes',
+      'chunks',
+      'cursorAfter',
+      'cursorBefore',
+      'durationMs',
+      'mode',
+      'pipeline',
+      'rowsDeleted',
+      'rowsExtracted',
+      'rowsInserted',
+      'runId',
+      'status',
+      'strategy',
+    ]);
     expect(result.stderr.some((l) => l.includes('chunks 3/3'))).toBe(true);
   });
 
   it('run: exit 3 while another run holds the lease, nothing changed', async () => {
-    await target.query(`UPDATE pgferry.pipeline_state SET lease_run_id = 'someone-else', lease_until = now() + interval '1 hour' WHERE pipeline = 'cli_orders'`);
+    await target.query(
+      `UPDATE pgferry.pipeline_state SET lease_run_id = 'someone-else', lease_until = now() + interval '1 hour' WHERE pipeline = 'cli_orders'`,
+    );
     const runsBefore = await target.query(`SELECT count(*)::int AS n FROM pgferry.runs`);
     const result = await cli('run', file, '--json');
     expect(result.code).toBe(3);
@@ -115,10 +152,13 @@ sink:
   it('run: exit 1 with a named error and no password when the source refuses the login', async () => {
     const wrong = join(dir, 'wrong.yaml');
     const badUrl = sourceUrl.replace(/:([^:@/]+)@/, ':not-the-password-xyzzy@');
-    await writeFile(wrong, `name: cli_wrong
+    await writeFile(
+      wrong,
+      `name: cli_wrong
 source: {type: postgres, connection_type: url, connection_id: "${badUrl}", table: {schema: public, name: orders}}
 sink: {type: postgres, connection_type: url, connection_id: "${targetUrl}", table: {schema: public, name: orders_wrong}, strategy: {mode: full_refresh}}
-`);
+`,
+    );
     const result = await cli('run', wrong, '--json');
     expect(result.code).toBe(1);
     const all = [...result.stdout, ...result.stderr].join('\n');

@@ -4,14 +4,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../lib/local/embedded.ts';
 import { ConnectionError, DatabaseError, TransientDatabaseError } from '../../lib/errors.ts';
-import {
-  classifyDatabaseError,
-  clearSecretCache,
-  connect,
-  openConnection,
-  resolveConnection,
-  type ConnectionSettings,
-} from '../../lib/connections/index.ts';
+import { classifyDatabaseError, clearSecretCache, connect, openConnection, resolveConnection, type ConnectionSettings } from '../../lib/connections/index.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 
 let server: TestPostgres;
@@ -128,20 +121,31 @@ describe('Function: openConnection', () => {
 
   function secret(password: string): { SecretString: string } {
     return {
-      SecretString: JSON.stringify({ engine: 'postgres', host: settings.host, port: String(settings.port), username: settings.user, password, dbname: settings.database }),
+      SecretString: JSON.stringify({
+        engine: 'postgres',
+        host: settings.host,
+        port: String(settings.port),
+        username: settings.user,
+        password,
+        dbname: settings.database,
+      }),
     };
   }
 
   it('re-reads a rotated secret once after an authentication failure', async () => {
     sm.on(GetSecretValueCommand).resolvesOnce(secret('stale-password')).resolvesOnce(secret(settings.password!));
-    const client = await track(openConnection({ connection_id: 'rds!rotated', connection_type: 'secretsmanager', connection_params: { sslmode: 'disable' } }, { secrets }));
+    const client = await track(
+      openConnection({ connection_id: 'rds!rotated', connection_type: 'secretsmanager', connection_params: { sslmode: 'disable' } }, { secrets }),
+    );
     expect((await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
   it('gives up with the ConnectionError when the re-read secret still fails', async () => {
     sm.on(GetSecretValueCommand).resolvesOnce(secret('stale-1')).resolvesOnce(secret('stale-2'));
-    const err = await rejection(openConnection({ connection_id: 'prod/still-wrong', connection_type: 'secretsmanager', connection_params: { sslmode: 'disable' } }, { secrets }));
+    const err = await rejection(
+      openConnection({ connection_id: 'prod/still-wrong', connection_type: 'secretsmanager', connection_params: { sslmode: 'disable' } }, { secrets }),
+    );
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as ConnectionError).code).toBe('28P01');
     expect(err.message).not.toContain('stale-2');
@@ -152,7 +156,9 @@ describe('Function: openConnection', () => {
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ host: settings.host, port: settings.port, username: settings.user, password: settings.password, dbname: 'no_such_db' }),
     });
-    const err = await rejection(openConnection({ connection_id: 'prod/no-db', connection_type: 'secretsmanager', connection_params: { sslmode: 'disable' } }, { secrets }));
+    const err = await rejection(
+      openConnection({ connection_id: 'prod/no-db', connection_type: 'secretsmanager', connection_params: { sslmode: 'disable' } }, { secrets }),
+    );
     expect((err as ConnectionError).code).toBe('3D000');
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });

@@ -43,11 +43,9 @@ const CASES: readonly Case[] = [
   { strategy: 'upsert_xmin', point: 'mid-apply', recover: 'unlock' },
 ];
 
-
 function pipelineYaml(name: string, sourceUrl: string, targetUrl: string, strategy: Strategy): string {
-  const options = strategy === 'upsert_xmin'
-    ? 'incremental_strategy: xmin'
-    : 'incremental_strategy: column, incremental_column: updated_at, lookback: 10 minutes';
+  const options =
+    strategy === 'upsert_xmin' ? 'incremental_strategy: xmin' : 'incremental_strategy: column, incremental_column: updated_at, lookback: 10 minutes';
   const sinkStrategy = {
     merge_column: '{mode: incremental_merge, unique_key: [id]}',
     append_column: '{mode: incremental_append, only_new_rows: true, unique_key: [id]}',
@@ -104,7 +102,9 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     const target = await server.client(targetUrl);
     const gate = await server.client(sourceUrl);
     await source.query(`CREATE TABLE public.events (id bigint PRIMARY KEY, k integer, v text, updated_at timestamptz(6) NOT NULL)`);
-    await source.query(`INSERT INTO public.events SELECT g, g % 13, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1.000001 second' FROM generate_series(1, ${SEED}) g`);
+    await source.query(
+      `INSERT INTO public.events SELECT g, g % 13, 'seed ' || g || repeat(' pad', 10), timestamptz '2026-06-03 12:00:00+00' + g * interval '1.000001 second' FROM generate_series(1, ${SEED}) g`,
+    );
     await source.query(gateFunctionSql('crash_gate', GATE_LOCK, GATE_ID));
     const name = `crash_${tag}`;
     const file = join(dir, `${tag}.yaml`);
@@ -118,9 +118,13 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
 
     // The changes the killed run is loading: the "new" state is the source as it is now.
     if (c.strategy !== 'append_column') {
-      await source.query(`UPDATE public.events SET v = 'changed ' || id, updated_at = timestamptz '2026-06-04 00:00:00+00' + id * interval '1 ms' WHERE id % 3 = 0`);
+      await source.query(
+        `UPDATE public.events SET v = 'changed ' || id, updated_at = timestamptz '2026-06-04 00:00:00+00' + id * interval '1 ms' WHERE id % 3 = 0`,
+      );
     }
-    await source.query(`INSERT INTO public.events SELECT g, g % 13, 'new ' || g || repeat(' pad', 10), timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(${SEED + 1}, ${GATE_ID}) g`);
+    await source.query(
+      `INSERT INTO public.events SELECT g, g % 13, 'new ' || g || repeat(' pad', 10), timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(${SEED + 1}, ${GATE_ID}) g`,
+    );
     const newRows = await rowHashes(source, 'public.events');
     expect(newRows).not.toEqual(oldRows);
     if (c.point === 'mid-copy') await gate.query(`SELECT pg_advisory_lock(${GATE_LOCK})`);
@@ -145,7 +149,10 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     const all = [...prepared.values()];
     const planFile = join(dir, 'plan.json');
     await writeFile(planFile, JSON.stringify(all.map((p) => p.run)));
-    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), planFile], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), planFile], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -158,7 +165,9 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     for (const p of all) {
       if (p.c.point !== 'mid-copy') continue;
       // The killed COPY left its staging behind, with the chunks before the gate's recorded (or none, if the gate's chunk ran first).
-      const staged = await p.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relname LIKE '%_done'`);
+      const staged = await p.target.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relname LIKE '%_done'`,
+      );
       expect(staged.rows[0]?.n).toBe(1);
       await p.gate.query(`SELECT pg_advisory_unlock(${GATE_LOCK})`);
     }
@@ -166,7 +175,9 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     const databases = all.flatMap((p) => p.databases);
     const admin = all[0]?.gate;
     await until("the killed runs' sessions to end", async () => {
-      const r = await admin?.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND application_name = 'pgferry'`, [databases]);
+      const r = await admin?.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND application_name = 'pgferry'`, [
+        databases,
+      ]);
       return r?.rows[0]?.n === 0 ? true : undefined;
     });
   }, 180_000);
@@ -185,7 +196,11 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     const target = await server.client(targetUrl);
     await source.query(`CREATE TABLE public.events (id bigint PRIMARY KEY, v text)`);
     await source.query(`INSERT INTO public.events SELECT g, 'v' || g FROM generate_series(1, 10) g`);
-    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'takeover', source: { table: { schema: 'public', name: 'events' } }, sink: { table: { schema: 'public', name: 'events' } } });
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'takeover',
+      source: { table: { schema: 'public', name: 'events' } },
+      sink: { table: { schema: 'public', name: 'events' } },
+    });
     expect((await runLocal(config)).status).toBe('succeeded');
     // A run that died holding the lease, which has since expired.
     await target.query(`INSERT INTO pgferry.runs (run_id, pipeline, status) VALUES ('dead-run', 'takeover', 'running')`);
@@ -202,11 +217,16 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
       if (!p) throw new Error('case not prepared');
       const { name, file, target, source, oldRows, oldCursor, newRows } = p;
       const runId = p.run.runId;
-      const readCursor = async (): Promise<unknown> => (await target.query(`SELECT cursor FROM pgferry.pipeline_state WHERE pipeline = $1`, [name])).rows[0]?.cursor;
+      const readCursor = async (): Promise<unknown> =>
+        (await target.query(`SELECT cursor FROM pgferry.pipeline_state WHERE pipeline = $1`, [name])).rows[0]?.cursor;
       const killed = async () => (await target.query(`SELECT status, error FROM pgferry.runs WHERE run_id = $1`, [runId])).rows[0];
       const lease = async () => (await target.query(`SELECT lease_run_id FROM pgferry.pipeline_state WHERE pipeline = $1`, [name])).rows[0]?.lease_run_id;
       const stagingTables = async (): Promise<number> =>
-        (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`)).rows[0]?.n ?? 0;
+        (
+          await target.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`,
+          )
+        ).rows[0]?.n ?? 0;
       const committed = c.point === 'after-apply';
 
       // Old rows with the old cursor, or new rows with the new cursor: never in between.
@@ -261,7 +281,9 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
 
       // The runs table tells the story: the killed run failed (or succeeded, when it died after its commit), the rerun succeeded.
       const runs = await target.query<{ run_id: string; status: string; error: { name: string; message: string } | null }>(
-        `SELECT run_id, status, error FROM pgferry.runs WHERE pipeline = $1 ORDER BY started_at`, [name]);
+        `SELECT run_id, status, error FROM pgferry.runs WHERE pipeline = $1 ORDER BY started_at`,
+        [name],
+      );
       expect(runs.rows.map((r) => r.status)).toEqual(['succeeded', committed ? 'succeeded' : 'failed', 'succeeded']);
       expect(runs.rows[1]?.run_id).toBe(runId);
       if (!committed && c.recover === 'expiry') {

@@ -61,7 +61,15 @@ describe.skipIf(!isRoot)('Function: startEmbeddedPostgres as root', () => {
     expect(await readdir(base)).toEqual([`pgferry-postgres-${privateCopy.version}-${platform()}-${arch()}`]); // no partial copy left
 
     const port = await freePort();
-    const server = await startAsUser({ native, user, base: await dataBase(user, [base]), port, superuser: 'postgres', password: 'secret', postgresFlags: ['-c', 'fsync=off'] });
+    const server = await startAsUser({
+      native,
+      user,
+      base: await dataBase(user, [base]),
+      port,
+      superuser: 'postgres',
+      password: 'secret',
+      postgresFlags: ['-c', 'fsync=off'],
+    });
     try {
       await server.initialise();
       await server.start();
@@ -144,7 +152,10 @@ describe.skipIf(!isRoot)('Function: startEmbeddedPostgres as a user other than r
       await client.end();
       await server.stop();
       console.log(JSON.stringify(rows));`;
-    const { stdout } = await run('runuser', ['-u', user.name, '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: checkout, env: { ...process.env, HOME: '/tmp' } });
+    const { stdout } = await run('runuser', ['-u', user.name, '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: checkout,
+      env: { ...process.env, HOME: '/tmp' },
+    });
     expect(stdout.trim().split('\n').at(-1)).toBe('[{"one":1}]');
   });
 });

@@ -56,7 +56,9 @@ describe('Feature: an incremental run into an empty target inserts and builds th
     });
 
   const oids = async (table: string): Promise<Record<string, string>> => {
-    const result = await target.query(`SELECT indexrelid::regclass::text AS name, indexrelid::int8::text AS oid FROM pg_index WHERE indrelid = $1::regclass`, [table]);
+    const result = await target.query(`SELECT indexrelid::regclass::text AS name, indexrelid::int8::text AS oid FROM pg_index WHERE indrelid = $1::regclass`, [
+      table,
+    ]);
     return Object.fromEntries(result.rows.map((r: { name: string; oid: string }) => [r.name, r.oid]));
   };
 
@@ -80,7 +82,9 @@ describe('Feature: an incremental run into an empty target inserts and builds th
     const rebuilt = await oids(`public.${name}`);
     for (const [index, oid] of Object.entries(before)) expect(rebuilt[index], `${index} was rebuilt`).not.toBe(oid);
 
-    await source.query(`INSERT INTO public.events SELECT g, 'c' || g, 0, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(3001, 3010) g`);
+    await source.query(
+      `INSERT INTO public.events SELECT g, 'c' || g, 0, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(3001, 3010) g`,
+    );
     try {
       const nextLog = recorder();
       const next = await runLocal(pipeline(name, strategy), { log: nextLog });
@@ -183,7 +187,10 @@ describe('Feature: an incremental run into an empty target inserts and builds th
     expect(await emptyTargetHint(target, { schema: 'public', name: 'ev_trigger' })).toBe(false);
     // `pgferry plan` prints what the run would do.
     const staging = { schema: 'pgferry_staging', name: 'ev_other_x' };
-    const columns = [{ name: 'id', type: 'bigint' }, { name: 'code', type: 'text' }];
+    const columns = [
+      { name: 'id', type: 'bigint' },
+      { name: 'code', type: 'text' },
+    ];
     const statements = (await describeEmptyTarget(target, { schema: 'public', name: 'ev_other' }, staging, columns)) ?? [];
     expect(statements.slice(1)).toEqual([
       'LOCK TABLE ONLY "public"."ev_other" IN ACCESS EXCLUSIVE MODE',

@@ -27,7 +27,9 @@ async function snapshot(db: pg.Client, schema: string, table: string): Promise<R
     constraints: await q(`SELECT conname, contype, pg_get_constraintdef(oid) AS def, obj_description(oid, 'pg_constraint') AS comment
       FROM pg_constraint WHERE conrelid = ${oid} ORDER BY conname`),
     triggers: await q(`SELECT tgname, pg_get_triggerdef(oid) AS def, tgenabled FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal ORDER BY tgname`),
-    statistics: await q(`SELECT pg_get_statisticsobjdef(oid) AS def, pg_get_userbyid(stxowner) AS owner FROM pg_statistic_ext WHERE stxrelid = ${oid} ORDER BY 1`),
+    statistics: await q(
+      `SELECT pg_get_statisticsobjdef(oid) AS def, pg_get_userbyid(stxowner) AS owner FROM pg_statistic_ext WHERE stxrelid = ${oid} ORDER BY 1`,
+    ),
   };
 }
 
@@ -143,7 +145,9 @@ describe('Function: exchangeTable', () => {
       CREATE TABLE app.typed_use (id int);
       CREATE FUNCTION app.first_id(r app.typed_use) RETURNS int LANGUAGE sql AS 'SELECT r.id';
     `);
-    await expect(checkExchangeAllowed(db, { schema: 'app', name: 'typed_use' })).rejects.toThrow(/other objects depend on it: function app\.first_id\(app\.typed_use\)/);
+    await expect(checkExchangeAllowed(db, { schema: 'app', name: 'typed_use' })).rejects.toThrow(
+      /other objects depend on it: function app\.first_id\(app\.typed_use\)/,
+    );
   });
 
   it('refuses a target that a publication publishes through its schema', async () => {
@@ -187,7 +191,10 @@ describe('Function: exchangeTable', () => {
 
     expect(await snapshot(db, target.schema, target.name)).toEqual(before);
     const rows = await db.query(`SELECT "Order", "Label" FROM "My Schema"."Weird ""T""; DROP TABLE canary;--" ORDER BY 1`);
-    expect(rows.rows).toEqual([{ Order: 1, Label: 'new root' }, { Order: 2, Label: 'new child' }]);
+    expect(rows.rows).toEqual([
+      { Order: 1, Label: 'new root' },
+      { Order: 2, Label: 'new child' },
+    ]);
     const canaries = await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'canary'`);
     expect(canaries.rows[0].n).toBe(2);
     // The self-reference now points at the new table, not at the dropped one.
@@ -222,7 +229,9 @@ describe('Function: exchangeTable, with indexes built ahead of its transaction',
   /** Index OIDs by name of a table; a renamed index keeps its OID, a rebuilt one gets a new one. */
   async function indexOids(table: string): Promise<Map<string, number>> {
     const found = await db.query<{ name: string; oid: number }>(
-      `SELECT indexrelid::regclass::text AS name, indexrelid::int AS oid FROM pg_index WHERE indrelid = $1::regclass`, [table]);
+      `SELECT indexrelid::regclass::text AS name, indexrelid::int AS oid FROM pg_index WHERE indrelid = $1::regclass`,
+      [table],
+    );
     return new Map(found.rows.map((r) => [r.name, r.oid]));
   }
 

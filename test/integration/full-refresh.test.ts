@@ -61,7 +61,12 @@ describe('Feature: full_refresh through the local state machine', () => {
   /** Copies the target table back into the source database, so EXCEPT ALL can compare both in one query. */
   async function pullBack(table: string): Promise<string> {
     await source.query(`DROP TABLE IF EXISTS public.pulled; CREATE TABLE public.pulled (LIKE public.all_types)`);
-    await copyBetween(target, source, `COPY (SELECT ${COLUMNS.map((c) => `"${c}"`).join(', ')} FROM ${table}) TO STDOUT (FORMAT binary)`, 'COPY public.pulled FROM STDIN (FORMAT binary)');
+    await copyBetween(
+      target,
+      source,
+      `COPY (SELECT ${COLUMNS.map((c) => `"${c}"`).join(', ')} FROM ${table}) TO STDOUT (FORMAT binary)`,
+      'COPY public.pulled FROM STDIN (FORMAT binary)',
+    );
     return 'public.pulled';
   }
 
@@ -85,7 +90,9 @@ describe('Feature: full_refresh through the local state machine', () => {
       expect(await rowHashes(target, targetTable)).toEqual(await rowHashes(source, 'public.all_types'));
       const pulled = await pullBack(targetTable);
       expect(await exceptAllBothWays(source, 'public.all_types', pulled, COLUMNS, ['js'])).toEqual({ missing: 0, extra: 0 });
-      const domain = await target.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '${targetTable}'::regclass AND attname = 'dom'`);
+      const domain = await target.query(
+        `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '${targetTable}'::regclass AND attname = 'dom'`,
+      );
       expect(domain.rows[0].t).toBe('posint');
       const nanAndZero = await target.query(`SELECT f8::text AS f8 FROM ${targetTable} WHERE id IN (1, 4) ORDER BY id`);
       expect(nanAndZero.rows.map((r) => r.f8)).toEqual(['NaN', '-0']);
@@ -96,7 +103,11 @@ describe('Feature: full_refresh through the local state machine', () => {
       await source.query(`UPDATE public.all_types SET t = 'changed' WHERE id = 6`);
       await target.query(`ALTER TABLE ${targetTable} ADD PRIMARY KEY (id)`);
       const logged: { message: string; fields?: Record<string, unknown> }[] = [];
-      const log = { info: (message: string, fields?: Record<string, unknown>) => void logged.push({ message, fields }), warn: () => undefined, error: () => undefined };
+      const log = {
+        info: (message: string, fields?: Record<string, unknown>) => void logged.push({ message, fields }),
+        warn: () => undefined,
+        error: () => undefined,
+      };
       const again = await runLocal(config, { log });
       expect(again.status).toBe('succeeded');
       expect(again.rowsDeleted).toBe(2000);
@@ -116,8 +127,12 @@ describe('Feature: full_refresh through the local state machine', () => {
   }
 
   it('exchange runs as before when no connection opens for the work ahead: its transaction builds the indexes and analyzes', async () => {
-    await source.query(`CREATE TABLE public.ahead_src (id int PRIMARY KEY, v text NOT NULL); INSERT INTO public.ahead_src SELECT g, 'v' || g FROM generate_series(1, 1500) g`);
-    await target.query(`CREATE TABLE public.ahead_dst (id int PRIMARY KEY, v text NOT NULL); CREATE INDEX ahead_dst_v ON public.ahead_dst (v); INSERT INTO public.ahead_dst VALUES (1, 'old')`);
+    await source.query(
+      `CREATE TABLE public.ahead_src (id int PRIMARY KEY, v text NOT NULL); INSERT INTO public.ahead_src SELECT g, 'v' || g FROM generate_series(1, 1500) g`,
+    );
+    await target.query(
+      `CREATE TABLE public.ahead_dst (id int PRIMARY KEY, v text NOT NULL); CREATE INDEX ahead_dst_v ON public.ahead_dst (v); INSERT INTO public.ahead_dst VALUES (1, 'old')`,
+    );
     const config = pipelineConfig(sourceUrl, targetUrl, {
       name: 'ahead_refused',
       source: { table: { schema: 'public', name: 'ahead_src' } },
@@ -128,18 +143,20 @@ describe('Feature: full_refresh through the local state machine', () => {
     // The apply's own connection (state and target share it) opens; every further one during apply is refused.
     let inApply = false;
     let opened = 0;
-    const wrapTask: LocalRunOptions['wrapTask'] = (key, fn) => key !== 'apply' ? fn : async (input, deps) => {
-      inApply = true;
-      opened = 0;
-      try {
-        return await fn(input, deps);
-      } finally {
-        inApply = false;
-      }
-    };
-    const connect: LocalRunOptions['connect'] = (ref, options) => (inApply && ++opened > 1
-      ? Promise.reject(new TransientDatabaseError('sorry, too many clients already (test)'))
-      : openConnection(ref, options));
+    const wrapTask: LocalRunOptions['wrapTask'] = (key, fn) =>
+      key !== 'apply'
+        ? fn
+        : async (input, deps) => {
+            inApply = true;
+            opened = 0;
+            try {
+              return await fn(input, deps);
+            } finally {
+              inApply = false;
+            }
+          };
+    const connect: LocalRunOptions['connect'] = (ref, options) =>
+      inApply && ++opened > 1 ? Promise.reject(new TransientDatabaseError('sorry, too many clients already (test)')) : openConnection(ref, options);
     const warned: string[] = [];
     const log = { info: () => undefined, warn: (message: string) => void warned.push(message), error: () => undefined };
 
@@ -182,27 +199,38 @@ describe('Feature: full_refresh through the local state machine', () => {
     }
   });
 
-  it('exchange stages the target\'s NOT NULLs, keeps their names, and fails a NULL in the chunk that carries it, target untouched', async () => {
+  it("exchange stages the target's NOT NULLs, keeps their names, and fails a NULL in the chunk that carries it, target untouched", async () => {
     const pg18 = Number((await target.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 180000;
     await source.query(`CREATE TABLE public.nn_src (id bigint PRIMARY KEY, a text, b int, c int);
       INSERT INTO public.nn_src SELECT g, 'a' || g, g, CASE WHEN g % 2 = 0 THEN g END FROM generate_series(1, 3000) g; ANALYZE public.nn_src`);
     await target.query(`CREATE TABLE public.nn_t (id bigint PRIMARY KEY, a text CONSTRAINT a_required NOT NULL, b int NOT NULL, c int);
       INSERT INTO public.nn_t VALUES (-1, 'old', 0, NULL);
       ${pg18 ? 'ALTER TABLE public.nn_t ADD CONSTRAINT c_local NOT NULL c NO INHERIT NOT VALID;' : ''}`);
-    const constraints = async (): Promise<unknown[]> => (await target.query(`SELECT conname, pg_get_constraintdef(oid) AS def, a.attname, a.attnotnull
+    const constraints = async (): Promise<unknown[]> =>
+      (
+        await target.query(`SELECT conname, pg_get_constraintdef(oid) AS def, a.attname, a.attnotnull
       FROM pg_attribute a LEFT JOIN pg_constraint k ON k.conrelid = a.attrelid AND k.conkey = ARRAY[a.attnum] AND k.contype IN ('n', 'p')
-      WHERE a.attrelid = 'public.nn_t'::regclass AND a.attnum > 0 ORDER BY a.attnum, conname`)).rows;
+      WHERE a.attrelid = 'public.nn_t'::regclass AND a.attnum > 0 ORDER BY a.attnum, conname`)
+      ).rows;
     const before = await constraints();
     const config = pipelineConfig(sourceUrl, targetUrl, {
-      name: 'nn_exchange', source: { table: { schema: 'public', name: 'nn_src' } }, options: { chunk_rows: 1000, max_parallel_chunks: 1 },
-      sink: { table: { schema: 'public', name: 'nn_t' } }, strategy: { overwrite_type: 'exchange' },
+      name: 'nn_exchange',
+      source: { table: { schema: 'public', name: 'nn_src' } },
+      options: { chunk_rows: 1000, max_parallel_chunks: 1 },
+      sink: { table: { schema: 'public', name: 'nn_t' } },
+      strategy: { overwrite_type: 'exchange' },
     });
     let stagedNotNull: unknown[] = [];
-    const wrapTask: LocalRunOptions['wrapTask'] = (key, fn) => key !== 'extractChunk' ? fn : async (input, deps) => {
-      stagedNotNull = (await target.query(`SELECT a.attname FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = 'pgferry_staging' AND t.relname LIKE 'nn_t\\_%' AND t.relname NOT LIKE '%\\_done' AND a.attnum > 0 AND a.attnotnull ORDER BY a.attnum`)).rows.map((r) => r.attname);
-      return fn(input, deps);
-    };
+    const wrapTask: LocalRunOptions['wrapTask'] = (key, fn) =>
+      key !== 'extractChunk'
+        ? fn
+        : async (input, deps) => {
+            stagedNotNull = (
+              await target.query(`SELECT a.attname FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = 'pgferry_staging' AND t.relname LIKE 'nn_t\\_%' AND t.relname NOT LIKE '%\\_done' AND a.attnum > 0 AND a.attnotnull ORDER BY a.attnum`)
+            ).rows.map((r) => r.attname);
+            return fn(input, deps);
+          };
 
     const summary = await runLocal(config, { wrapTask });
     expect(summary.error).toBeUndefined();
@@ -226,8 +254,14 @@ describe('Feature: full_refresh through the local state machine', () => {
   });
 
   it('retries a chunk that failed after its COPY committed and leaves no duplicate', async () => {
-    await source.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, v text); INSERT INTO public.orders SELECT g, 'row ' || g FROM generate_series(1, 5000) g; ANALYZE public.orders`);
-    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'retry', options: { chunk_rows: 1000 }, sink: { table: { schema: 'public', name: 'orders_retry' } } });
+    await source.query(
+      `CREATE TABLE public.orders (id bigint PRIMARY KEY, v text); INSERT INTO public.orders SELECT g, 'row ' || g FROM generate_series(1, 5000) g; ANALYZE public.orders`,
+    );
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'retry',
+      options: { chunk_rows: 1000 },
+      sink: { table: { schema: 'public', name: 'orders_retry' } },
+    });
     const failed = new Set<number>();
     const summary = await runLocal(config, {
       retryIntervalMs: 1,
@@ -252,7 +286,11 @@ describe('Feature: full_refresh through the local state machine', () => {
   });
 
   it('a failure in apply leaves target rows, cursor and staging schema as they were, and records the failed run', async () => {
-    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'apply_fails', options: { chunk_rows: 2000 }, sink: { table: { schema: 'public', name: 'orders_guarded' } } });
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'apply_fails',
+      options: { chunk_rows: 2000 },
+      sink: { table: { schema: 'public', name: 'orders_guarded' } },
+    });
     const first = await runLocal(config);
     expect(first.status).toBe('succeeded');
     // A constraint the next load violates makes Apply fail after its TRUNCATE ran inside the transaction.
@@ -278,7 +316,9 @@ describe('Feature: full_refresh through the local state machine', () => {
   });
 
   it('extracts a query source, chunked on a chunk_column of the query, with a custom_predicate', async () => {
-    await source.query(`CREATE TABLE public.customers (id bigint PRIMARY KEY, segment text); INSERT INTO public.customers SELECT g, 'seg' || (g % 3) FROM generate_series(1, 100) g`);
+    await source.query(
+      `CREATE TABLE public.customers (id bigint PRIMARY KEY, segment text); INSERT INTO public.customers SELECT g, 'seg' || (g % 3) FROM generate_series(1, 100) g`,
+    );
     const query = 'SELECT o.id AS order_id, o.v, c.segment FROM public.orders o JOIN public.customers c ON c.id = o.id % 100 + 1';
     const chunked = pipelineConfig(sourceUrl, targetUrl, {
       name: 'query_chunked',
@@ -307,7 +347,11 @@ describe('Feature: full_refresh through the local state machine', () => {
   });
 
   it('a second run while one holds the lease is skipped and changes nothing', async () => {
-    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'overlap', options: { chunk_rows: 1000 }, sink: { table: { schema: 'public', name: 'orders_overlap' } } });
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'overlap',
+      options: { chunk_rows: 1000 },
+      sink: { table: { schema: 'public', name: 'orders_overlap' } },
+    });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;

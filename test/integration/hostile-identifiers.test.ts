@@ -23,7 +23,7 @@ function exactly63(prefix: string, pad: string): string {
 
 const SRC_SCHEMA = 'Src "Sch"; DROP TABLE canary;--';
 const SRC_TABLE = exactly63('Weird "T"; DROP TABLE canary;-- /*é', '€');
-const TGT_SCHEMA = "Tgt 'sch' \\ ü \"x\" ; select";
+const TGT_SCHEMA = 'Tgt \'sch\' \\ ü "x" ; select';
 const STAGING_SCHEMA = 'Stg "$$"; /* */ -- select';
 const STATE_SCHEMA = exactly63(`St'ate "ü" \\ ; order `, 'ß');
 
@@ -165,10 +165,12 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
     const t = qualified({ schema: TGT_SCHEMA, name: table });
     const fn = qualified({ schema: TGT_SCHEMA, name: 'trg "fn"; --' });
     // Same columns and types as the source, created here so exchange has something to carry over.
-    const columns = (await db.source.query<{ name: string; type: string }>(
-      `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-      [qualified(SOURCE)],
-    )).rows;
+    const columns = (
+      await db.source.query<{ name: string; type: string }>(
+        `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        [qualified(SOURCE)],
+      )
+    ).rows;
     await db.target.query(`CREATE TABLE ${t} (${columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ')}, PRIMARY KEY (${ident(COL.key)}))`);
     await db.target.query(`CREATE INDEX ${ident('idx "x"; --')} ON ${t} (${ident(COL.cursor)}) WHERE ${ident(COL.select)} <> ' USING '`);
     await db.target.query(`COMMENT ON TABLE ${t} IS ${literal("it's; -- /* a comment */")}`);
@@ -210,7 +212,12 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
 
   it('incremental_merge / upsert', async () => {
     const table = exactly63(`upsert $1 %s 'T'; DROP TABLE canary;--`, 'é');
-    const config = pipeline('hostile-upsert', table, { mode: 'incremental_merge', unique_key: [COL.key], merge_policy: 'upsert', duplicate_policy: 'keep_last' }, incremental);
+    const config = pipeline(
+      'hostile-upsert',
+      table,
+      { mode: 'incremental_merge', unique_key: [COL.key], merge_policy: 'upsert', duplicate_policy: 'keep_last' },
+      incremental,
+    );
     await ok(runLocal(config));
     await expectEqual(table);
     await updateRows(6);
@@ -255,7 +262,35 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
   describe('fuzz: random names from a nasty alphabet', () => {
     const seed = Number(process.env.PGFERRY_FUZZ_SEED ?? Date.now() % 2 ** 31);
     const iterations = Number(process.env.PGFERRY_FUZZ_ITERATIONS ?? 30);
-    const alphabet = ['"', "'", '\\', ' ', ';', '--', '$$', '$1', '%s', '/*', '*/', '.', ',', '(', ')', '\t', 'é', '€', '𝄞', 'ß', 'a', 'Z', '0', '_', 'select', 'user', 'DROP TABLE canary'];
+    const alphabet = [
+      '"',
+      "'",
+      '\\',
+      ' ',
+      ';',
+      '--',
+      '$$',
+      '$1',
+      '%s',
+      '/*',
+      '*/',
+      '.',
+      ',',
+      '(',
+      ')',
+      '\t',
+      'é',
+      '€',
+      '𝄞',
+      'ß',
+      'a',
+      'Z',
+      '0',
+      '_',
+      'select',
+      'user',
+      'DROP TABLE canary',
+    ];
     const strategies: Record<string, unknown>[] = [
       { mode: 'full_refresh' },
       { mode: 'full_refresh', overwrite_type: 'exchange' },
@@ -299,28 +334,43 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
       };
       for (let i = 0; i < iterations; i += 1) {
         const names = {
-          srcSchema: randomName(), srcTable: randomName(), tgtSchema: randomName(), tgtTable: randomName(),
-          staging: randomName(), state: randomName(), key: randomName(), cursor: randomName(), a: randomName(), b: randomName(),
+          srcSchema: randomName(),
+          srcTable: randomName(),
+          tgtSchema: randomName(),
+          tgtTable: randomName(),
+          staging: randomName(),
+          state: randomName(),
+          key: randomName(),
+          cursor: randomName(),
+          a: randomName(),
+          b: randomName(),
         };
         const strategy = strategies[i % strategies.length] as Record<string, unknown>;
         const context = `seed ${seed}, iteration ${i}, ${JSON.stringify(strategy)}, names ${JSON.stringify(names)}`;
         const src = qualified({ schema: names.srcSchema, name: names.srcTable });
         await db.source.query(`CREATE SCHEMA ${ident(names.srcSchema)}`);
-        await db.source.query(`CREATE TABLE ${src} (${ident(names.key)} bigint PRIMARY KEY, ${ident(names.cursor)} bigint NOT NULL, ${ident(names.a)} text, ${ident(names.b)} numeric)`);
+        await db.source.query(
+          `CREATE TABLE ${src} (${ident(names.key)} bigint PRIMARY KEY, ${ident(names.cursor)} bigint NOT NULL, ${ident(names.a)} text, ${ident(names.b)} numeric)`,
+        );
         await db.source.query(`INSERT INTO ${src} SELECT g, g, ${literal(names.a)} || g, g * 1.5 FROM generate_series(1, 60) g`);
         await db.target.query(`CREATE SCHEMA ${ident(names.tgtSchema)}`);
         const keyed = strategy.mode === 'incremental_merge' || strategy.only_new_rows === true;
         const doc = {
           name: `fuzz-${i}`,
           source: {
-            type: 'postgres', connection_type: 'url', connection_id: db.sourceUrl,
+            type: 'postgres',
+            connection_type: 'url',
+            connection_id: db.sourceUrl,
             table: { schema: names.srcSchema, name: names.srcTable },
-            options: strategy.mode === 'full_refresh'
-              ? { chunk_column: names.key, chunk_rows: 25 }
-              : { incremental_strategy: 'column', incremental_column: names.cursor, chunk_column: names.key, chunk_rows: 25 },
+            options:
+              strategy.mode === 'full_refresh'
+                ? { chunk_column: names.key, chunk_rows: 25 }
+                : { incremental_strategy: 'column', incremental_column: names.cursor, chunk_column: names.key, chunk_rows: 25 },
           },
           sink: {
-            type: 'postgres', connection_type: 'url', connection_id: db.targetUrl,
+            type: 'postgres',
+            connection_type: 'url',
+            connection_id: db.targetUrl,
             table: { schema: names.tgtSchema, name: names.tgtTable },
             staging: { schema: names.staging },
             strategy: { ...strategy, ...(keyed ? { unique_key: [names.key] } : {}) },
@@ -333,7 +383,9 @@ WHERE ${ident(COL.key)} % ${mod} = 0`);
         expect(first.error, context).toBeUndefined();
         await db.source.query(`INSERT INTO ${src} SELECT g, g, 'new' || g, g FROM generate_series(61, 80) g`);
         if (strategy.mode !== 'incremental_append') {
-          await db.source.query(`UPDATE ${src} SET ${ident(names.a)} = 'changed', ${ident(names.cursor)} = ${ident(names.cursor)} + 1000 WHERE ${ident(names.key)} % 3 = 0`);
+          await db.source.query(
+            `UPDATE ${src} SET ${ident(names.a)} = 'changed', ${ident(names.cursor)} = ${ident(names.cursor)} + 1000 WHERE ${ident(names.key)} % 3 = 0`,
+          );
         }
         const second = await runLocal(config);
         expect(second.error, context).toBeUndefined();

@@ -66,7 +66,9 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
       await target.query(`UPDATE public.${name} SET origin = 'stale'`);
     }
     await source.query(`UPDATE public.events SET v = v || '!', k = k + 1, updated_at = updated_at + interval '1 day' WHERE id % 5 = 0`);
-    await source.query(`INSERT INTO public.events SELECT g, g % 10, 'new ' || g, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(501, 520) g`);
+    await source.query(
+      `INSERT INTO public.events SELECT g, g % 10, 'new ' || g, timestamptz '2026-06-05 00:00:00+00' + g * interval '1 ms' FROM generate_series(501, 520) g`,
+    );
 
     const summaries = [];
     for (const name of ['in_place', 'deleted'] as const) summaries.push(await runLocal(pipeline(name), { log: logs[name] }));
@@ -78,13 +80,23 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     expect(logs.in_place.lines.join('\n')).toMatch(/replacing rows in place/);
     expect(logs.deleted.lines.join('\n')).toMatch(/deleting and inserting .*triggers/);
     // `pgferry plan` prints the statement the run would take.
-    const columns = [{ name: 'id', type: 'bigint' }, { name: 'k', type: 'integer' }, { name: 'v', type: 'text' }, { name: 'updated_at', type: 'timestamp(6) with time zone' }];
-    const describe = async (name: string) => deleteInsert.describe?.(target, pipeline(name), { columns, targetExists: true } as unknown as RunPlan, { schema: 'pgferry_staging', name: 'x' });
-    expect((await describe('in_place'))?.join('\n')).toMatch(/^INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .*"origin" = EXCLUDED\."origin", "seq" = EXCLUDED\."seq"$/s);
+    const columns = [
+      { name: 'id', type: 'bigint' },
+      { name: 'k', type: 'integer' },
+      { name: 'v', type: 'text' },
+      { name: 'updated_at', type: 'timestamp(6) with time zone' },
+    ];
+    const describe = async (name: string) =>
+      deleteInsert.describe?.(target, pipeline(name), { columns, targetExists: true } as unknown as RunPlan, { schema: 'pgferry_staging', name: 'x' });
+    expect((await describe('in_place'))?.join('\n')).toMatch(
+      /^INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .*"origin" = EXCLUDED\."origin", "seq" = EXCLUDED\."seq"$/s,
+    );
     // Without track_counts the statement counts what it replaced itself.
     await target.query('SET track_counts = off');
     try {
-      expect((await describe('in_place'))?.join('\n')).toMatch(/^WITH merged AS \(INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .* RETURNING/s);
+      expect((await describe('in_place'))?.join('\n')).toMatch(
+        /^WITH merged AS \(INSERT INTO "public"\."in_place" .* ON CONFLICT \("id"\) DO UPDATE SET .* RETURNING/s,
+      );
     } finally {
       await target.query('RESET track_counts');
     }
@@ -115,8 +127,12 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
       try {
         const cursor = (await source.query('SELECT max(updated_at) AS m FROM public.events')).rows[0].m as Date;
         const at = trackCounts === 'on' ? '2026-08-01 00:00:00+00' : '2026-09-01 00:00:00+00';
-        await source.query(`UPDATE public.events SET v = v || '+', updated_at = timestamptz '${at}' + id * interval '1 ms' WHERE id % 7 = ${trackCounts === 'on' ? 1 : 2}`);
-        await source.query(`INSERT INTO public.events SELECT g, g % 10, 'counted ' || g, timestamptz '${at}' + g * interval '1 ms' FROM generate_series(${next}, ${next + 4}) g`);
+        await source.query(
+          `UPDATE public.events SET v = v || '+', updated_at = timestamptz '${at}' + id * interval '1 ms' WHERE id % 7 = ${trackCounts === 'on' ? 1 : 2}`,
+        );
+        await source.query(
+          `INSERT INTO public.events SELECT g, g % 10, 'counted ' || g, timestamptz '${at}' + g * interval '1 ms' FROM generate_series(${next}, ${next + 4}) g`,
+        );
         next += 5;
         // The window starts at the stored cursor, inclusive: the changed rows, the 5 new ones and the row at the cursor.
         const window = Number((await source.query('SELECT count(*) AS n FROM public.events WHERE updated_at >= $1', [cursor])).rows[0].n);
@@ -141,7 +157,17 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     const version = Number((await target.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
     const variants = version >= 180000 ? [false, true] : [false];
     for (const returningOld of variants) {
-      const sql = replaceInPlaceSql({ schema: 'public', name: 'counted' }, { schema: 'public', name: 'counted_stage' }, [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }], ['id'], [], { returningOld });
+      const sql = replaceInPlaceSql(
+        { schema: 'public', name: 'counted' },
+        { schema: 'public', name: 'counted_stage' },
+        [
+          { name: 'id', type: 'integer' },
+          { name: 'v', type: 'text' },
+        ],
+        ['id'],
+        [],
+        { returningOld },
+      );
       await target.query('BEGIN');
       try {
         const result = await target.query(sql);
@@ -155,7 +181,10 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
   });
 
   it('keeps DELETE + INSERT, and says why, wherever the two could be told apart', async () => {
-    const staged = [{ name: 'id', type: 'bigint' }, { name: 'v', type: 'text' }];
+    const staged = [
+      { name: 'id', type: 'bigint' },
+      { name: 'v', type: 'text' },
+    ];
     await target.query(`
       CREATE TABLE public.t_ok (id bigint PRIMARY KEY, v text, extra text DEFAULT 'x');
       CREATE TABLE public.t_pair (a int, b int, v text, PRIMARY KEY (b, a));
@@ -178,10 +207,23 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
       CREATE TABLE public.t_no_index (id bigint NOT NULL, v text);
       CREATE VIEW public.t_view AS SELECT * FROM public.t_ok`);
     await target.query(`SET client_min_messages = error; CREATE PUBLICATION pgferry_test_pub FOR TABLE public.t_published; RESET client_min_messages`);
-    const plan = async (name: string, keys: readonly string[] = ['id'], columns = staged, db: pg.Client = target) => planInPlaceMerge(db, { schema: 'public', name }, keys, columns);
+    const plan = async (name: string, keys: readonly string[] = ['id'], columns = staged, db: pg.Client = target) =>
+      planInPlaceMerge(db, { schema: 'public', name }, keys, columns);
 
     expect(await plan('t_ok')).toEqual({ merge: { unstaged: ['extra'], returningOld: expect.any(Boolean), countFromStatistics: true } });
-    expect((await plan('t_pair', ['a', 'b'], [{ name: 'a', type: 'integer' }, { name: 'b', type: 'integer' }, { name: 'v', type: 'text' }])).merge).toBeDefined();
+    expect(
+      (
+        await plan(
+          't_pair',
+          ['a', 'b'],
+          [
+            { name: 'a', type: 'integer' },
+            { name: 'b', type: 'integer' },
+            { name: 'v', type: 'text' },
+          ],
+        )
+      ).merge,
+    ).toBeDefined();
     const blocked: [string, RegExp, string[]?, { name: string; type: string }[]?][] = [
       ['t_part', /partitioned/],
       ['t_parent', /inheritance children/],
@@ -194,13 +236,29 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
       ['t_deferrable', /triggers/],
       ['t_partial', /no immediate, non-partial unique index/],
       ['t_expression', /no immediate, non-partial unique index/],
-      ['t_opclass', /no immediate, non-partial unique index/, ['id'], [{ name: 'id', type: 'text' }, { name: 'v', type: 'text' }]],
+      [
+        't_opclass',
+        /no immediate, non-partial unique index/,
+        ['id'],
+        [
+          { name: 'id', type: 'text' },
+          { name: 'v', type: 'text' },
+        ],
+      ],
       ['t_other_unique', /other unique indexes/],
       ['t_exclusion', /exclusion constraints/],
       ['t_nullable', /may be NULL/],
       ['t_identity', /GENERATED ALWAYS AS IDENTITY/],
       ['t_no_index', /no immediate, non-partial unique index/],
-      ['t_ok', /staged as another type/, ['id'], [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }]],
+      [
+        't_ok',
+        /staged as another type/,
+        ['id'],
+        [
+          { name: 'id', type: 'integer' },
+          { name: 'v', type: 'text' },
+        ],
+      ],
       ['t_missing', /does not exist/],
       ['t_view', /not a plain table \(relkind v\)/],
     ];
@@ -208,7 +266,15 @@ describe('Feature: delete_insert replaces rows in place where nothing can tell t
     if (icu.rows[0].n > 0) {
       await target.query(`CREATE COLLATION public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
         CREATE TABLE public.t_nocase (id text COLLATE public.nocase PRIMARY KEY, v text)`);
-      blocked.push(['t_nocase', /nondeterministic collation/, ['id'], [{ name: 'id', type: 'text' }, { name: 'v', type: 'text' }]]);
+      blocked.push([
+        't_nocase',
+        /nondeterministic collation/,
+        ['id'],
+        [
+          { name: 'id', type: 'text' },
+          { name: 'v', type: 'text' },
+        ],
+      ]);
     }
     for (const [name, reason, keys, columns] of blocked) {
       const result = await plan(name, keys, columns);

@@ -32,10 +32,16 @@ describe('Feature: incremental loading', () => {
     source = await server.client(sourceUrl);
     target = await server.client(targetUrl);
     await source.query(EVENTS_DDL);
-    await source.query(`INSERT INTO public.events SELECT g, g % 10, 'v' || g, timestamptz '2026-06-03 12:00:00+00' + g * interval '1 second' + interval '0.000123 second' FROM generate_series(1, 200) g`);
+    await source.query(
+      `INSERT INTO public.events SELECT g, g % 10, 'v' || g, timestamptz '2026-06-03 12:00:00+00' + g * interval '1 second' + interval '0.000123 second' FROM generate_series(1, 200) g`,
+    );
   });
 
-  function config(strategy: Record<string, unknown>, options: Record<string, unknown> = { incremental_strategy: 'column', incremental_column: 'updated_at' }, extra: { source?: Record<string, unknown> } = {}) {
+  function config(
+    strategy: Record<string, unknown>,
+    options: Record<string, unknown> = { incremental_strategy: 'column', incremental_column: 'updated_at' },
+    extra: { source?: Record<string, unknown> } = {},
+  ) {
     return pipelineConfig(sourceUrl, targetUrl, {
       name: 'events',
       source: { table: { schema: 'public', name: 'events' }, ...extra.source },
@@ -78,7 +84,10 @@ describe('Feature: incremental loading', () => {
   });
 
   it('column cursor with lookback: a transaction opened before run 1 that commits an earlier updated_at after it is loaded by run 2', async () => {
-    const pipeline = config({ mode: 'incremental_merge', unique_key: ['id'] }, { incremental_strategy: 'column', incremental_column: 'updated_at', lookback: '10 minutes' });
+    const pipeline = config(
+      { mode: 'incremental_merge', unique_key: ['id'] },
+      { incremental_strategy: 'column', incremental_column: 'updated_at', lookback: '10 minutes' },
+    );
     const late = await server.client(sourceUrl);
     await late.query('BEGIN');
     await late.query(`INSERT INTO public.events VALUES (5000, 5, 'late', timestamptz '2026-06-03 12:03:19+00')`);
@@ -144,14 +153,32 @@ describe('Feature: incremental loading', () => {
   describe('every strategy gives exactly the expected rows, and a rerun without changes changes nothing', () => {
     const change = async (db: pg.Client) => {
       await db.query(`UPDATE public.events SET v = v || ' updated', updated_at = updated_at + interval '1 hour' WHERE id % 20 = 0`);
-      await db.query(`INSERT INTO public.events SELECT g, g % 10, 'new ' || g, timestamptz '2026-06-03 14:00:00+00' + g * interval '1 ms' FROM generate_series(201, 230) g`);
+      await db.query(
+        `INSERT INTO public.events SELECT g, g % 10, 'new ' || g, timestamptz '2026-06-03 14:00:00+00' + g * interval '1 ms' FROM generate_series(201, 230) g`,
+      );
     };
     const cases: { name: string; strategy: Record<string, unknown>; expected: string }[] = [
       { name: 'incremental_merge delete_insert', strategy: { mode: 'incremental_merge', unique_key: ['id'] }, expected: 'SELECT * FROM public.events' },
-      { name: 'incremental_merge upsert', strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'upsert' }, expected: 'SELECT * FROM public.events' },
-      { name: 'incremental_merge shadow_swap', strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'shadow_swap' }, expected: 'SELECT * FROM public.events' },
-      { name: 'incremental_append only_new_rows', strategy: { mode: 'incremental_append', only_new_rows: true, unique_key: ['id'] }, expected: `SELECT id, k, CASE WHEN id % 20 = 0 AND id <= 200 THEN left(v, -8) ELSE v END AS v, CASE WHEN id % 20 = 0 AND id <= 200 THEN updated_at - interval '1 hour' ELSE updated_at END AS updated_at FROM public.events` },
-      { name: 'incremental_append', strategy: { mode: 'incremental_append' }, expected: `SELECT * FROM public.events UNION ALL SELECT id, k, left(v, -8), updated_at - interval '1 hour' FROM public.events WHERE id % 20 = 0 AND id <= 200` },
+      {
+        name: 'incremental_merge upsert',
+        strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'upsert' },
+        expected: 'SELECT * FROM public.events',
+      },
+      {
+        name: 'incremental_merge shadow_swap',
+        strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'shadow_swap' },
+        expected: 'SELECT * FROM public.events',
+      },
+      {
+        name: 'incremental_append only_new_rows',
+        strategy: { mode: 'incremental_append', only_new_rows: true, unique_key: ['id'] },
+        expected: `SELECT id, k, CASE WHEN id % 20 = 0 AND id <= 200 THEN left(v, -8) ELSE v END AS v, CASE WHEN id % 20 = 0 AND id <= 200 THEN updated_at - interval '1 hour' ELSE updated_at END AS updated_at FROM public.events`,
+      },
+      {
+        name: 'incremental_append',
+        strategy: { mode: 'incremental_append' },
+        expected: `SELECT * FROM public.events UNION ALL SELECT id, k, left(v, -8), updated_at - interval '1 hour' FROM public.events WHERE id % 20 = 0 AND id <= 200`,
+      },
       { name: 'full_refresh truncate_insert', strategy: { mode: 'full_refresh' }, expected: 'SELECT * FROM public.events' },
     ];
     for (const c of cases) {
@@ -223,7 +250,11 @@ describe('Feature: incremental loading', () => {
     const before = await rowHashes(target, 'public.events');
     const cursorBefore = await cursor();
     const crashed = await runLocal(pipeline, {
-      hooks: { beforeApplyCommit: async () => { throw new Error('injected crash before commit'); } },
+      hooks: {
+        beforeApplyCommit: async () => {
+          throw new Error('injected crash before commit');
+        },
+      },
     });
     expect(crashed.status).toBe('failed');
     expect(await rowHashes(target, 'public.events')).toEqual(before);
@@ -238,9 +269,16 @@ describe('Feature: incremental loading', () => {
     const failed = await runLocal(config({ mode: 'incremental_merge', unique_key: ['id'] }));
     expect(failed.status).toBe('failed');
     expect(failed.error?.name).toBe('NullCursorError');
-    const excluded = await ok(runLocal(config({ mode: 'incremental_merge', unique_key: ['id'] }, { incremental_strategy: 'column', incremental_column: 'updated_at', null_cursor: 'exclude' })));
+    const excluded = await ok(
+      runLocal(
+        config({ mode: 'incremental_merge', unique_key: ['id'] }, { incremental_strategy: 'column', incremental_column: 'updated_at', null_cursor: 'exclude' }),
+      ),
+    );
     expect(excluded.rowsExtracted).toBe(200);
-    const include = config({ mode: 'incremental_merge', unique_key: ['id'] }, { incremental_strategy: 'column', incremental_column: 'updated_at', null_cursor: 'include' });
+    const include = config(
+      { mode: 'incremental_merge', unique_key: ['id'] },
+      { incremental_strategy: 'column', incremental_column: 'updated_at', null_cursor: 'include' },
+    );
     const included = await ok(runLocal(include));
     expect(included.rowsExtracted).toBe(2);
     await ok(runLocal(include));
@@ -275,7 +313,11 @@ describe('Feature: incremental loading', () => {
     await source.query(`DELETE FROM public.events WHERE id = 5`);
     await ok(runLocal(merge));
     expect((await target.query(`SELECT count(*)::int AS n FROM public.events WHERE id = 5`)).rows[0].n).toBe(1);
-    const refresh = pipelineConfig(sourceUrl, targetUrl, { name: 'events_full', source: { table: { schema: 'public', name: 'events' } }, sink: { table: { schema: 'public', name: 'events_full' } } });
+    const refresh = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'events_full',
+      source: { table: { schema: 'public', name: 'events' } },
+      sink: { table: { schema: 'public', name: 'events_full' } },
+    });
     await ok(runLocal(refresh));
     expect((await target.query(`SELECT count(*)::int AS n FROM public.events_full WHERE id = 5`)).rows[0].n).toBe(0);
   });

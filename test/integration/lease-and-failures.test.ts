@@ -67,7 +67,9 @@ describe('Feature: the lease lives as long as the run', () => {
           await sleep(3_000);
           second = await runLocal(config, { runId: 'meanwhile' });
           await sleep(3_000);
-          const r = await db.target.query(`SELECT lease_run_id, extract(epoch FROM lease_until - now()) AS left FROM pgferry.pipeline_state WHERE pipeline = 'long_apply'`);
+          const r = await db.target.query(
+            `SELECT lease_run_id, extract(epoch FROM lease_until - now()) AS left FROM pgferry.pipeline_state WHERE pipeline = 'long_apply'`,
+          );
           leaseDuringApply = { holder: r.rows[0].lease_run_id, left: Number(r.rows[0].left) };
         },
       },
@@ -82,12 +84,15 @@ describe('Feature: the lease lives as long as the run', () => {
   }, 60_000);
 
   it('holds it through a chunk that copies for longer than the lease lasts', async () => {
-    const config = withLease(pipelineConfig(db.sourceUrl, db.targetUrl, {
-      name: 'long_chunk',
-      sink: { table: { schema: 'public', name: 'orders_long_chunk' } },
-      // One row of the only chunk takes 5 s to read: 2.5 lease lifetimes in one COPY.
-      options: { chunk_rows: 100_000, custom_predicate: '(id <> 1500 OR pg_sleep(5) IS NOT NULL)' },
-    }), 2_000);
+    const config = withLease(
+      pipelineConfig(db.sourceUrl, db.targetUrl, {
+        name: 'long_chunk',
+        sink: { table: { schema: 'public', name: 'orders_long_chunk' } },
+        // One row of the only chunk takes 5 s to read: 2.5 lease lifetimes in one COPY.
+        options: { chunk_rows: 100_000, custom_predicate: '(id <> 1500 OR pg_sleep(5) IS NOT NULL)' },
+      }),
+      2_000,
+    );
     const first = runLocal(config, { runId: 'long-chunk' });
     await sleep(3_500);
     const second = await runLocal(config, { runId: 'during-chunk' });
@@ -126,7 +131,7 @@ describe('Feature: a failed execution ends with the cause recorded in runs', () 
     return (await db.target.query(`SELECT error FROM pgferry.runs WHERE run_id = $1`, [runId])).rows[0]?.error;
   }
 
-  it('for a failing chunk: the Fail state carries the chunk\'s error, not the map\'s', async () => {
+  it("for a failing chunk: the Fail state carries the chunk's error, not the map's", async () => {
     const config = pipelineConfig(db.sourceUrl, db.targetUrl, {
       name: 'bad_chunk',
       sink: { table: { schema: 'public', name: 'bad_chunk' } },
@@ -170,7 +175,9 @@ describe('Feature: Plan refuses a plan whose output would pass the payload limit
     const fits = Number(/set chunk_rows to (\d+) or more/.exec(message)?.[1]);
     expect(fits).toBeGreaterThan(10);
     // Nothing of the run was created: no staging table, no chunks; the lease is free again.
-    const staging = await db.target.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging'`);
+    const staging = await db.target.query(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging'`,
+    );
     expect(staging.rows[0].n).toBe(0);
     const chunks = await db.target.query(`SELECT count(*)::int AS n FROM pgferry.run_chunks WHERE run_id = 'too-many'`);
     expect(chunks.rows[0].n).toBe(0);

@@ -18,7 +18,10 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 type Partition = { column: string; native_mode?: 'auto' | 'required' | 'fallback'; max_partitions_per_run?: number };
 
 function config(target: TableName, partition: Partition): PipelineConfig {
-  return pipelineConfig('postgres://localhost/source', 'postgres://localhost/target', { sink: { table: target }, strategy: { mode: 'partition_replace', partition } });
+  return pipelineConfig('postgres://localhost/source', 'postgres://localhost/target', {
+    sink: { table: target },
+    strategy: { mode: 'partition_replace', partition },
+  });
 }
 
 /** A StrategyContext as the apply task builds it, for a staging table already holding the rows to load. */
@@ -57,7 +60,9 @@ async function rows(db: pg.Client, table: string): Promise<string[]> {
 /** Identity (oid, file) of every leaf by name: a leaf that was not replaced keeps both. */
 async function leafIdentity(db: pg.Client, root: string): Promise<Record<string, string>> {
   const result = await db.query<{ name: string; id: string }>(
-    `SELECT c.oid::regclass::text AS name, c.oid || '/' || c.relfilenode AS id FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`, [root]);
+    `SELECT c.oid::regclass::text AS name, c.oid || '/' || c.relfilenode AS id FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`,
+    [root],
+  );
   return Object.fromEntries(result.rows.map((r) => [r.name, r.id]));
 }
 
@@ -76,7 +81,9 @@ async function leafShape(db: pg.Client, leaf: string): Promise<Record<string, un
 
 /** pgferry's temporary tables left behind in any schema. */
 async function leftovers(db: pg.Client): Promise<string[]> {
-  return (await db.query<{ t: string }>(`SELECT oid::regclass::text AS t FROM pg_class WHERE relname LIKE 'pgp\\_%' OR relname LIKE '%\\_pv'`)).rows.map((r) => r.t);
+  return (await db.query<{ t: string }>(`SELECT oid::regclass::text AS t FROM pg_class WHERE relname LIKE 'pgp\\_%' OR relname LIKE '%\\_pv'`)).rows.map(
+    (r) => r.t,
+  );
 }
 
 describe('Strategy: partitionReplace', () => {
@@ -121,7 +128,9 @@ describe('Strategy: partitionReplace', () => {
     const untouchedBefore = await rows(db, 'public.events_0602');
     const shapesBefore = { d1: await leafShape(db, 'public.events_0601'), d3: await leafShape(db, 'public.events_0603') };
     const notices: string[] = [];
-    const onNotice = (n: { message?: string }): void => { notices.push(n.message ?? ''); };
+    const onNotice = (n: { message?: string }): void => {
+      notices.push(n.message ?? '');
+    };
     db.on('notice', onNotice);
     await db.query('SET client_min_messages = debug1');
 
@@ -135,7 +144,12 @@ describe('Strategy: partitionReplace', () => {
     const attach = notices.findIndex((m) => /^partition constraint for table "pgp_\w+" is implied by existing constraints$/.test(m));
     expect(notices.filter((m) => /^partition constraint for table "pgp_\w+" is implied by existing constraints$/.test(m))).toHaveLength(2);
     expect(notices.slice(attach).filter((m) => m.startsWith('verifying table'))).toEqual([]);
-    expect(notices.filter((m) => m.startsWith('verifying table "pgp_')).map((m) => notices.indexOf(m)).every((i) => i < attach)).toBe(true);
+    expect(
+      notices
+        .filter((m) => m.startsWith('verifying table "pgp_'))
+        .map((m) => notices.indexOf(m))
+        .every((i) => i < attach),
+    ).toBe(true);
     // The untouched partition is the same relation with the same rows; the replaced ones are new relations under the old names.
     const identityAfter = await leafIdentity(db, 'public.events');
     expect(Object.keys(identityAfter).sort()).toEqual(Object.keys(identityBefore).sort());
@@ -144,8 +158,9 @@ describe('Strategy: partitionReplace', () => {
     expect(identityAfter['events_0603']).not.toBe(identityBefore['events_0603']);
     expect(await rows(db, 'public.events_0602')).toEqual(untouchedBefore);
     const rowText = async (sql: string): Promise<string[]> => (await db.query<{ r: string }>(sql)).rows.map((r) => r.r);
-    expect(await rowText(`SELECT t::text AS r FROM public.events_0601 AS t ORDER BY 1`))
-      .toEqual(await rowText(`SELECT t::text AS r FROM pgferry_staging.events_run AS t WHERE d = '2026-06-01' ORDER BY 1`));
+    expect(await rowText(`SELECT t::text AS r FROM public.events_0601 AS t ORDER BY 1`)).toEqual(
+      await rowText(`SELECT t::text AS r FROM pgferry_staging.events_run AS t WHERE d = '2026-06-01' ORDER BY 1`),
+    );
     expect((await db.query(`SELECT count(*)::int AS n, min(v) AS v FROM public.events_0603`)).rows[0]).toEqual({ n: 10, v: 'new 2000' });
     expect({ d1: await leafShape(db, 'public.events_0601'), d3: await leafShape(db, 'public.events_0603') }).toEqual(shapesBefore);
     expect(await leftovers(db)).toEqual([]);
@@ -264,7 +279,9 @@ describe('Strategy: partitionReplace', () => {
     ]);
     expect(await rows(db, 'public.ticks_0605')).toEqual(untouched);
     expect((await leafIdentity(db, 'public.ticks'))['ticks_0605']).toBe(identity['ticks_0605']);
-    const bounds = await dba.query(`SELECT relname, pg_get_expr(relpartbound, oid) AS bound FROM pg_class WHERE relname LIKE 'ticks\\_06%' AND relkind = 'r' ORDER BY 1`);
+    const bounds = await dba.query(
+      `SELECT relname, pg_get_expr(relpartbound, oid) AS bound FROM pg_class WHERE relname LIKE 'ticks\\_06%' AND relkind = 'r' ORDER BY 1`,
+    );
     expect(bounds.rows).toEqual([
       { relname: 'ticks_0603', bound: `FOR VALUES FROM ('2026-06-03 00:00:00+05:45') TO ('2026-06-04 00:00:00+05:45')` },
       { relname: 'ticks_0604', bound: `FOR VALUES FROM ('2026-06-04 00:00:00+05:45') TO ('2026-06-05 00:00:00+05:45')` },
@@ -278,8 +295,10 @@ describe('Strategy: partitionReplace', () => {
     expect(again).toEqual({ rowsInserted: 1, rowsDeleted: 2 });
     const after = await db.query(`SELECT tableoid::regclass::text AS part, id FROM public.ticks ORDER BY id`);
     expect(after.rows).toEqual([
-      { part: 'ticks_0605', id: 3 }, { part: 'ticks_0605', id: 4 },
-      { part: 'ticks_0603', id: 10 }, { part: 'ticks_0603', id: 11 },
+      { part: 'ticks_0605', id: 3 },
+      { part: 'ticks_0605', id: 4 },
+      { part: 'ticks_0603', id: 10 },
+      { part: 'ticks_0603', id: 11 },
       { part: 'ticks_0604', id: 20 },
     ]);
     await db.query(`ALTER DATABASE "${dbName}" RESET timezone`);
@@ -300,8 +319,9 @@ describe('Strategy: partitionReplace', () => {
     const staging = { schema: 'pgferry_staging', name: 'withdef_run' };
     const before = await rows(db, 'public.withdef');
 
-    await expect(applyIn(await context(db, target, staging, { column: 'd', native_mode: 'required' })))
-      .rejects.toThrow(/staged values belong to the DEFAULT partition "public"."withdef_rest", which cannot be replaced whole/);
+    await expect(applyIn(await context(db, target, staging, { column: 'd', native_mode: 'required' }))).rejects.toThrow(
+      /staged values belong to the DEFAULT partition "public"."withdef_rest", which cannot be replaced whole/,
+    );
     expect(await rows(db, 'public.withdef')).toEqual(before);
 
     const identity = await leafIdentity(db, 'public.withdef');
@@ -329,7 +349,9 @@ describe('Strategy: partitionReplace', () => {
       INSERT INTO public.ml VALUES (1, '2026-06-10'), (2, '2026-07-10');
       CREATE TABLE pgferry_staging.ml_run (id int, d date); INSERT INTO pgferry_staging.ml_run VALUES (3, '2026-06-11');
     `);
-    const result = await applyIn(await context(db, { schema: 'public', name: 'ml' }, { schema: 'pgferry_staging', name: 'ml_run' }, { column: 'd', native_mode: 'required' }));
+    const result = await applyIn(
+      await context(db, { schema: 'public', name: 'ml' }, { schema: 'pgferry_staging', name: 'ml_run' }, { column: 'd', native_mode: 'required' }),
+    );
     expect(result).toEqual({ rowsInserted: 1, rowsDeleted: 1 });
     expect(await rows(db, 'public.ml')).toEqual(['ml_2026_06 (3,2026-06-11)', 'ml_2026_07 (2,2026-07-10)']);
     const parent = await db.query(`SELECT inhparent::regclass::text AS p FROM pg_inherits WHERE inhrelid = 'public.ml_2026_06'::regclass`);
@@ -345,7 +367,9 @@ describe('Strategy: partitionReplace', () => {
       CREATE TABLE pgferry_staging.typed_run (id int, d timestamp, day int);
       INSERT INTO pgferry_staging.typed_run VALUES (7, '2026-06-01 23:59:59.999999', 99);
     `);
-    const result = await applyIn(await context(db, { schema: 'public', name: 'typed' }, { schema: 'pgferry_staging', name: 'typed_run' }, { column: 'd', native_mode: 'required' }));
+    const result = await applyIn(
+      await context(db, { schema: 'public', name: 'typed' }, { schema: 'pgferry_staging', name: 'typed_run' }, { column: 'd', native_mode: 'required' }),
+    );
     expect(result).toEqual({ rowsInserted: 1, rowsDeleted: 1 });
     expect(await rows(db, 'public.typed')).toEqual(['typed_1 (7,2026-06-01,1)', 'typed_2 (2,2026-06-02,2)']);
     // The parent's identity still serves the replaced partition.
@@ -360,7 +384,9 @@ describe('Strategy: partitionReplace', () => {
       CREATE TABLE pgferry_staging.flat_run (id int, d date, v text);
       INSERT INTO pgferry_staging.flat_run VALUES (10, '2026-06-01', 'new'), (11, NULL, 'new'), (12, '2026-06-04', 'new');
     `);
-    const result = await applyIn(await context(db, { schema: 'public', name: 'flat' }, { schema: 'pgferry_staging', name: 'flat_run' }, { column: 'd', native_mode: 'fallback' }));
+    const result = await applyIn(
+      await context(db, { schema: 'public', name: 'flat' }, { schema: 'pgferry_staging', name: 'flat_run' }, { column: 'd', native_mode: 'fallback' }),
+    );
     expect(result).toEqual({ rowsInserted: 3, rowsDeleted: 3 });
     expect((await db.query('SELECT id, d::text, v FROM public.flat ORDER BY id')).rows).toEqual([
       { id: 3, d: '2026-06-02', v: 'keep' },
@@ -390,7 +416,10 @@ describe('Strategy: partitionReplace', () => {
       await expect(failure).rejects.toThrow(/would replace 3 (partitions|partition values), more than max_partitions_per_run \(2\)/);
       expect(await rows(db, 'public.capped')).toEqual(before);
     }
-    expect(await applyIn(await context(db, target, staging, { column: 'd', native_mode: 'required', max_partitions_per_run: 3 }))).toEqual({ rowsInserted: 3, rowsDeleted: 3 });
+    expect(await applyIn(await context(db, target, staging, { column: 'd', native_mode: 'required', max_partitions_per_run: 3 }))).toEqual({
+      rowsInserted: 3,
+      rowsDeleted: 3,
+    });
   });
 
   it('refuses natively replacing a partition a view depends on, before any change', async () => {
@@ -401,18 +430,30 @@ describe('Strategy: partitionReplace', () => {
       CREATE VIEW public.viewed_1_ids AS SELECT id FROM public.viewed_1;
       CREATE TABLE pgferry_staging.viewed_run (id int, d date); INSERT INTO pgferry_staging.viewed_run VALUES (2, '2026-06-01');
     `);
-    const failure = applyIn(await context(db, { schema: 'public', name: 'viewed' }, { schema: 'pgferry_staging', name: 'viewed_run' }, { column: 'd', native_mode: 'auto' }));
+    const failure = applyIn(
+      await context(db, { schema: 'public', name: 'viewed' }, { schema: 'pgferry_staging', name: 'viewed_run' }, { column: 'd', native_mode: 'auto' }),
+    );
     await expect(failure).rejects.toThrow(UnsafeTargetError);
     await expect(failure).rejects.toThrow(/viewed_1 has its own views public\.viewed_1_ids/);
     expect(await rows(db, 'public.viewed')).toEqual(['viewed_1 (1,2026-06-01)']);
   });
 
   it('describes the native statements with placeholders and the fallback statements as they will run', async () => {
-    const native = await context(db, { schema: 'public', name: 'events' }, { schema: 'pgferry_staging', name: 'events_run' }, { column: 'd', native_mode: 'auto' });
+    const native = await context(
+      db,
+      { schema: 'public', name: 'events' },
+      { schema: 'pgferry_staging', name: 'events_run' },
+      { column: 'd', native_mode: 'auto' },
+    );
     const text = (await partitionReplace.describe?.(db, native.config, native.plan, native.staging))?.join('\n') ?? '';
     expect(text).toContain('ALTER TABLE "<parent schema>"."<parent>" ATTACH PARTITION');
     expect(text).toContain('CHECK (<partition constraint of the leaf>)');
-    const fallback = await context(db, { schema: 'public', name: 'flat' }, { schema: 'pgferry_staging', name: 'flat_run' }, { column: 'd', native_mode: 'auto' });
+    const fallback = await context(
+      db,
+      { schema: 'public', name: 'flat' },
+      { schema: 'pgferry_staging', name: 'flat_run' },
+      { column: 'd', native_mode: 'auto' },
+    );
     expect(await partitionReplace.describe?.(db, fallback.config, fallback.plan, fallback.staging)).toEqual([
       'DELETE FROM "public"."flat" WHERE "d" IN (SELECT s."d" FROM "pgferry_staging"."flat_run" AS s)',
       '-- only when a NULL value is staged:\n',

@@ -31,7 +31,9 @@ const SPACED_BAD = `Sp aced-bad-pgferry-${randomBytes(3).toString('hex')}`;
 
 /** Percent-encodes every byte but letters and digits (a stricter spelling than encodeURIComponent's). */
 function strictEncode(text: string): string {
-  return [...Buffer.from(text, 'utf8')].map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(text, 'utf8')]
+    .map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
 /** Every spelling of a password that would give it away. */
@@ -44,7 +46,10 @@ const FORBIDDEN = [...spellings(PASSWORD), ...spellings(WRONG), ...spellings(SPA
 /** Fails naming the spelling and where it was found. */
 function expectNoSecret(where: string, text: string): void {
   for (const secret of FORBIDDEN) {
-    if (text.includes(secret)) throw new Error(`${where} shows a password (${JSON.stringify(secret)}):\n${text.slice(Math.max(0, text.indexOf(secret) - 200), text.indexOf(secret) + 200)}`);
+    if (text.includes(secret))
+      throw new Error(
+        `${where} shows a password (${JSON.stringify(secret)}):\n${text.slice(Math.max(0, text.indexOf(secret) - 200), text.indexOf(secret) + 200)}`,
+      );
   }
 }
 
@@ -145,7 +150,11 @@ describe('Feature: no password in any output, log, error, run record or payload'
   afterAll(async () => {
     sm.restore();
     for (const key of envKeys) delete process.env[key];
-    await target?.query(`DROP SCHEMA IF EXISTS pgferry CASCADE; DROP SCHEMA IF EXISTS pgferry_staging CASCADE; DROP TABLE IF EXISTS ${FORMS.map((f) => `public.orders_${f}`).join(', ')}`).catch(() => undefined);
+    await target
+      ?.query(
+        `DROP SCHEMA IF EXISTS pgferry CASCADE; DROP SCHEMA IF EXISTS pgferry_staging CASCADE; DROP TABLE IF EXISTS ${FORMS.map((f) => `public.orders_${f}`).join(', ')}`,
+      )
+      .catch(() => undefined);
     await target?.query(`ALTER SCHEMA public OWNER TO CURRENT_USER`).catch(() => undefined);
     await target?.query(`ALTER DATABASE ${target.escapeIdentifier(targetDb.database)} OWNER TO CURRENT_USER`).catch(() => undefined);
     await target?.query(`DROP OWNED BY ${role}`).catch(() => undefined);
@@ -171,10 +180,12 @@ describe('Feature: no password in any output, log, error, run record or payload'
     it('every command: validate, plan, check, run (ok, failing, wrong password), state show/export/import/reset/unlock', async () => {
       // Anything written straight to the process streams (a library's warning, a stray console.log) counts too.
       const raw: string[] = [];
-      const spies = [process.stdout, process.stderr].map((stream) => vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        raw.push(String(chunk));
-        return true;
-      }));
+      const spies = [process.stdout, process.stderr].map((stream) =>
+        vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+          raw.push(String(chunk));
+          return true;
+        }),
+      );
       try {
         const { ok, failing, wrong } = await files(form);
         expect(await cli('validate', ok, failing, wrong)).toBe(0);
@@ -249,10 +260,13 @@ describe('Feature: no password in any output, log, error, run record or payload'
   ])('a url whose password is %s: check, plan and run', async (_case, rest, expected) => {
     const file = join(dir, 'spaced.yaml');
     const id = `postgres://${role}:${rest.replace('HOST', `${sourceDb.host}:${sourceDb.port}`)}`;
-    await writeFile(file, `name: secret-spaced
+    await writeFile(
+      file,
+      `name: secret-spaced
 source: {type: postgres, connection_type: url, connection_id: "${id}", table: {name: orders}}
 sink: {type: postgres, connection_type: url, connection_id: "${urlOf(targetDb, PASSWORD)}", table: {name: orders_spaced}, strategy: {mode: full_refresh}}
-`);
+`,
+    );
     const from = printed.length;
     expect(await cli('check', file, '--json')).toBe(1);
     expect(await cli('check', file)).toBe(1);
@@ -263,7 +277,7 @@ sink: {type: postgres, connection_type: url, connection_id: "${urlOf(targetDb, P
     for (const { command, text } of texts) expectNoSecret(`pgferry ${command}`, text);
   });
 
-  it('a fresh process (nothing registered yet): the bin\'s stdout and stderr of a wrong password, a failing run and check', async () => {
+  it("a fresh process (nothing registered yet): the bin's stdout and stderr of a wrong password, a failing run and check", async () => {
     const { ok, failing, wrong } = await files('url');
     const env = await files('env_fields');
     const runText = async (...args: string[]): Promise<{ code: number; text: string }> => {
@@ -291,7 +305,9 @@ sink: {type: postgres, connection_type: url, connection_id: "${urlOf(targetDb, P
       pipeline_state: 'SELECT row_to_json(s)::text AS t FROM pgferry.pipeline_state s',
       comments: 'SELECT description AS t FROM pg_description',
     };
-    const runs = await target.query<{ n: number; failed: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE error::text LIKE '%ConnectionError%')::int AS failed FROM pgferry.runs`);
+    const runs = await target.query<{ n: number; failed: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE error::text LIKE '%ConnectionError%')::int AS failed FROM pgferry.runs`,
+    );
     expect(runs.rows[0]?.n).toBeGreaterThanOrEqual(FORMS.length * 6);
     expect(runs.rows[0]?.failed).toBeGreaterThanOrEqual(FORMS.length * 2);
     for (const [name, sql] of Object.entries(tables)) {

@@ -50,8 +50,12 @@ async function applyIn(ctx: StrategyContext): Promise<StrategyResult> {
 async function shape(db: pg.Client, table: string): Promise<Record<string, unknown>> {
   const q = async (text: string): Promise<unknown[]> => (await db.query(text, [table])).rows;
   return {
-    table: await q(`SELECT relname, pg_get_userbyid(relowner) AS owner, relacl::text AS acl, obj_description(oid, 'pg_class') AS comment FROM pg_class WHERE oid = $1::regclass`),
-    indexes: await q(`SELECT ic.relname, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::regclass ORDER BY 1`),
+    table: await q(
+      `SELECT relname, pg_get_userbyid(relowner) AS owner, relacl::text AS acl, obj_description(oid, 'pg_class') AS comment FROM pg_class WHERE oid = $1::regclass`,
+    ),
+    indexes: await q(
+      `SELECT ic.relname, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::regclass ORDER BY 1`,
+    ),
     constraints: await q(`SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass ORDER BY 1`),
   };
 }
@@ -162,7 +166,10 @@ describe('Strategy: shadowSwap', () => {
     await db.query(`CREATE TABLE pgferry_staging.fresh_run (id int, v text); INSERT INTO pgferry_staging.fresh_run VALUES (1, 'a'), (2, 'b')`);
     const result = await applyIn(await context(db, { schema: 'app', name: 'fresh' }, { schema: 'pgferry_staging', name: 'fresh_run' }, ['id']));
     expect(result).toEqual({ rowsInserted: 2, rowsDeleted: 0 });
-    expect((await db.query('SELECT id, v FROM app.fresh ORDER BY id')).rows).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+    expect((await db.query('SELECT id, v FROM app.fresh ORDER BY id')).rows).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ]);
     expect((await db.query(`SELECT relpersistence FROM pg_class WHERE oid = 'app.fresh'::regclass`)).rows[0].relpersistence).toBe('p');
   });
 
@@ -173,8 +180,8 @@ describe('Strategy: shadowSwap', () => {
       'LOCK TABLE "app"."orders" IN SHARE MODE',
       'DROP TABLE IF EXISTS "pgferry_staging"."orders_run_swap"',
       'CREATE TABLE "pgferry_staging"."orders_run_swap" ("id" integer, "status" text, "amount" numeric(12,2), "updated_at" timestamp(6) with time zone)',
-      'INSERT INTO "pgferry_staging"."orders_run_swap" ("id", "status", "amount", "updated_at") SELECT t."id", t."status", t."amount", t."updated_at" FROM "app"."orders" AS t\n'
-        + 'WHERE NOT EXISTS (SELECT 1 FROM "pgferry_staging"."orders_run" AS s WHERE t."id" = s."id")',
+      'INSERT INTO "pgferry_staging"."orders_run_swap" ("id", "status", "amount", "updated_at") SELECT t."id", t."status", t."amount", t."updated_at" FROM "app"."orders" AS t\n' +
+        'WHERE NOT EXISTS (SELECT 1 FROM "pgferry_staging"."orders_run" AS s WHERE t."id" = s."id")',
     ]);
     expect(statements).toContain('DROP TABLE "app"."orders"');
   });

@@ -52,22 +52,35 @@ describe('Feature: the duplicate-key check is skipped where the staged keys cann
     expect(await rowHashes(db.target, 'public.sk_chunks')).toEqual(await rowHashes(db.source, 'public.events'));
     // `pgferry plan` says so.
     const file = join(tempDir(), 'sk_chunks.yaml');
-    await writeFile(file, `name: sk_chunks
+    await writeFile(
+      file,
+      `name: sk_chunks
 source: {type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", table: {schema: public, name: events}, options: {incremental_strategy: column, incremental_column: updated_at, chunk_rows: 150}}
 sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", table: {schema: public, name: sk_chunks}, strategy: {mode: incremental_merge, merge_policy: upsert, unique_key: [id]}}
-`);
+`,
+    );
     const planned = await cli('plan', file);
     expect(planned.code).toBe(0);
-    expect(planned.stdout.join('\n')).toContain('-- duplicate keys: cannot occur (unique index events_pkey on the source, sk_chunks_pkey on the target); no check');
+    expect(planned.stdout.join('\n')).toContain(
+      '-- duplicate keys: cannot occur (unique index events_pkey on the source, sk_chunks_pkey on the target); no check',
+    );
   });
 
   it('checks the keys when chunks split on another column, the key may be NULL, or the target has no unique index on it', async () => {
     const plan = (tables: { source: string; target: string }, chunks: { count: number; column?: string }) =>
-      stagedKeysUnique({ source: db.source, target: db.target }, { source: { schema: 'public', name: tables.source }, target: { schema: 'public', name: tables.target }, targetExists: true }, ['id'], chunks);
+      stagedKeysUnique(
+        { source: db.source, target: db.target },
+        { source: { schema: 'public', name: tables.source }, target: { schema: 'public', name: tables.target }, targetExists: true },
+        ['id'],
+        chunks,
+      );
     await db.target.query(targetDdl('sk_target'));
     await db.target.query(`CREATE TABLE public.sk_no_index (id bigint NOT NULL, v text)`);
 
-    expect(await plan({ source: 'events', target: 'sk_target' }, { count: 4, column: 'id' })).toEqual({ sourceIndex: 'events_pkey', targetIndex: 'sk_target_pkey' });
+    expect(await plan({ source: 'events', target: 'sk_target' }, { count: 4, column: 'id' })).toEqual({
+      sourceIndex: 'events_pkey',
+      targetIndex: 'sk_target_pkey',
+    });
     expect(await plan({ source: 'events', target: 'sk_target' }, { count: 1 })).toBeDefined();
     // A row whose k changed between two chunks' snapshots could be read by both.
     expect(await plan({ source: 'events', target: 'sk_target' }, { count: 4, column: 'k' })).toBeUndefined();
@@ -90,7 +103,7 @@ sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", t
     ['upsert', { merge_policy: 'upsert' }, '21000'],
     ['delete_insert', { merge_policy: 'delete_insert' }, '23505'],
     ['an empty target', { merge_policy: 'delete_insert' }, '23505'],
-  ])('%s: a duplicate that slips in anyway fails on the target\'s unique index, and nothing is written', async (label, strategy, code) => {
+  ])("%s: a duplicate that slips in anyway fails on the target's unique index, and nothing is written", async (label, strategy, code) => {
     const name = `sk_backstop_${label.replace(/\W/g, '_')}`;
     await db.target.query(targetDdl(name));
     if (label === 'delete_insert') {
@@ -104,7 +117,12 @@ sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", t
     await db.target.query(`CREATE TABLE public.${name}_staged (id bigint, k integer, v text, updated_at timestamptz(6));
       INSERT INTO public.${name}_staged VALUES (7, 1, 'one', now()), (7, 2, 'two', now())`);
     const config = pipeline(name, {}, strategy);
-    const columns = [{ name: 'id', type: 'bigint' }, { name: 'k', type: 'integer' }, { name: 'v', type: 'text' }, { name: 'updated_at', type: 'timestamp(6) with time zone' }];
+    const columns = [
+      { name: 'id', type: 'bigint' },
+      { name: 'k', type: 'integer' },
+      { name: 'v', type: 'text' },
+      { name: 'updated_at', type: 'timestamp(6) with time zone' },
+    ];
     const plan = {
       columns,
       staging: { ...staging, doneName: 'unused' },

@@ -45,7 +45,8 @@ describe('Feature: delete_insert analyzes staging only where its DELETE joins it
   };
 
   const withKey = 'CREATE TABLE TBL (order_id bigint, line int, qty int, updated_at timestamptz(6), PRIMARY KEY (order_id, line))';
-  const stale = (name: string): string => `INSERT INTO public.${name} SELECT g / 4, g % 4, -1, timestamptz '2000-01-01 00:00:00+00' FROM generate_series(1, 1000) g`;
+  const stale = (name: string): string =>
+    `INSERT INTO public.${name} SELECT g / 4, g % 4, -1, timestamptz '2000-01-01 00:00:00+00' FROM generate_series(1, 1000) g`;
 
   it('an empty target: loaded without ANALYZE', async () => {
     expect(await run('si_empty', withKey)).toEqual([]);

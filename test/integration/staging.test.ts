@@ -6,13 +6,18 @@ import type { RunPlan } from '../../lib/state/types.ts';
 import { useSourceAndTarget } from '../helpers/pg.ts';
 
 describe('Function: loadChunk', () => {
-  const db = useSourceAndTarget(`CREATE TABLE public.t (id bigint PRIMARY KEY, v text); INSERT INTO public.t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g`);
+  const db = useSourceAndTarget(
+    `CREATE TABLE public.t (id bigint PRIMARY KEY, v text); INSERT INTO public.t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g`,
+  );
 
   // Regression: a retry racing an attempt that was still committing failed the run with 23505 instead of reporting the committed chunk.
   it('lets two concurrent attempts of one chunk load it exactly once, both reporting its rows', async () => {
     const names = stagingNames('p', 'run-1', { schema: 'public', name: 't' });
     const plan: RunPlan = {
-      columns: [{ name: 'id', type: 'bigint' }, { name: 'v', type: 'text' }],
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'v', type: 'text' },
+      ],
       staging: { schema: 'pgferry_staging', name: names.name, doneName: names.doneName },
       targetExists: false,
       window: { strategy: 'none', lower: null, upper: null, full: true, cursorAfter: null },

@@ -22,7 +22,10 @@ const OTHER_CA = join(FIXTURES, 'other-ca.crt');
 /** Puts the certificate and key into the data directory, owned like it (PostgreSQL refuses a key others can read), and allows TLS only. */
 async function tlsOnly(dataDir: string): Promise<void> {
   const owner = await stat(dataDir);
-  for (const [file, mode] of [['server.crt', 0o644], ['server.key', 0o600]] as const) {
+  for (const [file, mode] of [
+    ['server.crt', 0o644],
+    ['server.key', 0o600],
+  ] as const) {
     const to = join(dataDir, file);
     await copyFile(join(FIXTURES, file), to);
     await chmod(to, mode);

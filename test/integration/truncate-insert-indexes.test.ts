@@ -61,7 +61,9 @@ describe('Feature: truncate_insert builds the indexes after the load', () => {
   });
 
   const oids = async (table: string): Promise<Record<string, number>> => {
-    const result = await target.query(`SELECT indexrelid::regclass::text AS name, indexrelid::int8 AS oid FROM pg_index WHERE indrelid = $1::regclass`, [table]);
+    const result = await target.query(`SELECT indexrelid::regclass::text AS name, indexrelid::int8 AS oid FROM pg_index WHERE indrelid = $1::regclass`, [
+      table,
+    ]);
     return Object.fromEntries(result.rows.map((r: { name: string; oid: string }) => [r.name, Number(r.oid)]));
   };
 
@@ -70,7 +72,12 @@ describe('Feature: truncate_insert builds the indexes after the load', () => {
     await target.query(`INSERT INTO public.items (id, code) VALUES (-1, 'stale')`);
     const before = (await target.query(INDEX_FINGERPRINT, ['public.items'])).rows;
     const oidsBefore = await oids('public.items');
-    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'rebuild', source: { table: { schema: 'public', name: 'items' } }, options: { chunk_rows: 2500 }, sink: { table: { schema: 'public', name: 'items' } } });
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'rebuild',
+      source: { table: { schema: 'public', name: 'items' } },
+      options: { chunk_rows: 2500 },
+      sink: { table: { schema: 'public', name: 'items' } },
+    });
 
     const summary = await runLocal(config);
 
@@ -83,7 +90,9 @@ describe('Feature: truncate_insert builds the indexes after the load', () => {
     for (const [name, oid] of Object.entries(oidsBefore)) expect(oidsAfter[name], `${name} was rebuilt`).not.toBe(oid);
     // The rebuilt constraints still hold.
     await expect(target.query(`INSERT INTO public.items (id, code) VALUES (1, 'fresh')`)).rejects.toMatchObject({ code: '23505' });
-    await expect(target.query(`INSERT INTO public.items (id, code, slot) VALUES (9000001, 'fresh', int4range(10, 12))`)).rejects.toMatchObject({ code: '23P01' });
+    await expect(target.query(`INSERT INTO public.items (id, code, slot) VALUES (9000001, 'fresh', int4range(10, 12))`)).rejects.toMatchObject({
+      code: '23P01',
+    });
   });
 
   it('keeps, and maintains row by row, an index a foreign key depends on or one with a statistics target', async () => {
@@ -115,7 +124,12 @@ describe('Feature: truncate_insert builds the indexes after the load', () => {
     const rows = await rowHashes(target, 'public.items');
     const oidsBefore = await oids('public.items');
     await source.query(`UPDATE public.items SET code = 'c1' WHERE id = 2`);
-    const config = pipelineConfig(sourceUrl, targetUrl, { name: 'rebuild', source: { table: { schema: 'public', name: 'items' } }, options: { chunk_rows: 2500 }, sink: { table: { schema: 'public', name: 'items' } } });
+    const config = pipelineConfig(sourceUrl, targetUrl, {
+      name: 'rebuild',
+      source: { table: { schema: 'public', name: 'items' } },
+      options: { chunk_rows: 2500 },
+      sink: { table: { schema: 'public', name: 'items' } },
+    });
     try {
       const summary = await runLocal(config);
 
@@ -140,7 +154,11 @@ describe('Feature: truncate_insert builds the indexes after the load', () => {
     const url = new URL(targetUrl);
     url.username = role;
     url.password = 'loader';
-    const config = pipelineConfig(sourceUrl, url.toString(), { name: 'granted', source: { table: { schema: 'public', name: 'items' } }, sink: { table: { schema: 'public', name: 'granted' } } });
+    const config = pipelineConfig(sourceUrl, url.toString(), {
+      name: 'granted',
+      source: { table: { schema: 'public', name: 'items' } },
+      sink: { table: { schema: 'public', name: 'granted' } },
+    });
 
     const summary = await runLocal(config);
 

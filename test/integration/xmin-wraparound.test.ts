@@ -47,7 +47,9 @@ describe.skipIf(!bin)('Feature: xmin cursor across xid epochs (cluster advanced 
     });
 
   async function setCursor(xid: bigint): Promise<void> {
-    await target.query(`UPDATE pgferry.pipeline_state SET cursor = jsonb_build_object('strategy', 'xmin', 'xmin', $1::text) WHERE pipeline = 'wrap'`, [xid.toString()]);
+    await target.query(`UPDATE pgferry.pipeline_state SET cursor = jsonb_build_object('strategy', 'xmin', 'xmin', $1::text) WHERE pipeline = 'wrap'`, [
+      xid.toString(),
+    ]);
   }
 
   it('stores 64-bit bounds in the advanced epoch and loads new rows within it', async () => {

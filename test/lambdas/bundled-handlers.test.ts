@@ -54,7 +54,14 @@ async function fakeSecretsEndpoint(secrets: Record<string, string>): Promise<{ s
         res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }));
         return;
       }
-      res.end(JSON.stringify({ ARN: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${SecretId}-AbCdEf`, Name: SecretId, SecretString: rdsSecret(url), VersionId: 'v1' }));
+      res.end(
+        JSON.stringify({
+          ARN: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${SecretId}-AbCdEf`,
+          Name: SecretId,
+          SecretString: rdsSecret(url),
+          VersionId: 'v1',
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -119,7 +126,11 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
     const invoker = join(asset.dir, '..', 'pgferry-invoke.mjs');
     writeFileSync(invoker, INVOKER);
     return async (event, context) => {
-      const { stdout } = await run(process.execPath, [invoker, pathToFileURL(join(asset.dir, 'index.mjs')).href, JSON.stringify(event), JSON.stringify(context)], { env, maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await run(
+        process.execPath,
+        [invoker, pathToFileURL(join(asset.dir, 'index.mjs')).href, JSON.stringify(event), JSON.stringify(context)],
+        { env, maxBuffer: 16 * 1024 * 1024 },
+      );
       const line = stdout.split('\n').find((l) => l.startsWith(RESULT));
       if (line === undefined) throw new Error(`no result from the ${task} bundle:\n${stdout}`);
       const result = JSON.parse(line.slice(RESULT.length)) as { output?: Record<string, unknown>; error?: { name: string; message: string } };
@@ -128,7 +139,13 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
     };
   }
 
-  const context = (task: string) => ({ functionName: `pgferry-${task}`, awsRequestId: randomUUID(), invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:pgferry-${task}`, memoryLimitInMB: '512', getRemainingTimeInMillis: () => 900_000 });
+  const context = (task: string) => ({
+    functionName: `pgferry-${task}`,
+    awsRequestId: randomUUID(),
+    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:pgferry-${task}`,
+    memoryLimitInMB: '512',
+    getRemainingTimeInMillis: () => 900_000,
+  });
 
   it('ships the bundled code with its source map, the validated pipelines and the CA bundle in every asset', () => {
     for (const task of ['plan', 'extractChunk', 'apply', 'finalize', 'recordFailure', 'cleanup'] as const) {
@@ -160,15 +177,34 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
     await bundledHandler('plan')({ pipeline: 'shipped', runId, request: {} }, context('plan'));
     const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:pgferry-shipped:${runId}`;
     const event = {
-      version: '0', id: randomUUID(), 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', account: '123456789012',
-      time: new Date().toISOString(), region: 'eu-west-1', resources: [executionArn],
-      detail: { executionArn, stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-shipped', name: runId, status: 'ABORTED', startDate: Date.now() - 1000, stopDate: Date.now(), input: '{}', output: null, error: null, cause: null },
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: 'eu-west-1',
+      resources: [executionArn],
+      detail: {
+        executionArn,
+        stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-shipped',
+        name: runId,
+        status: 'ABORTED',
+        startDate: Date.now() - 1000,
+        stopDate: Date.now(),
+        input: '{}',
+        output: null,
+        error: null,
+        cause: null,
+      },
     };
     const out = await bundledHandler('cleanup')(event, context('cleanup'));
     expect(out).toMatchObject({ pipeline: 'shipped', runId, status: 'aborted', recorded: true });
     const lease = await target.query(`SELECT lease_run_id FROM pgferry.pipeline_state WHERE pipeline = 'shipped'`);
     expect(lease.rows[0]?.lease_run_id).toBeNull();
-    const staging = await target.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`);
+    const staging = await target.query(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgferry_staging' AND c.relkind = 'r'`,
+    );
     expect(staging.rows[0]?.n).toBe(0);
   });
 

@@ -143,7 +143,9 @@ describe('Lambdas: each handler does what its task does in the local runner', ()
   });
 
   it('refuses an execution input other than {} or {"full_refresh": true} with a ConfigError', async () => {
-    const error = await plan({ pipeline: 'lambda', runId: `exec-${randomUUID()}`, request: { full_refresh: 'yes' } }, lambdaContext('plan')).catch((e: unknown) => e as Error);
+    const error = await plan({ pipeline: 'lambda', runId: `exec-${randomUUID()}`, request: { full_refresh: 'yes' } }, lambdaContext('plan')).catch(
+      (e: unknown) => e as Error,
+    );
     expect(error).toMatchObject({ name: 'ConfigError' });
     expect((error as Error).message).toContain('the input must be {} or {"full_refresh": true}');
   });

@@ -58,7 +58,9 @@ describe('Feature: soak (the short version of `npm run soak`)', () => {
         targetExists: false,
         window: { strategy: 'none', lower: null, upper: null, full: true, cursorAfter: null },
       }));
-      const results = await Promise.allSettled(sessions.map((db, i) => createStaging(db, plans[i] as RunPlan, { pipeline: `p${i}`, runId: `r${round}`, logged: false })));
+      const results = await Promise.allSettled(
+        sessions.map((db, i) => createStaging(db, plans[i] as RunPlan, { pipeline: `p${i}`, runId: `r${round}`, logged: false })),
+      );
       expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
     }
   });

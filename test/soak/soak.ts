@@ -115,12 +115,14 @@ interface Context {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function configFor(scenario: Scenario, table: SoakTable, o: SoakOptions): PipelineConfig {
-  const options = scenario.cursor === 'column'
-    ? { incremental_strategy: 'column', incremental_column: 'updated_at', lookback: `${o.lookbackSeconds ?? 30} seconds` }
-    : { incremental_strategy: 'xmin' };
-  const strategy = scenario.load === 'only_new_rows'
-    ? { mode: 'incremental_append', only_new_rows: true, unique_key: ['id'] }
-    : { mode: 'incremental_merge', unique_key: ['id'], merge_policy: scenario.load };
+  const options =
+    scenario.cursor === 'column'
+      ? { incremental_strategy: 'column', incremental_column: 'updated_at', lookback: `${o.lookbackSeconds ?? 30} seconds` }
+      : { incremental_strategy: 'xmin' };
+  const strategy =
+    scenario.load === 'only_new_rows'
+      ? { mode: 'incremental_append', only_new_rows: true, unique_key: ['id'] }
+      : { mode: 'incremental_merge', unique_key: ['id'], merge_policy: scenario.load };
   return pipelineConfig(o.sourceUrl, o.targetUrl, {
     name: `soak_${scenario.name}`,
     source: { table: { schema: 'public', name: table.name } },
@@ -132,10 +134,9 @@ function configFor(scenario: Scenario, table: SoakTable, o: SoakOptions): Pipeli
 
 /** Rows of the pipeline's staging tables still present (runs finished: there must be none). */
 async function stagingLeft(target: pg.Client, pipeline: string): Promise<number> {
-  const r = await target.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_class c WHERE starts_with(obj_description(c.oid, 'pg_class'), $1)`,
-    [`pgferry staging: pipeline=${pipeline} run=`],
-  );
+  const r = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c WHERE starts_with(obj_description(c.oid, 'pg_class'), $1)`, [
+    `pgferry staging: pipeline=${pipeline} run=`,
+  ]);
   return r.rows[0]?.n ?? 0;
 }
 
@@ -283,16 +284,35 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const table = soakTable(`soak_${scenario.name}`);
       await createSoakTable(setup, table, o.seedRows ?? 2000);
       const report: ScenarioReport = {
-        name: scenario.name, runs: 0, succeeded: 0, skipped: 0, failed: 0, rowsExtracted: 0, rowsInserted: 0, rowsDeleted: 0,
-        chunks: 0, bytes: 0, maxRunMs: 0, totalRunMs: 0, rowsChecked: 0, writers: emptyWriterStats(),
+        name: scenario.name,
+        runs: 0,
+        succeeded: 0,
+        skipped: 0,
+        failed: 0,
+        rowsExtracted: 0,
+        rowsInserted: 0,
+        rowsDeleted: 0,
+        chunks: 0,
+        bytes: 0,
+        maxRunMs: 0,
+        totalRunMs: 0,
+        rowsChecked: 0,
+        writers: emptyWriterStats(),
       };
       const problem = (message: string): void => {
         if (problems.length < 50) problems.push(message);
         log(`PROBLEM ${message}`);
       };
       contexts.push({
-        scenario, table, config: configFor(scenario, table, o), report, problem,
-        source: await open(o.sourceUrl), target: await open(o.targetUrl), previous: new Map(), before: new Map(),
+        scenario,
+        table,
+        config: configFor(scenario, table, o),
+        report,
+        problem,
+        source: await open(o.sourceUrl),
+        target: await open(o.targetUrl),
+        previous: new Map(),
+        before: new Map(),
       });
     }
     for (const ctx of contexts) ctx.before = await sourceSnapshot(ctx.source, ctx.table);
@@ -331,7 +351,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const lookbackMs = (o.lookbackSeconds ?? 30) * 1000;
     for (const ctx of contexts) {
       if (ctx.scenario.cursor === 'column' && ctx.report.writers.maxTransactionMs >= lookbackMs) {
-        problems.push(`${ctx.scenario.name}: a writer transaction lasted ${ctx.report.writers.maxTransactionMs} ms, longer than the lookback; the soak's premise does not hold`);
+        problems.push(
+          `${ctx.scenario.name}: a writer transaction lasted ${ctx.report.writers.maxTransactionMs} ms, longer than the lookback; the soak's premise does not hold`,
+        );
       }
       for (const e of ctx.report.writers.errors) problems.push(`${ctx.scenario.name}: writer error: ${e}`);
     }
@@ -356,7 +378,9 @@ export function formatReport(report: SoakReport): string[] {
     lines.push(
       `  ${s.name.padEnd(14)} runs ${s.runs} (${s.succeeded} ok, ${s.skipped} skipped, ${s.failed} failed), rows extracted ${s.rowsExtracted}, inserted ${s.rowsInserted}, deleted ${s.rowsDeleted}, chunks ${s.chunks}, avg run ${Math.round(s.totalRunMs / Math.max(s.runs, 1))} ms (max ${s.maxRunMs}), rows checked ${s.rowsChecked}`,
       `  ${''.padEnd(14)} writers: ${w.commits} commits, ${w.rollbacks} rollbacks, ${w.longTransactions} long, longest ${w.maxTransactionMs} ms; ${w.inserts} inserts, ${w.updates} updates, ${w.deletes} deletes` +
-        (s.final ? `; final: source ${s.final.sourceRows} rows, target ${s.final.targetRows} (${s.final.deletedKept} deleted kept), ${s.final.exact ? 'exact' : 'DIFFERENT'}` : ''),
+        (s.final
+          ? `; final: source ${s.final.sourceRows} rows, target ${s.final.targetRows} (${s.final.deletedKept} deleted kept), ${s.final.exact ? 'exact' : 'DIFFERENT'}`
+          : ''),
     );
   }
   for (const p of report.problems) lines.push(`  problem: ${p}`);

@@ -71,8 +71,11 @@ BEGIN
 END $$;
 CREATE TRIGGER log_versions AFTER INSERT OR UPDATE OR DELETE ON public.${t} FOR EACH ROW EXECUTE FUNCTION public.${ident(`${table.name}_log`)}();
 `);
-  await db.query(`INSERT INTO public.${t} SELECT g, 1, g % 97, ${amountSql}, ${noteSql('g')}, ${payloadSql('g')}, g % 3 = 0,
-  timestamptz '2026-01-01 00:00:00+00' + g * interval '1.000001 second' FROM generate_series(1, $1) g`, [rows]);
+  await db.query(
+    `INSERT INTO public.${t} SELECT g, 1, g % 97, ${amountSql}, ${noteSql('g')}, ${payloadSql('g')}, g % 3 = 0,
+  timestamptz '2026-01-01 00:00:00+00' + g * interval '1.000001 second' FROM generate_series(1, $1) g`,
+    [rows],
+  );
 }
 
 /** Values that make the binary COPY earn its keep: NULLs, quotes, tabs, newlines, backslashes, unicode, long text. */
@@ -116,8 +119,11 @@ async function writeOnce(db: pg.Client, o: WriterOptions, kind: 'insert' | 'upda
   const t = `public.${ident(o.table.name)}`;
   const ts = clock ? 'clock_timestamp()' : 'now()';
   if (kind === 'insert') {
-    const r = await db.query<{ id: string }>(`INSERT INTO ${t} SELECT nextval('public.${ident(o.table.sequence)}'), 1, g % 97, ${amountSql}, ${noteSql('(g + (random() * 8)::int)')},
-  ${payloadSql('(g + (random() * 5)::int)')}, random() < 0.5, ${ts} FROM generate_series(1, $1) g RETURNING id`, [between(1, 4)]);
+    const r = await db.query<{ id: string }>(
+      `INSERT INTO ${t} SELECT nextval('public.${ident(o.table.sequence)}'), 1, g % 97, ${amountSql}, ${noteSql('(g + (random() * 8)::int)')},
+  ${payloadSql('(g + (random() * 5)::int)')}, random() < 0.5, ${ts} FROM generate_series(1, $1) g RETURNING id`,
+      [between(1, 4)],
+    );
     for (const row of r.rows) o.ids.hi = Math.max(o.ids.hi, Number(row.id));
     o.stats.inserts += r.rowCount ?? 0;
     return r.rowCount ?? 0;
@@ -125,8 +131,11 @@ async function writeOnce(db: pg.Client, o: WriterOptions, kind: 'insert' | 'upda
   // SKIP LOCKED: writers never wait on each other's row locks (no deadlocks), long transactions' rows are skipped.
   const pick = `id IN (SELECT id FROM ${t} WHERE id = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED)`;
   if (kind === 'update') {
-    const r = await db.query(`UPDATE ${t} SET ver = ver + 1, amount = ${amountSql}, note = ${noteSql('(ver + (random() * 8)::int)')},
-  payload = ${payloadSql('(ver + (random() * 5)::int)')}, flag = NOT coalesce(flag, false), updated_at = ${ts} WHERE ${pick}`, [pickIds(o.ids, between(1, 3))]);
+    const r = await db.query(
+      `UPDATE ${t} SET ver = ver + 1, amount = ${amountSql}, note = ${noteSql('(ver + (random() * 8)::int)')},
+  payload = ${payloadSql('(ver + (random() * 5)::int)')}, flag = NOT coalesce(flag, false), updated_at = ${ts} WHERE ${pick}`,
+      [pickIds(o.ids, between(1, 3))],
+    );
     o.stats.updates += r.rowCount ?? 0;
     return r.rowCount ?? 0;
   }

@@ -28,7 +28,12 @@ describe('bench verdicts', () => {
       result('delete_insert_1pct', 0, { ratioToPipe: 0.1 }),
       result('upsert_1pct', 0, { ratioToPipe: 0.11, netRatioToPipe: 0.09 }),
     );
-    expect(Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x.pass]))).toEqual({ exchange: true, truncate_insert: false, delete_insert_1pct: true, upsert_1pct: false });
+    expect(Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x.pass]))).toEqual({
+      exchange: true,
+      truncate_insert: false,
+      delete_insert_1pct: true,
+      upsert_1pct: false,
+    });
     expect(v.upsert_1pct?.measured).toBe('0.11x (without start-up 0.09x)');
   });
 
@@ -43,21 +48,34 @@ describe('bench verdicts', () => {
       pass: false,
     });
     // A run that finds nothing changed is subtracted in the text only; the verdict stays on the whole times.
-    expect(judged(result('delete_insert_0.1pct', 890), result('delete_insert_1pct', 2880), result('delete_insert_10pct', 12100), result('delete_insert_nothing_changed', 450)).growth).toEqual({
+    expect(
+      judged(
+        result('delete_insert_0.1pct', 890),
+        result('delete_insert_1pct', 2880),
+        result('delete_insert_10pct', 12100),
+        result('delete_insert_nothing_changed', 450),
+      ).growth,
+    ).toEqual({
       target: 'time x>=5 per 10x changed rows (0.1% -> 1% -> 10%)',
       measured: '0.89 -> 2.88 -> 12.10 s (x3.2, x4.2); less the 0.45 s of a run with nothing changed: x5.5, x4.8',
       pass: false,
     });
     // Left out where the 0.1% run is hardly longer than the run with nothing changed (a small table).
-    expect(judged(result('delete_insert_0.1pct', 470), result('delete_insert_1pct', 640), result('delete_insert_10pct', 910), result('delete_insert_nothing_changed', 460)).growth?.measured).toBe(
-      '0.47 -> 0.64 -> 0.91 s (x1.4, x1.4)',
-    );
+    expect(
+      judged(
+        result('delete_insert_0.1pct', 470),
+        result('delete_insert_1pct', 640),
+        result('delete_insert_10pct', 910),
+        result('delete_insert_nothing_changed', 460),
+      ).growth?.measured,
+    ).toBe('0.47 -> 0.64 -> 0.91 s (x1.4, x1.4)');
     // Not judged without all three.
     expect(judged(result('delete_insert_0.1pct', 1), result('delete_insert_1pct', 5)).growth).toBeUndefined();
   });
 
   it('wants the same changed rows to take about as long in a table five times larger', () => {
-    const x = (small: number, big: number) => judged(result('delete_insert_same_rows_small_table', small), result('delete_insert_0.1pct', big)).not_the_table?.pass;
+    const x = (small: number, big: number) =>
+      judged(result('delete_insert_same_rows_small_table', small), result('delete_insert_0.1pct', big)).not_the_table?.pass;
     expect(x(780, 890)).toBe(true);
     expect(x(600, 900)).toBe(true);
     expect(x(600, 901)).toBe(false);
@@ -84,10 +102,22 @@ describe('bench verdicts', () => {
 
 describe('bench summaries', () => {
   it('takes ratios per round, then their median', () => {
-    const pipe: Sample[] = [{ wallMs: 10_000, rows: 1 }, { wallMs: 20_000, rows: 1 }, { wallMs: 40_000, rows: 1 }];
+    const pipe: Sample[] = [
+      { wallMs: 10_000, rows: 1 },
+      { wallMs: 20_000, rows: 1 },
+      { wallMs: 40_000, rows: 1 },
+    ];
     // Against the pipe's overall median (20 s) these would be 0.5x, 0.5x, 0.5x; per round they are 1x, 0.5x, 0.25x.
-    const runs: Sample[] = [{ wallMs: 10_000, rows: 5 }, { wallMs: 10_000, rows: 5 }, { wallMs: 10_000, rows: 5 }];
-    const startup: Sample[] = [{ wallMs: 1_000, rows: 0 }, { wallMs: 2_000, rows: 0 }, { wallMs: 2_000, rows: 0 }];
+    const runs: Sample[] = [
+      { wallMs: 10_000, rows: 5 },
+      { wallMs: 10_000, rows: 5 },
+      { wallMs: 10_000, rows: 5 },
+    ];
+    const startup: Sample[] = [
+      { wallMs: 1_000, rows: 0 },
+      { wallMs: 2_000, rows: 0 },
+      { wallMs: 2_000, rows: 0 },
+    ];
     const r = summarize(scenario('exchange'), runs, { pipe, startup }, true);
     expect(r.ratioToPipe).toBe(0.5);
     expect(r.netRatioToPipe).toBe(0.4);
@@ -96,7 +126,15 @@ describe('bench summaries', () => {
   });
 
   it('leaves the ratio out when a round has no pipe run to compare with', () => {
-    const r = summarize(scenario('exchange'), [{ wallMs: 1, rows: 1 }, { wallMs: 1, rows: 1 }], { pipe: [{ wallMs: 1, rows: 1 }] }, undefined);
+    const r = summarize(
+      scenario('exchange'),
+      [
+        { wallMs: 1, rows: 1 },
+        { wallMs: 1, rows: 1 },
+      ],
+      { pipe: [{ wallMs: 1, rows: 1 }] },
+      undefined,
+    );
     expect(r.ratioToPipe).toBeUndefined();
     expect(r.verified).toBeUndefined();
   });
@@ -113,13 +151,18 @@ describe('bench merge floor', () => {
       ['upsert_1pct', result('upsert_1pct', 2200, { runs: samples(2200, 3000, 1400) })],
     ]);
     expect(mergeFloor(results)).toEqual({ floorRatioToPipe: 0.08, overFloor: { delete_insert_1pct: 1.5, upsert_1pct: 1.2 }, floorGrowth: null });
-    expect(mergeFloorLine(mergeFloor(results))).toBe('the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): delete_insert_1pct 1.50x, upsert_1pct 1.20x; the floor alone is 0.080x of the pipe');
+    expect(mergeFloorLine(mergeFloor(results))).toBe(
+      'the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): delete_insert_1pct 1.50x, upsert_1pct 1.20x; the floor alone is 0.080x of the pipe',
+    );
   });
 
   it('shows how the floor itself grows from 0.1% to 1% to 10% changed, when all three ran', () => {
-    const floors = (...ms: number[]) => new Map<string, ScenarioResult>(
-      ['merge_floor_0.1pct', 'merge_floor_1pct', 'merge_floor_10pct'].slice(0, ms.length).map((n, i) => [n, result(n, ms[i] as number, { kind: 'pipe', runs: samples(ms[i] as number) })]),
-    );
+    const floors = (...ms: number[]) =>
+      new Map<string, ScenarioResult>(
+        ['merge_floor_0.1pct', 'merge_floor_1pct', 'merge_floor_10pct']
+          .slice(0, ms.length)
+          .map((n, i) => [n, result(n, ms[i] as number, { kind: 'pipe', runs: samples(ms[i] as number) })]),
+      );
     expect(mergeFloor(floors(500, 2500, 7500))?.floorGrowth).toEqual({ ms: [500, 2500, 7500], x: [5, 3] });
     expect(mergeFloorLine(mergeFloor(floors(500, 2500, 7500)))).toBe(
       'the 1% merges over their floor (merge_floor_1pct: the same change merged without pgferry): -; the floors at 0.1% -> 1% -> 10%: 0.50 -> 2.50 -> 7.50 s (x5.0, x3.0)',
@@ -127,17 +170,24 @@ describe('bench merge floor', () => {
     expect(mergeFloor(floors(500, 2500))?.floorGrowth).toBeNull();
   });
 
-  it('says nothing without the 1% floor, and leaves out a merge whose rounds do not pair with the floor\'s', () => {
+  it("says nothing without the 1% floor, and leaves out a merge whose rounds do not pair with the floor's", () => {
     const merge = result('delete_insert_1pct', 3000, { runs: samples(3000, 3000) });
     expect(mergeFloor(new Map([['delete_insert_1pct', merge]]))).toBeUndefined();
     expect(mergeFloorLine(mergeFloor(new Map([['delete_insert_1pct', merge]])))).toBeUndefined();
     const floor = result('merge_floor_1pct', 2000, { kind: 'pipe', runs: samples(2000) });
-    expect(mergeFloor(new Map([['merge_floor_1pct', floor], ['delete_insert_1pct', merge]]))).toEqual({ floorRatioToPipe: null, overFloor: {}, floorGrowth: null });
+    expect(
+      mergeFloor(
+        new Map([
+          ['merge_floor_1pct', floor],
+          ['delete_insert_1pct', merge],
+        ]),
+      ),
+    ).toEqual({ floorRatioToPipe: null, overFloor: {}, floorGrowth: null });
   });
 });
 
 describe('bench options', () => {
-  it('defaults to the issue\'s table and the production-like server settings', () => {
+  it("defaults to the issue's table and the production-like server settings", () => {
     const o = parseOptions([], {});
     expect(o.shape).toBe(SHAPES.orders);
     expect(o).toMatchObject({ rows: 5_000_000, runs: 3, pipe: 'auto', profile: true, verify: true, pgloader: true, build: true, out: 'bench/results.json' });
@@ -147,10 +197,42 @@ describe('bench options', () => {
 
   it('reads every option and the external server', () => {
     const o = parseOptions(
-      ['--rows', '1_000_000', '--table', 'wide', '--runs', '5', '--only', 'growth, exchange', '--pipe', 'node', '--no-profile', '--no-verify', '--no-pgloader', '--no-build', '--out', 'x.json', '--set', 'fsync=off', '--set', 'work_mem=64MB'],
+      [
+        '--rows',
+        '1_000_000',
+        '--table',
+        'wide',
+        '--runs',
+        '5',
+        '--only',
+        'growth, exchange',
+        '--pipe',
+        'node',
+        '--no-profile',
+        '--no-verify',
+        '--no-pgloader',
+        '--no-build',
+        '--out',
+        'x.json',
+        '--set',
+        'fsync=off',
+        '--set',
+        'work_mem=64MB',
+      ],
       { PGFERRY_BENCH_PG_URL: 'postgres://u:p@h:5432/postgres' },
     );
-    expect(o).toMatchObject({ rows: 1_000_000, runs: 5, only: ['growth', 'exchange'], pipe: 'pg-copy-streams', profile: false, verify: false, pgloader: false, build: false, out: 'x.json', externalUrl: 'postgres://u:p@h:5432/postgres' });
+    expect(o).toMatchObject({
+      rows: 1_000_000,
+      runs: 5,
+      only: ['growth', 'exchange'],
+      pipe: 'pg-copy-streams',
+      profile: false,
+      verify: false,
+      pgloader: false,
+      build: false,
+      out: 'x.json',
+      externalUrl: 'postgres://u:p@h:5432/postgres',
+    });
     expect(o.shape).toBe(SHAPES.wide);
     expect(o.settings).toMatchObject({ fsync: 'off', work_mem: '64MB', shared_buffers: SERVER_SETTINGS.shared_buffers });
   });
@@ -196,7 +278,9 @@ describe('bench disk check', () => {
     const dir = tmpdir();
     const all = await allScenarios(1_000);
     await expect(checkFreeDisk(1e12, SHAPES.orders, SERVER_SETTINGS, all, dir)).rejects.toThrow(
-      new RegExp(`needs about [0-9.]+ GB of free disk for 1,000,000,000,000 rows \\(orders\\), and ${dir} has [0-9.]+ GB free: use fewer rows \\(--rows\\) or scenarios \\(--only\\), .*TMPDIR=.*PGFERRY_BENCH_PG_URL`),
+      new RegExp(
+        `needs about [0-9.]+ GB of free disk for 1,000,000,000,000 rows \\(orders\\), and ${dir} has [0-9.]+ GB free: use fewer rows \\(--rows\\) or scenarios \\(--only\\), .*TMPDIR=.*PGFERRY_BENCH_PG_URL`,
+      ),
     );
     const ok = await checkFreeDisk(1_000, SHAPES.orders, SERVER_SETTINGS, all, dir);
     expect(ok.need).toBe(diskNeed(1_000, SHAPES.orders, SERVER_SETTINGS, all));

@@ -45,7 +45,11 @@ describe('Function: loadPipelineFile', () => {
     expect(config.name).toBe('orders');
     expect(config.schedule).toEqual({ expression: 'rate(15 minutes)', timezone: 'UTC', enabled: true });
     expect(config.source).toMatchObject({ connection_id: 'orders_oltp', connection_type: 'secretsmanager', table: { schema: 'public', name: 'orders' } });
-    expect(config.sink).toMatchObject({ connection_id: 'dwh', connection_type: 'secretsmanager', strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' } });
+    expect(config.sink).toMatchObject({
+      connection_id: 'dwh',
+      connection_type: 'secretsmanager',
+      strategy: { mode: 'full_refresh', overwrite_type: 'truncate_insert' },
+    });
   });
 
   it('names a missing file as given', async () => {
@@ -110,7 +114,10 @@ describe('Function: loadPipelineDir', () => {
     await writeFile(join(dir, 'a.yaml'), pipelineText('orders'));
     await writeFile(join(dir, 'b.yaml'), pipelineText('orders').replace('name: orders}', 'name: ""}'));
     const error = await configErrorOf(loadPipelineDir(dir));
-    expect(error.problems.map((problem) => `${problem.file} ${problem.path}`)).toEqual([`${join(dir, 'b.yaml')} source.table.name`, `${join(dir, 'b.yaml')} name`]);
+    expect(error.problems.map((problem) => `${problem.file} ${problem.path}`)).toEqual([
+      `${join(dir, 'b.yaml')} source.table.name`,
+      `${join(dir, 'b.yaml')} name`,
+    ]);
   });
 
   it('names a missing directory', async () => {

@@ -45,8 +45,14 @@ describe('Function: parsePipeline', () => {
   it.each([
     [{ mode: 'full_refresh' }, { mode: 'full_refresh', overwrite_type: 'truncate_insert' }],
     [{ mode: 'incremental_append' }, { mode: 'incremental_append', only_new_rows: false, duplicate_policy: 'fail' }],
-    [{ mode: 'incremental_merge', unique_key: ['id'] }, { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'delete_insert', duplicate_policy: 'fail' }],
-    [{ mode: 'replace', custom_predicate: "day = '2026-06-03'" }, { mode: 'replace', custom_predicate: "day = '2026-06-03'" }],
+    [
+      { mode: 'incremental_merge', unique_key: ['id'] },
+      { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'delete_insert', duplicate_policy: 'fail' },
+    ],
+    [
+      { mode: 'replace', custom_predicate: "day = '2026-06-03'" },
+      { mode: 'replace', custom_predicate: "day = '2026-06-03'" },
+    ],
     [
       { mode: 'partition_replace', partition: { column: 'day' } },
       { mode: 'partition_replace', partition: { column: 'day', native_mode: 'auto', max_partitions_per_run: 64 } },
@@ -86,7 +92,10 @@ describe('Function: parsePipeline', () => {
     });
 
     it('lets database and username win over their aliases', () => {
-      expect(paramsOf({ dbname: 'alias', database: 'canonical', user: 'alias', username: 'canonical' })).toEqual({ database: 'canonical', username: 'canonical' });
+      expect(paramsOf({ dbname: 'alias', database: 'canonical', user: 'alias', username: 'canonical' })).toEqual({
+        database: 'canonical',
+        username: 'canonical',
+      });
     });
 
     it('reads a port given as a string of digits', () => {
@@ -123,16 +132,26 @@ describe('Function: parsePipeline', () => {
     });
 
     it.each([['1 second'], ['13 hours'], [900], ['soon']])('refuses lease_ttl %o, naming the range', (given) => {
-      expect(() => parsePipeline(pipelineYaml({ state: { lease_ttl: given } }), 'orders.yaml')).toThrow(/orders\.yaml: state\.lease_ttl: .*(from 2 seconds to 12 hours|unknown unit)/);
+      expect(() => parsePipeline(pipelineYaml({ state: { lease_ttl: given } }), 'orders.yaml')).toThrow(
+        /orders\.yaml: state\.lease_ttl: .*(from 2 seconds to 12 hours|unknown unit)/,
+      );
     });
 
     it('refuses a schedule.max_staleness outside what an alarm can watch', () => {
-      expect(() => parsePipeline(pipelineYaml({ schedule: { expression: 'rate(1 hour)', max_staleness: '8 days' } }), 'orders.yaml')).toThrow(/schedule\.max_staleness: expected a duration .* from 1 minute to 7 days, got "8 days"/);
+      expect(() => parsePipeline(pipelineYaml({ schedule: { expression: 'rate(1 hour)', max_staleness: '8 days' } }), 'orders.yaml')).toThrow(
+        /schedule\.max_staleness: expected a duration .* from 1 minute to 7 days, got "8 days"/,
+      );
     });
 
     it("takes the sink's connection when state is omitted", () => {
       const text = pipelineYaml({ 'sink.connection_type': 'env', 'sink.connection_params': { port: '6432' } });
-      expect(parsePipeline(text, 'orders.yaml').state).toEqual({ connection_id: 'dwh', connection_type: 'env', connection_params: { port: 6432 }, schema: 'pgferry', lease_ttl: 900000 });
+      expect(parsePipeline(text, 'orders.yaml').state).toEqual({
+        connection_id: 'dwh',
+        connection_type: 'env',
+        connection_params: { port: 6432 },
+        schema: 'pgferry',
+        lease_ttl: 900000,
+      });
     });
 
     it("takes the sink's connection when state gives only a schema", () => {

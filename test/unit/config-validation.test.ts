@@ -11,13 +11,25 @@ describe('Function: parsePipeline', () => {
   // Each row: a change to a valid pipeline, and the one problem it must cause.
   it.each<[string, unknown, string]>([
     ['name', undefined, 'name: required; expected a pipeline name matching ^[a-z][a-z0-9_-]{0,62}$'],
-    ['name', 'Orders', 'name: expected a pipeline name matching ^[a-z][a-z0-9_-]{0,62}$ (a lower-case letter, then lower-case letters, digits, _ or -; at most 63), got "Orders"'],
+    [
+      'name',
+      'Orders',
+      'name: expected a pipeline name matching ^[a-z][a-z0-9_-]{0,62}$ (a lower-case letter, then lower-case letters, digits, _ or -; at most 63), got "Orders"',
+    ],
     ['name', '1orders', 'got "1orders"'],
     ['name', `o${'x'.repeat(63)}`, 'name: expected a pipeline name'],
-    ['name', 42, 'name: expected a pipeline name matching ^[a-z][a-z0-9_-]{0,62}$ (a lower-case letter, then lower-case letters, digits, _ or -; at most 63), got 42'],
+    [
+      'name',
+      42,
+      'name: expected a pipeline name matching ^[a-z][a-z0-9_-]{0,62}$ (a lower-case letter, then lower-case letters, digits, _ or -; at most 63), got 42',
+    ],
     ['schedule', 'daily', 'schedule: expected a mapping, got "daily"'],
     ['schedule', { timezone: 'UTC' }, 'schedule.expression: required; expected a schedule expression'],
-    ['schedule.expression', 'every day', 'schedule.expression: expected rate(<n> <minute|minutes|hour|hours|day|days>), cron(<6 fields>) or at(yyyy-mm-ddThh:mm:ss), got "every day"'],
+    [
+      'schedule.expression',
+      'every day',
+      'schedule.expression: expected rate(<n> <minute|minutes|hour|hours|day|days>), cron(<6 fields>) or at(yyyy-mm-ddThh:mm:ss), got "every day"',
+    ],
     ['schedule.expression', 'rate(1 minutes)', 'schedule.expression: use the singular unit with 1: rate(1 minute)'],
     ['schedule.expression', 'rate(5 hour)', 'schedule.expression: use the plural unit with 5: rate(5 hours)'],
     ['schedule.expression', 'rate(0 minutes)', 'schedule.expression: expected rate(<positive whole number>'],
@@ -26,7 +38,11 @@ describe('Function: parsePipeline', () => {
     ['schedule.expression', 'cron(0 12 * * * *)', 'schedule.expression: exactly one of day-of-month and day-of-week must be ?'],
     ['schedule.expression', 'at(2026-02-30T10:00:00)', 'schedule.expression: "2026-02-30T10:00:00" is not a real date and time'],
     ['schedule.expression', 'at(2026-02-03 10:00)', 'schedule.expression: expected at(yyyy-mm-ddThh:mm:ss)'],
-    ['schedule', { expression: 'rate(1 day)', timezone: 'Mars/Olympus_Mons' }, 'schedule.timezone: expected an IANA time zone such as Europe/Berlin or UTC, got "Mars/Olympus_Mons"'],
+    [
+      'schedule',
+      { expression: 'rate(1 day)', timezone: 'Mars/Olympus_Mons' },
+      'schedule.timezone: expected an IANA time zone such as Europe/Berlin or UTC, got "Mars/Olympus_Mons"',
+    ],
     ['schedule', { expression: 'rate(1 day)', enabled: 'yes' }, 'schedule.enabled: expected true or false, got "yes"'],
     ['source', undefined, 'source: required; expected a mapping'],
     ['source.type', 'mysql', 'source.type: expected one of postgres, got "mysql"'],
@@ -42,11 +58,23 @@ describe('Function: parsePipeline', () => {
     ['source.connection_params.port', 54.5, 'got 54.5'],
     ['source.connection_params.sslmode', 'prefer', 'source.connection_params.sslmode: expected one of disable, require, verify-ca, verify-full, got "prefer"'],
     ['source.connection_params.connect_timeout', -1, 'source.connection_params.connect_timeout: expected a whole number of seconds (0 or more), got -1'],
-    ['source.connection_params.statement_timeout', 'soon', 'source.connection_params.statement_timeout: expected milliseconds or a duration such as "30s", "5min" or "2 minutes", got "soon"'],
+    [
+      'source.connection_params.statement_timeout',
+      'soon',
+      'source.connection_params.statement_timeout: expected milliseconds or a duration such as "30s", "5min" or "2 minutes", got "soon"',
+    ],
     ['source.connection_params.statement_timeout', '5 parsecs', 'source.connection_params.statement_timeout: unknown unit "parsecs"'],
     ['source.connection_params.statement_timeout', -5, 'got -5'],
-    ['source.connection_params.password', 'hunter2', 'source.connection_params.password: not allowed: keep the password in the secret (connection_type: secretsmanager), the environment (PGFERRY_CONN_<ID>_PASSWORD) or the url (connection_type: url)'],
-    ['source.connection_params.hostname', 'db', 'source.connection_params.hostname: unknown key; allowed: host, port, database, dbname, username, user, sslmode'],
+    [
+      'source.connection_params.password',
+      'hunter2',
+      'source.connection_params.password: not allowed: keep the password in the secret (connection_type: secretsmanager), the environment (PGFERRY_CONN_<ID>_PASSWORD) or the url (connection_type: url)',
+    ],
+    [
+      'source.connection_params.hostname',
+      'db',
+      'source.connection_params.hostname: unknown key; allowed: host, port, database, dbname, username, user, sslmode',
+    ],
     ['source.table', 'public.orders', 'source.table: expected a mapping {schema, name}, got "public.orders"'],
     ['source.table.name', undefined, 'source.table.name: required; expected a name (a non-empty string)'],
     ['source.table.schema', '', 'source.table.schema: expected a non-empty name, got ""'],
@@ -67,9 +95,17 @@ describe('Function: parsePipeline', () => {
     ['source.options.custom_predicate', ' ', 'source.options.custom_predicate: expected SQL text, got an empty string'],
     ['source.options.custom_predicate', 'tenant_id = 7;', 'source.options.custom_predicate: must not end with a semicolon'],
     ['source.options.chunk_column', '', 'source.options.chunk_column: expected a non-empty name, got ""'],
-    ['source.options.chunk_size', 5000, 'source.options.chunk_size: unknown key; allowed: incremental_strategy, incremental_column, lookback, null_cursor, custom_predicate, chunk_column, chunk_rows, max_parallel_chunks'],
+    [
+      'source.options.chunk_size',
+      5000,
+      'source.options.chunk_size: unknown key; allowed: incremental_strategy, incremental_column, lookback, null_cursor, custom_predicate, chunk_column, chunk_rows, max_parallel_chunks',
+    ],
     ['source.options', column({ lookback: '5 fortnights' }), 'source.options.lookback: unknown unit "fortnights"'],
-    ['source.options', column({ lookback: -1 }), 'source.options.lookback: expected an interval such as "5 minutes" (units: microseconds, milliseconds, seconds, minutes, hours, days, weeks) or a number >= 0, got -1'],
+    [
+      'source.options',
+      column({ lookback: -1 }),
+      'source.options.lookback: expected an interval such as "5 minutes" (units: microseconds, milliseconds, seconds, minutes, hours, days, weeks) or a number >= 0, got -1',
+    ],
     ['source.options', column({ lookback: '5' }), 'source.options.lookback: "5" has no unit'],
     ['source.options', column({ lookback: '5 minutes 2 minutes' }), 'source.options.lookback: expected an interval'],
     ['sink', undefined, 'sink: required; expected a mapping'],
@@ -77,22 +113,50 @@ describe('Function: parsePipeline', () => {
     ['sink.create_table', 'yes', 'sink.create_table: expected true or false, got "yes"'],
     ['sink.staging', 'stage', 'sink.staging: expected a mapping, got "stage"'],
     ['sink.staging.schema', '', 'sink.staging.schema: expected a non-empty name, got ""'],
-    ['sink.strategy', undefined, 'sink.strategy: required; expected a mapping with a mode (one of full_refresh, incremental_append, incremental_merge, replace, partition_replace)'],
-    ['sink.strategy', 'full_refresh', 'sink.strategy: expected a mapping with a mode (one of full_refresh, incremental_append, incremental_merge, replace, partition_replace), got "full_refresh"'],
+    [
+      'sink.strategy',
+      undefined,
+      'sink.strategy: required; expected a mapping with a mode (one of full_refresh, incremental_append, incremental_merge, replace, partition_replace)',
+    ],
+    [
+      'sink.strategy',
+      'full_refresh',
+      'sink.strategy: expected a mapping with a mode (one of full_refresh, incremental_append, incremental_merge, replace, partition_replace), got "full_refresh"',
+    ],
     ['sink.strategy', {}, 'sink.strategy.mode: required; allowed: full_refresh, incremental_append, incremental_merge, replace, partition_replace'],
-    ['sink.strategy', { mode: 'merge' }, 'sink.strategy.mode: expected one of full_refresh, incremental_append, incremental_merge, replace, partition_replace, got "merge"'],
+    [
+      'sink.strategy',
+      { mode: 'merge' },
+      'sink.strategy.mode: expected one of full_refresh, incremental_append, incremental_merge, replace, partition_replace, got "merge"',
+    ],
     ['sink.strategy.overwrite_type', 'swap', 'sink.strategy.overwrite_type: expected one of truncate_insert, exchange, got "swap"'],
     ['sink.strategy', { mode: 'incremental_append', only_new_rows: 'yes' }, 'sink.strategy.only_new_rows: expected true or false, got "yes"'],
-    ['sink.strategy', { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'merge' }, 'sink.strategy.merge_policy: expected one of delete_insert, upsert, shadow_swap, got "merge"'],
-    ['sink.strategy', { mode: 'incremental_merge', unique_key: ['id'], duplicate_policy: 'first' }, 'sink.strategy.duplicate_policy: expected one of fail, keep_last, got "first"'],
+    [
+      'sink.strategy',
+      { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'merge' },
+      'sink.strategy.merge_policy: expected one of delete_insert, upsert, shadow_swap, got "merge"',
+    ],
+    [
+      'sink.strategy',
+      { mode: 'incremental_merge', unique_key: ['id'], duplicate_policy: 'first' },
+      'sink.strategy.duplicate_policy: expected one of fail, keep_last, got "first"',
+    ],
     ['sink.strategy', { mode: 'incremental_merge' }, 'orders.yaml: sink.strategy.unique_key: required when mode is incremental_merge'],
     ['sink.strategy', { mode: 'incremental_merge', unique_key: [] }, 'sink.strategy.unique_key: expected a non-empty list of column names, got an empty list'],
     ['sink.strategy', { mode: 'incremental_merge', unique_key: ['id', 'id'] }, 'sink.strategy.unique_key[1]: "id" is listed twice'],
     ['sink.strategy', { mode: 'replace' }, 'sink.strategy.custom_predicate: required when mode is replace'],
     ['sink.strategy', { mode: 'partition_replace' }, 'sink.strategy.partition: required when mode is partition_replace'],
     ['sink.strategy', { mode: 'partition_replace', partition: {} }, 'sink.strategy.partition.column: required; expected the name of the partition column'],
-    ['sink.strategy', { mode: 'partition_replace', partition: { column: 'day', native_mode: 'always' } }, 'sink.strategy.partition.native_mode: expected one of auto, required, fallback, got "always"'],
-    ['sink.strategy', { mode: 'partition_replace', partition: { column: 'day', max_partitions_per_run: 0 } }, 'sink.strategy.partition.max_partitions_per_run: expected a positive integer, got 0'],
+    [
+      'sink.strategy',
+      { mode: 'partition_replace', partition: { column: 'day', native_mode: 'always' } },
+      'sink.strategy.partition.native_mode: expected one of auto, required, fallback, got "always"',
+    ],
+    [
+      'sink.strategy',
+      { mode: 'partition_replace', partition: { column: 'day', max_partitions_per_run: 0 } },
+      'sink.strategy.partition.max_partitions_per_run: expected a positive integer, got 0',
+    ],
     ['state', 'dwh', 'state: expected a mapping, got "dwh"'],
     ['state.schema', '', 'state.schema: expected a non-empty name, got ""'],
     ['state.connection_id', '', 'state.connection_id: expected a connection id'],
@@ -109,7 +173,10 @@ describe('Function: parsePipeline', () => {
       [{ mode: 'incremental_append', merge_policy: 'upsert' }, 'sink.strategy.merge_policy: not allowed when mode is incremental_append'],
       [{ mode: 'incremental_merge', unique_key: ['id'], only_new_rows: true }, 'sink.strategy.only_new_rows: not allowed when mode is incremental_merge'],
       [{ mode: 'replace', custom_predicate: 'true', partition: { column: 'day' } }, 'sink.strategy.partition: not allowed when mode is replace'],
-      [{ mode: 'partition_replace', partition: { column: 'day' }, overwrite_type: 'exchange' }, 'sink.strategy.overwrite_type: not allowed when mode is partition_replace'],
+      [
+        { mode: 'partition_replace', partition: { column: 'day' }, overwrite_type: 'exchange' },
+        'sink.strategy.overwrite_type: not allowed when mode is partition_replace',
+      ],
       [{ mode: 'full_refresh', overwrite: 'exchange' }, 'sink.strategy.overwrite: unknown key; allowed: mode, overwrite_type'],
     ])('refuses a key of another mode: %j', (strategy, expected) => {
       expect(problemsOf(pipelineYaml({ 'sink.strategy': strategy }))).toEqual([expect.stringContaining(expected)]);
@@ -148,7 +215,9 @@ describe('Function: parsePipeline', () => {
     }
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as ConfigError).name).toBe('ConfigError');
-    expect((caught as ConfigError).problems).toEqual([{ file: 'pipelines/orders.yaml', path: 'sink.create_table', message: 'expected true or false, got "yes"' }]);
+    expect((caught as ConfigError).problems).toEqual([
+      { file: 'pipelines/orders.yaml', path: 'sink.create_table', message: 'expected true or false, got "yes"' },
+    ]);
     expect((caught as ConfigError).message).toBe('pipelines/orders.yaml: sink.create_table: expected true or false, got "yes"');
   });
 

@@ -73,12 +73,15 @@ describe('Function: classifyConnectError', () => {
     expect(classifyConnectError(cause, target)).toBeInstanceOf(ConnectionError);
   });
 
-  it.each([socketError('ECONNREFUSED'), socketError('ENOTFOUND')])('reports $code as ServerUnreachableError, which the state machine retries (a failing-over RDS instance refuses, its name may not resolve)', (cause) => {
-    const err = classifyConnectError(cause, target);
-    expect(err).toBeInstanceOf(ServerUnreachableError);
-    expect(err.name).toBe('ServerUnreachableError');
-    expect(RETRYABLE_ERRORS as readonly string[]).toContain(err.name);
-  });
+  it.each([socketError('ECONNREFUSED'), socketError('ENOTFOUND')])(
+    'reports $code as ServerUnreachableError, which the state machine retries (a failing-over RDS instance refuses, its name may not resolve)',
+    (cause) => {
+      const err = classifyConnectError(cause, target);
+      expect(err).toBeInstanceOf(ServerUnreachableError);
+      expect(err.name).toBe('ServerUnreachableError');
+      expect(RETRYABLE_ERRORS as readonly string[]).toContain(err.name);
+    },
+  );
 
   it('never retries an authentication failure', () => {
     const err = classifyConnectError(serverError('28P01', 'password authentication failed for user "u"'), target);

@@ -134,9 +134,25 @@ describe('Function: resolveConnection (url)', () => {
   });
 
   it('merges connection_params under the URL: the URL wins, params fill gaps', async () => {
-    const params: ConnectionParams = { host: 'other', port: 7000, database: 'fallback', username: 'nobody', application_name: 'from-params', statement_timeout: 60000, sslmode: 'verify-ca' };
+    const params: ConnectionParams = {
+      host: 'other',
+      port: 7000,
+      database: 'fallback',
+      username: 'nobody',
+      application_name: 'from-params',
+      statement_timeout: 60000,
+      sslmode: 'verify-ca',
+    };
     const settings = await resolveConnection(ref('url', 'postgres://app@h:5433/db', params));
-    expect(settings).toMatchObject({ host: 'h', port: 5433, database: 'db', user: 'app', applicationName: 'from-params', statementTimeoutMs: 60000, sslmode: 'verify-ca' });
+    expect(settings).toMatchObject({
+      host: 'h',
+      port: 5433,
+      database: 'db',
+      user: 'app',
+      applicationName: 'from-params',
+      statementTimeoutMs: 60000,
+      sslmode: 'verify-ca',
+    });
   });
 
   it('takes host, database and user from connection_params when the URL has none', async () => {
@@ -166,7 +182,14 @@ describe('Function: resolveConnection (url)', () => {
 });
 
 describe('Function: resolveConnection (secretsmanager)', () => {
-  const rdsSecret = { engine: 'postgres', host: 'orders.abc.eu-west-1.rds.amazonaws.com', port: 5432, username: 'app', password: 'sm-pass-1', dbname: 'orders' };
+  const rdsSecret = {
+    engine: 'postgres',
+    host: 'orders.abc.eu-west-1.rds.amazonaws.com',
+    port: 5432,
+    username: 'app',
+    password: 'sm-pass-1',
+    dbname: 'orders',
+  };
 
   it('reads the RDS secret format and defaults to verify-full', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(rdsSecret) });

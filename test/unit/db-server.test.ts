@@ -5,7 +5,13 @@ import { serverVersion } from '../../lib/db/server.ts';
 /** A client that answers every query with `rows` and remembers the text it was sent. */
 function fakeDb(rows: unknown[]): Db & { texts: string[] } {
   const texts: string[] = [];
-  return { texts, query: async (text: string) => { texts.push(text); return { rows }; } } as unknown as Db & { texts: string[] };
+  return {
+    texts,
+    query: async (text: string) => {
+      texts.push(text);
+      return { rows };
+    },
+  } as unknown as Db & { texts: string[] };
 }
 
 describe('Function: serverVersion', () => {

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import '../../lib/local/polyfills.ts';
 import { StateMachine } from 'aws-local-stepfunctions';
 import aslValidator from 'asl-validator';
-import { buildDefinition, LAMBDA_TIMEOUT_SECONDS, MAX_PLAN_OUTPUT_BYTES, TASK_TIMEOUT_SECONDS, TaskStates, RETRY_POLICY } from '../../lib/workflow/definition.ts';
+import {
+  buildDefinition,
+  LAMBDA_TIMEOUT_SECONDS,
+  MAX_PLAN_OUTPUT_BYTES,
+  TASK_TIMEOUT_SECONDS,
+  TaskStates,
+  RETRY_POLICY,
+} from '../../lib/workflow/definition.ts';
 import { maxChunks, planOutputBytes } from '../../lib/workflow/planning.ts';
 import { LOCAL_RESOURCES } from '../../lib/local/runner.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
@@ -20,7 +27,11 @@ describe('Function: buildDefinition', () => {
   it('runs Plan, a Distributed Map of ExtractChunk with the configured concurrency, Apply, Finalize', () => {
     expect(definition.StartAt).toBe('Plan');
     expect(states.Plan?.Next).toBe('ExtractChunks');
-    const map = states.ExtractChunks as { MaxConcurrency: number; ItemProcessor: { ProcessorConfig: { Mode: string }; States: Record<string, unknown> }; Next: string };
+    const map = states.ExtractChunks as {
+      MaxConcurrency: number;
+      ItemProcessor: { ProcessorConfig: { Mode: string }; States: Record<string, unknown> };
+      Next: string;
+    };
     expect(map.MaxConcurrency).toBe(7);
     expect(map.ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
     expect(Object.keys(map.ItemProcessor.States)).toEqual([TaskStates.extractChunk]);
@@ -59,7 +70,8 @@ describe('Function: buildDefinition', () => {
     const mapResultBytes = Buffer.byteLength(JSON.stringify(planOutput.chunks));
     expect(planBytes).toBeLessThan(64 * 1024);
     expect(mapResultBytes).toBeLessThan(64 * 1024);
-    const extract = (states.ExtractChunks as { ItemProcessor: { States: Record<string, { OutputPath: string; ResultPath: null }> } }).ItemProcessor.States.ExtractChunk;
+    const extract = (states.ExtractChunks as { ItemProcessor: { States: Record<string, { OutputPath: string; ResultPath: null }> } }).ItemProcessor.States
+      .ExtractChunk;
     expect(extract?.OutputPath).toBe('$.chunk');
     expect(states.ExtractChunks?.ResultPath).toBeNull();
   });
@@ -68,7 +80,7 @@ describe('Function: buildDefinition', () => {
     for (const name of ['Plan', 'Apply', 'Finalize', 'RecordFailure']) expect(states[name]?.TimeoutSeconds).toBe(930);
   });
 
-  it('times every task out a little after its Lambda, so the Lambda\'s own timeout is the error that surfaces', () => {
+  it("times every task out a little after its Lambda, so the Lambda's own timeout is the error that surfaces", () => {
     const extract = (states.ExtractChunks as { ItemProcessor: { States: Record<string, { TimeoutSeconds: number }> } }).ItemProcessor.States.ExtractChunk;
     for (const timeout of [extract?.TimeoutSeconds, ...['Plan', 'Apply', 'Finalize', 'RecordFailure'].map((n) => states[n]?.TimeoutSeconds as number)]) {
       expect(timeout).toBeGreaterThan(LAMBDA_TIMEOUT_SECONDS);
@@ -91,21 +103,33 @@ describe('Function: buildDefinition', () => {
   it('lets a throttled task (reserved concurrency reached) wait for hours, not minutes: a chunk may hold its slot for 15', () => {
     const [throttled] = RETRY_POLICY;
     expect(throttled.ErrorEquals).toEqual(['Lambda.TooManyRequestsException']);
-    const caps = Array.from({ length: throttled.MaxAttempts }, (_, i) => Math.min(throttled.MaxDelaySeconds, throttled.IntervalSeconds * throttled.BackoffRate ** i));
+    const caps = Array.from({ length: throttled.MaxAttempts }, (_, i) =>
+      Math.min(throttled.MaxDelaySeconds, throttled.IntervalSeconds * throttled.BackoffRate ** i),
+    );
     expect(caps.reduce((a, b) => a + b, 0) / 2).toBeGreaterThan(2 * 3600);
     // It comes first: Step Functions takes the first retrier that matches.
     expect(RETRY_POLICY[1].ErrorEquals).not.toContain('Lambda.TooManyRequestsException');
   });
 
-  it('ends a failed execution with the error RecordFailure recorded, and with the Catch\'s error when RecordFailure itself failed', () => {
-    expect(states.RecordFailure).toMatchObject({ ResultPath: '$.recorded', Next: 'Failed', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'FailedUnrecorded' }] });
+  it("ends a failed execution with the error RecordFailure recorded, and with the Catch's error when RecordFailure itself failed", () => {
+    expect(states.RecordFailure).toMatchObject({
+      ResultPath: '$.recorded',
+      Next: 'Failed',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'FailedUnrecorded' }],
+    });
     expect(states.Failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.recorded.failure.Error', CausePath: '$.recorded.failure.Cause' });
     expect(states.FailedUnrecorded).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });
 
   it.each([
     ['full_refresh', {}],
-    ['incremental_merge with xmin and 64 parallel chunks', { strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'upsert' }, options: { incremental_strategy: 'xmin', max_parallel_chunks: 64 } }],
+    [
+      'incremental_merge with xmin and 64 parallel chunks',
+      {
+        strategy: { mode: 'incremental_merge', unique_key: ['id'], merge_policy: 'upsert' },
+        options: { incremental_strategy: 'xmin', max_parallel_chunks: 64 },
+      },
+    ],
     ['partition_replace', { strategy: { mode: 'partition_replace', partition: { column: 'day' } } }],
   ])('passes the npm asl-validator (%s)', (_what, extra) => {
     const d = buildDefinition(pipelineConfig('postgres://u@localhost/a', 'postgres://u@localhost/b', extra as never), LOCAL_RESOURCES);

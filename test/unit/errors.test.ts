@@ -22,7 +22,8 @@ const BUILD: Record<string, (options?: ErrorOptions) => PgferryError> = {
   UnsafeTargetError: (o) => new errors.UnsafeTargetError('boom', o),
   IncompleteRunError: (o) => new errors.IncompleteRunError('boom', o),
   NullCursorError: (o) => new errors.NullCursorError('boom', 'updated_at', o),
-  PartitionReplaceError: (o) => new errors.PartitionReplaceError('boom', { reason: PartitionReplaceReasons.tooManyPartitions, partitions: { count: 3, limit: 2 } }, o),
+  PartitionReplaceError: (o) =>
+    new errors.PartitionReplaceError('boom', { reason: PartitionReplaceReasons.tooManyPartitions, partitions: { count: 3, limit: 2 } }, o),
   EmbeddedPostgresError: (o) => new errors.EmbeddedPostgresError('boom', o),
   InternalError: (o) => new errors.InternalError('boom', o),
 };
@@ -62,10 +63,18 @@ describe('Module: lib/errors.ts', () => {
   it('keeps the names the state machine and the CLI match on', () => {
     // Renaming any of these breaks deployed Retry/Catch fields and scripts that read the run summary.
     expect(ErrorNames).toMatchObject({
-      config: 'ConfigError', connection: 'ConnectionError', serverUnreachable: 'ServerUnreachableError',
-      transientDatabase: 'TransientDatabaseError', database: 'DatabaseError', duplicateKey: 'DuplicateKeyError',
-      leaseHeld: 'LeaseHeldError', leaseLost: 'LeaseLostError', notSupported: 'NotSupportedError',
-      unsafeTarget: 'UnsafeTargetError', incompleteRun: 'IncompleteRunError', nullCursor: 'NullCursorError',
+      config: 'ConfigError',
+      connection: 'ConnectionError',
+      serverUnreachable: 'ServerUnreachableError',
+      transientDatabase: 'TransientDatabaseError',
+      database: 'DatabaseError',
+      duplicateKey: 'DuplicateKeyError',
+      leaseHeld: 'LeaseHeldError',
+      leaseLost: 'LeaseLostError',
+      notSupported: 'NotSupportedError',
+      unsafeTarget: 'UnsafeTargetError',
+      incompleteRun: 'IncompleteRunError',
+      nullCursor: 'NullCursorError',
       partitionReplace: 'PartitionReplaceError',
     });
     expect(errors.RETRYABLE_ERRORS).toEqual(['TransientDatabaseError', 'ServerUnreachableError']);

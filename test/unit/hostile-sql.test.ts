@@ -69,7 +69,10 @@ const columns: ColumnSpec[] = [
   { name: N.cursor, type: 'timestamp with time zone' },
   { name: N.other, type: 'numeric(12,2)' },
 ];
-const keys = [{ name: N.key, notNull: true }, { name: N.key2, notNull: false }];
+const keys = [
+  { name: N.key, notNull: true },
+  { name: N.key2, notNull: false },
+];
 
 /** What a SQL text is made of: code, "identifiers" and 'literals' (decoded). Comments and dollar quotes fail. */
 function lex(sql: string): { code: string; idents: string[]; strings: string[] } {
@@ -111,11 +114,17 @@ function expectQuoted(sql: string): void {
   const { code, idents, strings } = lex(sql);
   expect(code, sql).not.toMatch(/canary|--|\/\*|;|\$\$/);
   for (const value of idents.filter((v) => v.includes('canary'))) {
-    expect(NAMES.some((name) => value.startsWith(name)), `identifier ${JSON.stringify(value)} in ${sql}`).toBe(true);
+    expect(
+      NAMES.some((name) => value.startsWith(name)),
+      `identifier ${JSON.stringify(value)} in ${sql}`,
+    ).toBe(true);
   }
   for (const value of strings.filter((v) => v.includes('canary'))) {
     // A literal may hold a name as text ('it''s') or as a quoted identifier (regclass text: '"s"."t"').
-    expect(NAMES.some((name) => value.includes(name) || value.includes(ident(name))), `literal ${JSON.stringify(value)} in ${sql}`).toBe(true);
+    expect(
+      NAMES.some((name) => value.includes(name) || value.includes(ident(name))),
+      `literal ${JSON.stringify(value)} in ${sql}`,
+    ).toBe(true);
   }
 }
 
@@ -140,26 +149,82 @@ function catalog(): TargetCatalog {
     comment: N.comment,
     columns: [
       {
-        name: N.key, type: 'bigint', notNull: true, comment: N.comment, grants: [{ grantee: N.grantee, privilege: 'UPDATE', grantable: true }],
-        identity: { generation: 'ALWAYS', sequence: { schema: N.schema, name: N.sequence }, start: '1', increment: '1', min: '1', max: '9223372036854775807', cache: '1', cycle: false },
+        name: N.key,
+        type: 'bigint',
+        notNull: true,
+        comment: N.comment,
+        grants: [{ grantee: N.grantee, privilege: 'UPDATE', grantable: true }],
+        identity: {
+          generation: 'ALWAYS',
+          sequence: { schema: N.schema, name: N.sequence },
+          start: '1',
+          increment: '1',
+          min: '1',
+          max: '9223372036854775807',
+          cache: '1',
+          cycle: false,
+        },
       },
       { name: N.key2, type: 'text', notNull: false, collation: { schema: N.schema, name: N.collation }, statistics: 500, default: `'x'::text`, grants: [] },
       { name: N.cursor, type: 'timestamp with time zone', notNull: true, grants: [] },
       { name: N.other, type: 'numeric(12,2)', notNull: false, grants: [] },
     ],
     constraints: [
-      { name: N.constraint, kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)})`, comment: N.comment, indexComment: N.comment,
-        index: { definition: `CREATE UNIQUE INDEX ${ident(N.constraint)} ON ${T} USING btree (${ident(N.key)}) WITH (fillfactor='80')`, tablespace: N.tablespace } },
-      { name: N.leafKey, kind: 'exclude', definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`,
-        index: { definition: `CREATE INDEX ${ident(N.leafKey)} ON ${T} USING gist (${ident(N.key2)}) WHERE ((${ident(N.other)} > 0))`, tablespace: N.tablespace } },
+      {
+        name: N.constraint,
+        kind: 'primary key',
+        definition: `PRIMARY KEY (${ident(N.key)})`,
+        comment: N.comment,
+        indexComment: N.comment,
+        index: {
+          definition: `CREATE UNIQUE INDEX ${ident(N.constraint)} ON ${T} USING btree (${ident(N.key)}) WITH (fillfactor='80')`,
+          tablespace: N.tablespace,
+        },
+      },
+      {
+        name: N.leafKey,
+        kind: 'exclude',
+        definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`,
+        index: {
+          definition: `CREATE INDEX ${ident(N.leafKey)} ON ${T} USING gist (${ident(N.key2)}) WHERE ((${ident(N.other)} > 0))`,
+          tablespace: N.tablespace,
+        },
+      },
       { name: N.check, kind: 'check', definition: `CHECK ((${ident(N.other)} > (0)::numeric))` },
       { name: N.notNull, kind: 'not null', definition: `NOT NULL ${ident(N.cursor)}`, column: N.cursor },
       { name: N.foreignKey, kind: 'foreign key', definition: `FOREIGN KEY (${ident(N.key)}) REFERENCES ${T}(${ident(N.key)})`, selfReference: true },
     ],
-    indexes: [{ name: N.index, definition: `CREATE INDEX ${ident(N.index)} ON ${T} USING btree (${ident(N.cursor)}) WHERE (${ident(N.key2)} <> ' USING '::text)`, tablespace: N.tablespace, comment: N.comment }],
-    triggers: [{ name: N.trigger, definition: `CREATE TRIGGER ${ident(N.trigger)} BEFORE INSERT ON ${T} FOR EACH ROW EXECUTE FUNCTION ${qualified({ schema: N.schema, name: 'fn' })}()`, enabled: 'D', comment: N.comment }],
-    statistics: [{ name: { schema: N.schema, name: N.stats }, owner: N.owner, kinds: ['ndistinct'], columns: `${ident(N.key)}, ${ident(N.key2)}`, target: 100, comment: N.comment }],
-    grants: [{ grantee: N.owner, privilege: 'SELECT', grantable: false }, { grantee: N.grantee, privilege: 'INSERT', grantable: false }, { grantee: null, privilege: 'SELECT', grantable: false }],
+    indexes: [
+      {
+        name: N.index,
+        definition: `CREATE INDEX ${ident(N.index)} ON ${T} USING btree (${ident(N.cursor)}) WHERE (${ident(N.key2)} <> ' USING '::text)`,
+        tablespace: N.tablespace,
+        comment: N.comment,
+      },
+    ],
+    triggers: [
+      {
+        name: N.trigger,
+        definition: `CREATE TRIGGER ${ident(N.trigger)} BEFORE INSERT ON ${T} FOR EACH ROW EXECUTE FUNCTION ${qualified({ schema: N.schema, name: 'fn' })}()`,
+        enabled: 'D',
+        comment: N.comment,
+      },
+    ],
+    statistics: [
+      {
+        name: { schema: N.schema, name: N.stats },
+        owner: N.owner,
+        kinds: ['ndistinct'],
+        columns: `${ident(N.key)}, ${ident(N.key2)}`,
+        target: 100,
+        comment: N.comment,
+      },
+    ],
+    grants: [
+      { grantee: N.owner, privilege: 'SELECT', grantable: false },
+      { grantee: N.grantee, privilege: 'INSERT', grantable: false },
+      { grantee: null, privilege: 'SELECT', grantable: false },
+    ],
     ownedSequences: [{ sequence: { schema: N.schema, name: N.serial }, column: N.other }],
     dependentViews: [],
     referencingForeignKeys: [],
@@ -182,8 +247,23 @@ const leaf: partition.LeafPartition = {
   comment: N.comment,
   grants: [{ grantee: N.grantee, privilege: 'SELECT', grantable: true }],
   indexes: [
-    { name: N.index, definition: `CREATE INDEX ${ident(N.index)} ON ${qualified({ schema: N.schema, name: N.leaf })} USING btree (${ident(N.key)})`, tablespace: N.tablespace },
-    { name: N.leafKey, definition: `CREATE UNIQUE INDEX ${ident(N.leafKey)} ON ${qualified({ schema: N.schema, name: N.leaf })} USING btree (${ident(N.key)}, ${ident(N.key2)})`, tablespace: N.tablespace, constraint: { name: N.constraint, kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)}, ${ident(N.key2)})`, deferrable: false, deferred: false } },
+    {
+      name: N.index,
+      definition: `CREATE INDEX ${ident(N.index)} ON ${qualified({ schema: N.schema, name: N.leaf })} USING btree (${ident(N.key)})`,
+      tablespace: N.tablespace,
+    },
+    {
+      name: N.leafKey,
+      definition: `CREATE UNIQUE INDEX ${ident(N.leafKey)} ON ${qualified({ schema: N.schema, name: N.leaf })} USING btree (${ident(N.key)}, ${ident(N.key2)})`,
+      tablespace: N.tablespace,
+      constraint: {
+        name: N.constraint,
+        kind: 'primary key',
+        definition: `PRIMARY KEY (${ident(N.key)}, ${ident(N.key2)})`,
+        deferrable: false,
+        deferred: false,
+      },
+    },
   ],
 };
 
@@ -193,13 +273,21 @@ const overlap: merge.AppendOverlap = { cursor: { name: N.cursor, type: 'timestam
 
 const deferredIndexes: deferred.DeferredIndex[] = [
   {
-    name: N.constraint, definition: `CREATE UNIQUE INDEX ${ident(N.constraint)} ON ${qualified(target)} USING btree (${ident(N.key)})`, tablespace: N.tablespace,
-    comment: N.comment, constraint: { kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)})`, deferrable: false, deferred: false, comment: N.comment },
-    replicaIdentity: true, clustered: false,
+    name: N.constraint,
+    definition: `CREATE UNIQUE INDEX ${ident(N.constraint)} ON ${qualified(target)} USING btree (${ident(N.key)})`,
+    tablespace: N.tablespace,
+    comment: N.comment,
+    constraint: { kind: 'primary key', definition: `PRIMARY KEY (${ident(N.key)})`, deferrable: false, deferred: false, comment: N.comment },
+    replicaIdentity: true,
+    clustered: false,
   },
   {
-    name: N.index, definition: `CREATE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.cursor)})`, tablespace: N.tablespace,
-    comment: N.comment, replicaIdentity: false, clustered: true,
+    name: N.index,
+    definition: `CREATE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.cursor)})`,
+    tablespace: N.tablespace,
+    comment: N.comment,
+    replicaIdentity: false,
+    clustered: true,
   },
 ];
 
@@ -210,15 +298,29 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     ...ddl.createStagingSql(staging, done, columns, { pipeline: N.pipeline, runId: N.runId, logged: false }),
     ...ddl.createStagingSql(staging, done, columns, { pipeline: N.pipeline, runId: N.runId, logged: true, schemaExists: true }),
     ...ddl.createStagingSql(staging, done, columns, {
-      pipeline: N.pipeline, runId: N.runId, logged: true, schemaExists: true, notNull: [{ column: N.key, name: N.constraint }, { column: N.key2 }],
+      pipeline: N.pipeline,
+      runId: N.runId,
+      logged: true,
+      schemaExists: true,
+      notNull: [{ column: N.key, name: N.constraint }, { column: N.key2 }],
     }),
   ],
   'ddl.dropStagingSql': () => ddl.dropStagingSql(staging, done),
   'extract.sourceFrom': () => extract.sourceFrom({ table: target }),
-  'extract.sourceSelect': () => extract.sourceSelect({ table: target }, columns.map((c) => c.name), [`${ident(N.key)} > 0`], [`1 AS ${ident(N.other)}`]),
+  'extract.sourceSelect': () =>
+    extract.sourceSelect(
+      { table: target },
+      columns.map((c) => c.name),
+      [`${ident(N.key)} > 0`],
+      [`1 AS ${ident(N.other)}`],
+    ),
   'extract.chunkPredicate': () => extract.chunkPredicate({ name: N.key, type: 'text' }, { lower: N.bound, upper: `${N.bound} z` }) ?? '',
   'extract.copyToSql': () => extract.copyToSql(extract.sourceSelect({ table: target }, '*')),
-  'extract.copyFromSql': () => extract.copyFromSql(staging, columns.map((c) => c.name)),
+  'extract.copyFromSql': () =>
+    extract.copyFromSql(
+      staging,
+      columns.map((c) => c.name),
+    ),
   'load.truncateInsertSql': () => load.truncateInsertSql(target, staging, columns),
   'load.insertAllSql': () => load.insertAllSql(target, staging, columns),
   'load.lockExclusiveSql': () => load.lockExclusiveSql(target),
@@ -244,35 +346,62 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'exchange.exchangeStatements': () => {
     const { prepare, swap } = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging));
     const bare = exchange.exchangeStatements(undefined, target, staging, exchange.exchangeTempPrefix(staging));
-    const staged = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging), [{ column: N.key, name: N.constraint }, { column: N.other }]);
+    const staged = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging), [
+      { column: N.key, name: N.constraint },
+      { column: N.other },
+    ]);
     return [...prepare, ...swap, ...bare.prepare, ...bare.swap, ...staged.prepare];
   },
   'prebuild.prebuildSql': () => {
     const prefix = exchange.exchangeTempPrefix(staging);
-    const { prebuildable } = exchange.exchangeStatements({ ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) }, target, staging, prefix);
+    const { prebuildable } = exchange.exchangeStatements(
+      { ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) },
+      target,
+      staging,
+      prefix,
+    );
     expect(prebuildable.length).toBeGreaterThan(0);
     return prebuildable.map((build) => prebuild.prebuildSql(prefix, build));
   },
   'prebuild.adoptPrebuilt': () => {
     const prefix = exchange.exchangeTempPrefix(staging);
-    const statements = exchange.exchangeStatements({ ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) }, target, staging, prefix);
+    const statements = exchange.exchangeStatements(
+      { ...catalog(), columns: catalog().columns.map((c) => ({ ...c, collation: undefined })) },
+      target,
+      staging,
+      prefix,
+    );
     const built = statements.prebuildable.map((build) => prebuild.prebuiltIndexName(prefix, build));
     return prebuild.adoptPrebuilt(statements, prefix, staging, [...built.slice(1), `${prefix}_pstale`]);
   },
-  'indexes.indexOn': () => indexes.indexOn(
-    { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)}) WHERE (${ident(N.key2)} <> ' USING '::text)`, tablespace: N.tablespace },
-    N.index,
-    staging,
-    'test',
-  ),
-  'definitionText.retarget': () => definitionText.retarget(`CREATE TRIGGER ${ident(N.trigger)} AFTER UPDATE ON ${qualified(target)} FOR EACH ROW EXECUTE FUNCTION f()`, ' ON ', staging),
+  'indexes.indexOn': () =>
+    indexes.indexOn(
+      {
+        name: N.index,
+        definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)}) WHERE (${ident(N.key2)} <> ' USING '::text)`,
+        tablespace: N.tablespace,
+      },
+      N.index,
+      staging,
+      'test',
+    ),
+  'definitionText.retarget': () =>
+    definitionText.retarget(`CREATE TRIGGER ${ident(N.trigger)} AFTER UPDATE ON ${qualified(target)} FOR EACH ROW EXECUTE FUNCTION f()`, ' ON ', staging),
   'indexes.constraintWithIndexSql': () => [
     ...indexes.constraintWithIndexSql(
       { name: N.index, definition: `CREATE UNIQUE INDEX ${ident(N.index)} ON ${qualified(target)} USING btree (${ident(N.key)})`, tablespace: N.tablespace },
-      { kind: 'unique', definition: `UNIQUE (${ident(N.key)})`, deferrable: true, deferred: true }, N.constraint, staging, 'test'),
+      { kind: 'unique', definition: `UNIQUE (${ident(N.key)})`, deferrable: true, deferred: true },
+      N.constraint,
+      staging,
+      'test',
+    ),
     ...indexes.constraintWithIndexSql(
       { name: N.index, definition: 'unused', tablespace: N.tablespace },
-      { kind: 'exclude', definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`, deferrable: false, deferred: false }, N.constraint, staging, 'test'),
+      { kind: 'exclude', definition: `EXCLUDE USING gist (${ident(N.key2)} WITH &&) WHERE ((${ident(N.other)} > 0))`, deferrable: false, deferred: false },
+      N.constraint,
+      staging,
+      'test',
+    ),
   ],
   'deferred.dropIndexesSql': () => deferred.dropIndexesSql(target, deferredIndexes),
   'deferred.rebuildIndexesSql': () => deferred.rebuildIndexesSql(target, deferredIndexes),
@@ -286,7 +415,10 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'shadow.keepTargetRowsSql': () => shadow.keepTargetRowsSql(staging, target, done, columns, keys),
   'shadow.insertStagedSql': () => shadow.insertStagedSql(done, staging, columns),
   'shadow.shadowLockSql': () => shadow.shadowLockSql(target),
-  'partition.stagedSource': () => [partition.stagedSource(staging, columns, partitionColumn), partition.stagedSource(staging, columns, { ...partitionColumn, cast: false })],
+  'partition.stagedSource': () => [
+    partition.stagedSource(staging, columns, partitionColumn),
+    partition.stagedSource(staging, columns, { ...partitionColumn, cast: false }),
+  ],
   'partition.distinctValuesSql': () => partition.distinctValuesSql(staging, N.key2),
   'partition.fallbackSql': () => {
     const sql = partition.fallbackSql(target, staging, columns, N.key2, { hasNull: true });
@@ -301,7 +433,16 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     return [...sql.create, sql.insert, ...sql.build, ...sql.swap];
   },
   'partition.byValueSql': () => {
-    const sql = partition.byValueSql(target, [leaf.table], values, N.key2, [leaf.constraint], partition.stagedSource(staging, columns, partitionColumn), columns, { hasNull: true });
+    const sql = partition.byValueSql(
+      target,
+      [leaf.table],
+      values,
+      N.key2,
+      [leaf.constraint],
+      partition.stagedSource(staging, columns, partitionColumn),
+      columns,
+      { hasNull: true },
+    );
     return [...sql.delete, sql.insert];
   },
   'state.stateTable': () => state.stateTable(N.stateSchema, 'runs'),
@@ -310,7 +451,14 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'state.acquireLeaseSql': () => state.acquireLeaseSql(N.stateSchema, N.pipeline, N.runId).text,
   'state.renewLeaseSql': () => state.renewLeaseSql(N.stateSchema, N.pipeline, N.runId).text,
   'state.fenceSql': () => state.fenceSql(N.stateSchema, N.pipeline, N.runId).text,
-  'state.completeRunSql': () => state.completeRunSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, outcome: { rowsExtracted: 1, rowsInserted: 1, rowsDeleted: 0, bytes: 1, cursorAfter: N.bound } }).map((s) => s.text),
+  'state.completeRunSql': () =>
+    state
+      .completeRunSql(N.stateSchema, {
+        pipeline: N.pipeline,
+        runId: N.runId,
+        outcome: { rowsExtracted: 1, rowsInserted: 1, rowsDeleted: 0, bytes: 1, cursorAfter: N.bound },
+      })
+      .map((s) => s.text),
   'state.leaseLockTimeoutSql': () => state.leaseLockTimeoutSql().text,
   'state.leaseHolderSql': () => state.leaseHolderSql(N.stateSchema, N.pipeline).text,
   'state.releaseLeaseSql': () => state.releaseLeaseSql(N.stateSchema, N.pipeline, N.runId).text,
@@ -319,15 +467,33 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'state.moveCursorSql': () => state.moveCursorSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, cursorAfter: N.bound }).text,
   'state.resetCursorSql': () => state.resetCursorSql(N.stateSchema, N.pipeline).text,
   'state.importCursorSql': () => state.importCursorSql(N.stateSchema, N.pipeline, N.bound).text,
-  'state.recordRunSql': () => state.recordRunSql(N.stateSchema, {
-    runId: N.runId, pipeline: N.pipeline, mode: 'incremental', strategy: 'append', fullRefresh: false, windowBounds: null, cursorBefore: null,
-    plan: { columns, staging: { schema: N.stagingSchema, name: N.staging, doneName: N.done }, targetExists: true, window: { strategy: 'none' } } as unknown as RunPlan,
-    chunks: [{ lower: N.bound, upper: null }],
-  }).text,
+  'state.recordRunSql': () =>
+    state.recordRunSql(N.stateSchema, {
+      runId: N.runId,
+      pipeline: N.pipeline,
+      mode: 'incremental',
+      strategy: 'append',
+      fullRefresh: false,
+      windowBounds: null,
+      cursorBefore: null,
+      plan: {
+        columns,
+        staging: { schema: N.stagingSchema, name: N.staging, doneName: N.done },
+        targetExists: true,
+        window: { strategy: 'none' },
+      } as unknown as RunPlan,
+      chunks: [{ lower: N.bound, upper: null }],
+    }).text,
   'state.runSql': () => state.runSql(N.stateSchema, N.runId).text,
   'state.listRunsSql': () => state.listRunsSql(N.stateSchema, N.pipeline, 10).text,
-  'state.markRunSucceededSql': () => state.markRunSucceededSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, outcome: { rowsExtracted: 1, rowsInserted: 1, rowsDeleted: 0, bytes: 1, cursorAfter: N.bound } }).text,
-  'state.recordFailedRunSql': () => state.recordFailedRunSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, error: { name: 'Error', message: N.comment }, status: 'failed' }).text,
+  'state.markRunSucceededSql': () =>
+    state.markRunSucceededSql(N.stateSchema, {
+      pipeline: N.pipeline,
+      runId: N.runId,
+      outcome: { rowsExtracted: 1, rowsInserted: 1, rowsDeleted: 0, bytes: 1, cursorAfter: N.bound },
+    }).text,
+  'state.recordFailedRunSql': () =>
+    state.recordFailedRunSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, error: { name: 'Error', message: N.comment }, status: 'failed' }).text,
   'state.failRunningRunSql': () => state.failRunningRunSql(N.stateSchema, N.runId, { name: 'LeaseLostError', message: N.comment }).text,
   'state.deleteChunksSql': () => state.deleteChunksSql(N.stateSchema, N.runId).text,
   'state.insertChunksSql': () => state.insertChunksSql(N.stateSchema, N.runId, [{ lower: N.bound, upper: null }]).text,
@@ -351,7 +517,20 @@ const NOT_BUILDERS = new Set([
   'partition.leafTempNames',
 ]);
 
-const MODULES: Record<string, Record<string, unknown>> = { ddl, deferred, definitionText, extract, indexes, load, merge, exchange, prebuild, shadow, partition, state };
+const MODULES: Record<string, Record<string, unknown>> = {
+  ddl,
+  deferred,
+  definitionText,
+  extract,
+  indexes,
+  load,
+  merge,
+  exchange,
+  prebuild,
+  shadow,
+  partition,
+  state,
+};
 
 describe('Feature: SQL builders quote hostile names', () => {
   it.each(Object.keys(BUILDERS))('%s', (builder) => {
@@ -363,7 +542,10 @@ describe('Feature: SQL builders quote hostile names', () => {
 
   it('covers every exported function of lib/sql (and lib/state/sql.ts): a new builder needs a case here', () => {
     const exported = Object.entries(MODULES).flatMap(([module, exports]) =>
-      Object.entries(exports).filter(([, value]) => typeof value === 'function').map(([name, fn]) => ({ name: `${module}.${name}`, fn })));
+      Object.entries(exports)
+        .filter(([, value]) => typeof value === 'function')
+        .map(([name, fn]) => ({ name: `${module}.${name}`, fn })),
+    );
     const fnOf = (name: string): unknown => {
       const [module = '', fn = ''] = name.split('.');
       return MODULES[module]?.[fn];

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  byValueSql, distinctValuesSql, fallbackSql, leafStatements, leafTempNames, leavesHoldingSql, partitionTempPrefix, stagedSource,
-  valuesOutsideSql, valuesTable, valuesTableSql, type LeafPartition,
+  byValueSql,
+  distinctValuesSql,
+  fallbackSql,
+  leafStatements,
+  leafTempNames,
+  leavesHoldingSql,
+  partitionTempPrefix,
+  stagedSource,
+  valuesOutsideSql,
+  valuesTable,
+  valuesTableSql,
+  type LeafPartition,
 } from '../../lib/sql/partition.ts';
 import { keyMatch as shadowKeyMatch } from '../../lib/sql/merge.ts';
 import { createShadowSql, keepTargetRowsSql, notStagedSql, shadowTable } from '../../lib/sql/shadow-swap.ts';
@@ -10,7 +20,11 @@ const target = { schema: 'My Schema', name: 'Weird "T"; DROP TABLE canary;--' };
 const T = '"My Schema"."Weird ""T""; DROP TABLE canary;--"';
 const staging = { schema: 'pgferry_staging', name: 'Weird stage' };
 const S = '"pgferry_staging"."Weird stage"';
-const columns = [{ name: 'Order', type: 'integer' }, { name: 'd', type: 'date' }, { name: 'note', type: 'text' }];
+const columns = [
+  { name: 'Order', type: 'integer' },
+  { name: 'd', type: 'date' },
+  { name: 'note', type: 'text' },
+];
 
 /** A leaf as the catalog would describe it, with names that must be quoted. */
 function leaf(overrides: Partial<LeafPartition> = {}): LeafPartition {
@@ -30,8 +44,16 @@ function leaf(overrides: Partial<LeafPartition> = {}): LeafPartition {
       { grantee: null, privilege: 'SELECT', grantable: false },
     ],
     indexes: [
-      { name: 'leaf pkey', definition: 'CREATE UNIQUE INDEX "leaf pkey" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree ("Order", d)', constraint: { name: 'leaf pkey', kind: 'primary key', definition: 'PRIMARY KEY ("Order", d)', deferrable: false, deferred: false } },
-      { name: 'leaf note', definition: `CREATE INDEX "leaf note" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree (note) WHERE (note <> ' USING '::text)`, tablespace: 'fast disk' },
+      {
+        name: 'leaf pkey',
+        definition: 'CREATE UNIQUE INDEX "leaf pkey" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree ("Order", d)',
+        constraint: { name: 'leaf pkey', kind: 'primary key', definition: 'PRIMARY KEY ("Order", d)', deferrable: false, deferred: false },
+      },
+      {
+        name: 'leaf note',
+        definition: `CREATE INDEX "leaf note" ON "My Schema"."Weird ""T"" 2026-06-01" USING btree (note) WHERE (note <> ' USING '::text)`,
+        tablespace: 'fast disk',
+      },
     ],
     ...overrides,
   };
@@ -46,14 +68,13 @@ describe('Function: fallbackSql', () => {
 
   it('adds a separate IS NULL delete only when a NULL value is staged', () => {
     const sql = fallbackSql(target, staging, columns, 'Order', { hasNull: true });
-    expect(sql.delete).toEqual([
-      `DELETE FROM ${T} WHERE "Order" IN (SELECT s."Order" FROM ${S} AS s)`,
-      `DELETE FROM ${T} WHERE "Order" IS NULL`,
-    ]);
+    expect(sql.delete).toEqual([`DELETE FROM ${T} WHERE "Order" IN (SELECT s."Order" FROM ${S} AS s)`, `DELETE FROM ${T} WHERE "Order" IS NULL`]);
   });
 
   it('counts distinct values and a staged NULL apart', () => {
-    expect(distinctValuesSql(staging, 'Order')).toBe(`SELECT count(DISTINCT "Order")::int8 AS n, coalesce(bool_or("Order" IS NULL), false) AS has_null FROM ${S}`);
+    expect(distinctValuesSql(staging, 'Order')).toBe(
+      `SELECT count(DISTINCT "Order")::int8 AS n, coalesce(bool_or("Order" IS NULL), false) AS has_null FROM ${S}`,
+    );
   });
 });
 
@@ -68,7 +89,9 @@ describe('Function: leafStatements', () => {
       `CREATE TABLE ${N} (LIKE ${L} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS) WITH ("fillfactor" = '70')`,
       `ALTER TABLE ${N} ADD CONSTRAINT "${names.check}" CHECK (((d IS NOT NULL) AND (d >= '2026-06-01'::date) AND (d < '2026-06-02'::date)))`,
     ]);
-    expect(s.insert).toBe(`INSERT INTO ${N} ("Order", "d", "note") SELECT s."Order", s."d", s."note" FROM ${S} AS s WHERE (((d IS NOT NULL) AND (d >= '2026-06-01'::date) AND (d < '2026-06-02'::date)))`);
+    expect(s.insert).toBe(
+      `INSERT INTO ${N} ("Order", "d", "note") SELECT s."Order", s."d", s."note" FROM ${S} AS s WHERE (((d IS NOT NULL) AND (d >= '2026-06-01'::date) AND (d < '2026-06-02'::date)))`,
+    );
     expect(s.build).toEqual([
       `CREATE UNIQUE INDEX "${names.indexes[0]}" ON ${N} USING btree ("Order", d)`,
       `ALTER TABLE ${N} ADD CONSTRAINT "${names.indexes[0]}" PRIMARY KEY USING INDEX "${names.indexes[0]}"`,
@@ -139,11 +162,20 @@ describe('Function: values and leaf probes', () => {
   });
 
   it('probes each leaf with one EXISTS over its partition constraint, leaving out values that found leaves already take', () => {
-    const sql = leavesHoldingSql(values, [{ oid: '1', constraint: 'c1' }, { oid: '2', constraint: 'c2' }], ['x1']);
-    expect(sql).toBe([
-      `SELECT 1::int8 AS leaf WHERE EXISTS (SELECT 1 FROM ${V} WHERE (c1) AND NOT COALESCE((x1), false))`,
-      `SELECT 2::int8 AS leaf WHERE EXISTS (SELECT 1 FROM ${V} WHERE (c2) AND NOT COALESCE((x1), false))`,
-    ].join('\nUNION ALL\n'));
+    const sql = leavesHoldingSql(
+      values,
+      [
+        { oid: '1', constraint: 'c1' },
+        { oid: '2', constraint: 'c2' },
+      ],
+      ['x1'],
+    );
+    expect(sql).toBe(
+      [
+        `SELECT 1::int8 AS leaf WHERE EXISTS (SELECT 1 FROM ${V} WHERE (c1) AND NOT COALESCE((x1), false))`,
+        `SELECT 2::int8 AS leaf WHERE EXISTS (SELECT 1 FROM ${V} WHERE (c2) AND NOT COALESCE((x1), false))`,
+      ].join('\nUNION ALL\n'),
+    );
     expect(() => leavesHoldingSql(values, [{ oid: '1; DROP TABLE canary', constraint: 'true' }])).toThrow(/expected an OID/);
   });
 
@@ -176,23 +208,49 @@ describe('Function: shadow_swap SQL', () => {
   });
 
   it('matches keys with = on NOT NULL columns and NULL-safely on nullable ones', () => {
-    expect(shadowKeyMatch([{ name: 'Order', notNull: true }, { name: 'k', notNull: false }], 't', 's'))
-      .toBe('t."Order" = s."Order" AND (t."k" = s."k" OR (t."k" IS NULL AND s."k" IS NULL))');
+    expect(
+      shadowKeyMatch(
+        [
+          { name: 'Order', notNull: true },
+          { name: 'k', notNull: false },
+        ],
+        't',
+        's',
+      ),
+    ).toBe('t."Order" = s."Order" AND (t."k" = s."k" OR (t."k" IS NULL AND s."k" IS NULL))');
   });
 
   it('keeps target rows whose key is not staged with one hashable anti-join when the key is NOT NULL', () => {
     expect(keepTargetRowsSql(shadowTable(staging), target, staging, columns, [{ name: 'Order', notNull: true }])).toBe(
-      `INSERT INTO "pgferry_staging"."Weird stage_swap" ("Order", "d", "note") SELECT t."Order", t."d", t."note" FROM ${T} AS t\n`
-      + `WHERE NOT EXISTS (SELECT 1 FROM ${S} AS s WHERE t."Order" = s."Order")`,
+      `INSERT INTO "pgferry_staging"."Weird stage_swap" ("Order", "d", "note") SELECT t."Order", t."d", t."note" FROM ${T} AS t\n` +
+        `WHERE NOT EXISTS (SELECT 1 FROM ${S} AS s WHERE t."Order" = s."Order")`,
     );
   });
 
   it('splits a nullable key into one hashable anti-join per pattern of NULLs', () => {
-    expect(notStagedSql([{ name: 'Order', notNull: true }, { name: 'k', notNull: false }], staging)).toBe([
-      `NOT EXISTS (SELECT 1 FROM ${S} AS s WHERE t."Order" = s."Order" AND t."k" = s."k")`,
-      `NOT EXISTS (SELECT 1 FROM ${S} AS s WHERE t."Order" = s."Order" AND s."k" IS NULL AND t."k" IS NULL)`,
-    ].join('\n  AND '));
-    expect(notStagedSql([{ name: 'a', notNull: false }, { name: 'b', notNull: false }], staging).split('NOT EXISTS').length - 1).toBe(4);
+    expect(
+      notStagedSql(
+        [
+          { name: 'Order', notNull: true },
+          { name: 'k', notNull: false },
+        ],
+        staging,
+      ),
+    ).toBe(
+      [
+        `NOT EXISTS (SELECT 1 FROM ${S} AS s WHERE t."Order" = s."Order" AND t."k" = s."k")`,
+        `NOT EXISTS (SELECT 1 FROM ${S} AS s WHERE t."Order" = s."Order" AND s."k" IS NULL AND t."k" IS NULL)`,
+      ].join('\n  AND '),
+    );
+    expect(
+      notStagedSql(
+        [
+          { name: 'a', notNull: false },
+          { name: 'b', notNull: false },
+        ],
+        staging,
+      ).split('NOT EXISTS').length - 1,
+    ).toBe(4);
   });
 
   it('falls back to the plain NULL-safe form beyond four nullable key columns', () => {

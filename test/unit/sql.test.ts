@@ -73,9 +73,17 @@ describe('Function: stagingNames', () => {
 
 describe('Function: createStagingSql', () => {
   it('creates staging and done tables with the same persistence', () => {
-    const sql = createStagingSql({ schema: 'st', name: 'a' }, { schema: 'st', name: 'a_done' }, [{ name: 'id', type: 'bigint' }], { pipeline: 'p', runId: 'r', logged: false });
+    const sql = createStagingSql({ schema: 'st', name: 'a' }, { schema: 'st', name: 'a_done' }, [{ name: 'id', type: 'bigint' }], {
+      pipeline: 'p',
+      runId: 'r',
+      logged: false,
+    });
     expect(sql.filter((s) => s.startsWith('CREATE UNLOGGED TABLE'))).toHaveLength(2);
-    const logged = createStagingSql({ schema: 'st', name: 'a' }, { schema: 'st', name: 'a_done' }, [{ name: 'id', type: 'bigint' }], { pipeline: 'p', runId: 'r', logged: true });
+    const logged = createStagingSql({ schema: 'st', name: 'a' }, { schema: 'st', name: 'a_done' }, [{ name: 'id', type: 'bigint' }], {
+      pipeline: 'p',
+      runId: 'r',
+      logged: true,
+    });
     expect(logged.some((s) => s.includes('UNLOGGED'))).toBe(false);
   });
 });

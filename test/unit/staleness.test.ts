@@ -32,11 +32,14 @@ describe('Function: maxStalenessMs', () => {
   });
 
   it('takes schedule.max_staleness from the pipeline file', () => {
-    const config = parsePipeline(`name: orders
+    const config = parsePipeline(
+      `name: orders
 schedule: {expression: "rate(15 minutes)", max_staleness: 2 hours}
 source: {type: postgres, connection_id: a, table: {name: orders}}
 sink: {type: postgres, connection_id: b, table: {name: orders}, strategy: {mode: full_refresh}}
-`, 'orders.yaml');
+`,
+      'orders.yaml',
+    );
     expect(maxStalenessMs(config.schedule)).toBe(120 * MIN);
   });
 

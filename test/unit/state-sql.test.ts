@@ -124,8 +124,18 @@ RETURNING pipeline`,
 describe('Function: recordRunSql', () => {
   const plan = { columns: [], staging: { schema: 's', name: 'st', doneName: 'd' }, targetExists: true } as unknown as RunPlan;
   const run: NewRun = {
-    runId: 'run-1', pipeline: 'orders', mode: 'incremental', strategy: 'append', fullRefresh: false, plan,
-    windowBounds: { strategy: 'cursor', lower: '1', upper: '9' }, cursorBefore: undefined, chunks: [{ lower: null, upper: '5' }, { lower: '5', upper: null }],
+    runId: 'run-1',
+    pipeline: 'orders',
+    mode: 'incremental',
+    strategy: 'append',
+    fullRefresh: false,
+    plan,
+    windowBounds: { strategy: 'cursor', lower: '1', upper: '9' },
+    cursorBefore: undefined,
+    chunks: [
+      { lower: null, upper: '5' },
+      { lower: '5', upper: null },
+    ],
   };
   it('records the run as running, replacing an earlier attempt of the same plan', () => {
     expect(state.recordRunSql('pgferry', run)).toEqual({
@@ -180,7 +190,9 @@ describe('Function: completeRunSql', () => {
 
 describe('Function: recordFailedRunSql', () => {
   it('records the failure (creating the row if needed) only while the run is running', () => {
-    expect(state.recordFailedRunSql('pgferry', { pipeline: 'orders', runId: 'run-1', error: { name: 'DatabaseError', message: 'boom' }, status: 'timed_out' })).toEqual({
+    expect(
+      state.recordFailedRunSql('pgferry', { pipeline: 'orders', runId: 'run-1', error: { name: 'DatabaseError', message: 'boom' }, status: 'timed_out' }),
+    ).toEqual({
       text: `INSERT INTO ${RUNS} AS r (run_id, pipeline, status, finished_at, error)
 VALUES ($1, $2, $4, clock_timestamp(), $3)
 ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, finished_at = clock_timestamp(), error = EXCLUDED.error
@@ -207,7 +219,12 @@ describe('Function: deleteChunksSql', () => {
 
 describe('Function: insertChunksSql', () => {
   it('numbers the chunks from 0, passing lower and upper bounds as two arrays', () => {
-    expect(state.insertChunksSql('pgferry', 'run-1', [{ lower: null, upper: '5' }, { lower: '5', upper: null }])).toEqual({
+    expect(
+      state.insertChunksSql('pgferry', 'run-1', [
+        { lower: null, upper: '5' },
+        { lower: '5', upper: null },
+      ]),
+    ).toEqual({
       text: `INSERT INTO ${CHUNKS} (run_id, chunk_no, lower_bound, upper_bound)
 SELECT $1, n - 1, b.lower_bound, b.upper_bound FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS b(lower_bound, upper_bound, n)`,
       values: ['run-1', [null, '5'], ['5', null]],

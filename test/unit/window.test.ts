@@ -28,9 +28,14 @@ describe('Function: xminPredicate', () => {
 });
 
 describe('Function: usableCursor', () => {
-  const column = pipelineConfig('postgres://u@h/a', 'postgres://u@h/b', { options: { incremental_strategy: 'column', incremental_column: 'updated_at' }, strategy: { mode: 'incremental_merge', unique_key: ['id'] } });
+  const column = pipelineConfig('postgres://u@h/a', 'postgres://u@h/b', {
+    options: { incremental_strategy: 'column', incremental_column: 'updated_at' },
+    strategy: { mode: 'incremental_merge', unique_key: ['id'] },
+  });
   it('takes a column cursor of the same column, value as text', () => {
-    expect(usableCursor(column, { strategy: 'column', column: 'updated_at', type: 'timestamp with time zone', value: '2026-06-03 12:00:00.000001+00' })).toMatchObject({ value: '2026-06-03 12:00:00.000001+00' });
+    expect(
+      usableCursor(column, { strategy: 'column', column: 'updated_at', type: 'timestamp with time zone', value: '2026-06-03 12:00:00.000001+00' }),
+    ).toMatchObject({ value: '2026-06-03 12:00:00.000001+00' });
   });
   it('ignores a cursor of another column or strategy (the next run extracts everything)', () => {
     expect(usableCursor(column, { strategy: 'column', column: 'created_at', value: 'x' })).toBeUndefined();
@@ -41,7 +46,14 @@ describe('Function: usableCursor', () => {
 
 describe('Function: keyMatch', () => {
   it('uses = for NOT NULL target columns (index-friendly) and a NULL-safe form otherwise, never ::text', () => {
-    const sql = keyMatch([{ name: 'id', notNull: true }, { name: 'Order', notNull: false }], 't', 's');
+    const sql = keyMatch(
+      [
+        { name: 'id', notNull: true },
+        { name: 'Order', notNull: false },
+      ],
+      't',
+      's',
+    );
     expect(sql).toBe('t."id" = s."id" AND (t."Order" = s."Order" OR (t."Order" IS NULL AND s."Order" IS NULL))');
     expect(sql).not.toContain('::text');
   });
@@ -50,39 +62,65 @@ describe('Function: keyMatch', () => {
 describe('SQL of the merge strategies', () => {
   const target = { schema: 'dw', name: 'orders' };
   const staging = { schema: 'pgferry_staging', name: 'orders_x' };
-  const columns = [{ name: 'id', type: 'bigint' }, { name: 'v', type: 'text' }];
+  const columns = [
+    { name: 'id', type: 'bigint' },
+    { name: 'v', type: 'text' },
+  ];
   it('delete_insert deletes a single-column key through an index-friendly ANY(ARRAY(...)), then inserts in key order', () => {
     const [del, ins] = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: true }], { stagedRows: 50_000 });
-    expect(del).toBe('DELETE FROM "dw"."orders" AS t WHERE t."id" = ANY (ARRAY(SELECT DISTINCT "id" FROM "pgferry_staging"."orders_x" WHERE "id" IS NOT NULL))');
+    expect(del).toBe(
+      'DELETE FROM "dw"."orders" AS t WHERE t."id" = ANY (ARRAY(SELECT DISTINCT "id" FROM "pgferry_staging"."orders_x" WHERE "id" IS NOT NULL))',
+    );
     expect(ins).toBe('INSERT INTO "dw"."orders" ("id", "v") SELECT "id", "v" FROM "pgferry_staging"."orders_x" ORDER BY "id"');
   });
   it('delete_insert joins on the key for many staged rows or composite keys, NULL-safe for nullable columns', () => {
     const [del] = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: true }], { stagedRows: 5_000_000 });
     expect(del).toBe('DELETE FROM "dw"."orders" AS t USING (SELECT DISTINCT "id" FROM "pgferry_staging"."orders_x") AS s WHERE t."id" = s."id"');
-    const composite = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: true }, { name: 'v', notNull: false }]);
+    const composite = deleteInsertSql(target, staging, columns, [
+      { name: 'id', notNull: true },
+      { name: 'v', notNull: false },
+    ]);
     expect(composite).toHaveLength(3);
     expect(composite[2]).toMatch(/ORDER BY "id", "v"$/);
     expect(composite[1]).toContain('(t."v" = s."v" OR (t."v" IS NULL AND s."v" IS NULL))');
     const nullableSingle = deleteInsertSql(target, staging, columns, [{ name: 'id', notNull: false }], { stagedRows: 10 });
-    expect(nullableSingle[1]).toBe('DELETE FROM "dw"."orders" AS t WHERE t."id" IS NULL AND EXISTS (SELECT 1 FROM "pgferry_staging"."orders_x" AS s WHERE s."id" IS NULL)');
+    expect(nullableSingle[1]).toBe(
+      'DELETE FROM "dw"."orders" AS t WHERE t."id" IS NULL AND EXISTS (SELECT 1 FROM "pgferry_staging"."orders_x" AS s WHERE s."id" IS NULL)',
+    );
   });
   it('upsert updates every non-key column on conflict, taking the staged rows in key order', () => {
-    expect(upsertSql(target, staging, columns, ['id'])).toContain('FROM "pgferry_staging"."orders_x" ORDER BY "id" ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v"');
+    expect(upsertSql(target, staging, columns, ['id'])).toContain(
+      'FROM "pgferry_staging"."orders_x" ORDER BY "id" ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v"',
+    );
   });
   it('delete_insert in place sets unstaged target columns from EXCLUDED and counts replaced rows', () => {
     const sql = replaceInPlaceSql(target, staging, columns, ['id'], ['loaded_at'], { returningOld: true });
     expect(sql).toContain('ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v", "loaded_at" = EXCLUDED."loaded_at" RETURNING old."id" IS NOT NULL AS replaced');
     expect(sql).toContain('count(*) FILTER (WHERE replaced) AS replaced FROM merged');
-    expect(replaceInPlaceSql(target, staging, [{ name: 'id', type: 'bigint' }], ['id'], [], { returningOld: false })).toContain(`ON CONFLICT ("id") DO NOTHING RETURNING xmax::text <> '0' AS replaced`);
+    expect(replaceInPlaceSql(target, staging, [{ name: 'id', type: 'bigint' }], ['id'], [], { returningOld: false })).toContain(
+      `ON CONFLICT ("id") DO NOTHING RETURNING xmax::text <> '0' AS replaced`,
+    );
   });
   it('duplicate detection groups NULL keys together', () => {
     expect(findDuplicateKeySql(staging, ['id'])).toContain('GROUP BY "id" HAVING count(*) > 1');
   });
   it('plain append without a previous cursor inserts everything', () => {
-    expect(appendSql(target, staging, columns, new Map(), undefined, undefined)).toBe('INSERT INTO "dw"."orders" ("id", "v") SELECT "id", "v" FROM "pgferry_staging"."orders_x"');
+    expect(appendSql(target, staging, columns, new Map(), undefined, undefined)).toBe(
+      'INSERT INTO "dw"."orders" ("id", "v") SELECT "id", "v" FROM "pgferry_staging"."orders_x"',
+    );
   });
   it('plain append compares overlap rows as whole rows in the target types', () => {
-    const sql = appendSql(target, staging, columns, new Map([['id', 'bigint'], ['v', 'character varying(10)']]), { cursor: { name: 'id', type: 'bigint' }, before: '10', lower: '10' }, undefined);
+    const sql = appendSql(
+      target,
+      staging,
+      columns,
+      new Map([
+        ['id', 'bigint'],
+        ['v', 'character varying(10)'],
+      ]),
+      { cursor: { name: 'id', type: 'bigint' }, before: '10', lower: '10' },
+      undefined,
+    );
     expect(sql).toContain(`s."v"::character varying(10)`);
     expect(sql).toContain(`t."id" >= '10'::bigint AND t."id" <= '10'::bigint`);
   });

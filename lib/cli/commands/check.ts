@@ -49,7 +49,11 @@ function objectLines(report: CheckReport, scope: Scope): string[] {
   }
   if (scope === 'target' && report.target) {
     const t = report.target;
-    return [t.exists ? `  ${NOTE} table ${t.table}: ${rows(t.estimatedRows)}, ${bytes(t.sizeBytes ?? 0)}, owner ${t.owner ?? '?'}` : `  ${NOTE} table ${t.table} does not exist yet`];
+    return [
+      t.exists
+        ? `  ${NOTE} table ${t.table}: ${rows(t.estimatedRows)}, ${bytes(t.sizeBytes ?? 0)}, owner ${t.owner ?? '?'}`
+        : `  ${NOTE} table ${t.table} does not exist yet`,
+    ];
   }
   return [];
 }

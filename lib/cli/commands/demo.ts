@@ -144,12 +144,29 @@ sink:
       const same = summary.status === 'succeeded' && src.n === dst.n && src.checksum === dst.checksum;
       if (step !== 'first run') {
         // The window's lower bound is inclusive (a row committed later at exactly the cursor is not lost), so the row at the cursor comes again.
-        io.err(`  incremental: ${count(summary.rowsExtracted)} rows extracted for ${count(changed)} changed, of ${count(Number(src.n))}: those with updated_at in [${summary.window?.lower ?? '-'}, ${summary.window?.upper ?? '-'}] (from the stored cursor on, inclusive), merged on id`);
+        io.err(
+          `  incremental: ${count(summary.rowsExtracted)} rows extracted for ${count(changed)} changed, of ${count(Number(src.n))}: those with updated_at in [${summary.window?.lower ?? '-'}, ${summary.window?.upper ?? '-'}] (from the stored cursor on, inclusive), merged on id`,
+        );
       }
       ok &&= same;
-      io.err(`  verify: source ${count(Number(src.n))} rows / checksum ${src.checksum}; target ${count(Number(dst.n))} rows / checksum ${dst.checksum}: ${same ? 'IDENTICAL' : 'DIFFERENT'}`);
+      io.err(
+        `  verify: source ${count(Number(src.n))} rows / checksum ${src.checksum}; target ${count(Number(dst.n))} rows / checksum ${dst.checksum}: ${same ? 'IDENTICAL' : 'DIFFERENT'}`,
+      );
     }
-    io.out(JSON.stringify({ demo: ok ? 'passed' : 'failed', changed, runs: runs.map((r) => ({ runId: r.runId, status: r.status, rows: r.rowsExtracted, chunks: r.chunks, durationMs: r.durationMs, rowsPerSecond: Math.round(r.rowsExtracted / Math.max(r.durationMs / 1000, 0.001)) })) }));
+    io.out(
+      JSON.stringify({
+        demo: ok ? 'passed' : 'failed',
+        changed,
+        runs: runs.map((r) => ({
+          runId: r.runId,
+          status: r.status,
+          rows: r.rowsExtracted,
+          chunks: r.chunks,
+          durationMs: r.durationMs,
+          rowsPerSecond: Math.round(r.rowsExtracted / Math.max(r.durationMs / 1000, 0.001)),
+        })),
+      }),
+    );
     io.err(ok ? 'demo passed: the target holds exactly the source rows after every run' : 'demo FAILED: see above');
     return ok ? ExitCode.ok : ExitCode.failed;
   } finally {

@@ -35,10 +35,14 @@ export async function planCommand(file: string, io: Io): Promise<number> {
     const w = plan.window;
     io.out(`-- pipeline ${config.name}: ${label.mode} / ${label.strategy}`);
     io.out(`-- stored cursor: ${JSON.stringify(stored ?? null)}`);
-    io.out(`-- window: ${w.strategy}${w.full ? ' (full extraction)' : ''}; lower ${JSON.stringify(w.lower)} (inclusive), upper ${JSON.stringify(w.upper)} (${w.strategy === 'xmin' ? 'exclusive' : 'inclusive'})${w.note ? `; ${w.note}` : ''}`);
+    io.out(
+      `-- window: ${w.strategy}${w.full ? ' (full extraction)' : ''}; lower ${JSON.stringify(w.lower)} (inclusive), upper ${JSON.stringify(w.upper)} (${w.strategy === 'xmin' ? 'exclusive' : 'inclusive'})${w.note ? `; ${w.note}` : ''}`,
+    );
     io.out(`-- cursor after a successful run: ${JSON.stringify(w.cursorAfter)}`);
     io.out(`-- columns: ${plan.columns.map((c) => `${c.name} ${c.type}`).join(', ')}`);
-    io.out(`-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}, ${chunkRowsText(config, chunkRows, rowBytes)}`);
+    io.out(
+      `-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}, ${chunkRowsText(config, chunkRows, rowBytes)}`,
+    );
     const unique = plan.stagedKeysUnique;
     if (unique) io.out(`-- duplicate keys: cannot occur (unique index ${unique.sourceIndex} on the source, ${unique.targetIndex} on the target); no check`);
     for (const statement of await runStatements(target, config, plan, chunks)) io.out(statement.endsWith('\n') ? statement : `${statement};`);
@@ -58,7 +62,10 @@ function chunkRowsText(config: PipelineConfig, chunkRows: number, rowBytes: numb
 
 /** The stored cursor, or null when the state schema or the pipeline's row does not exist yet. */
 async function readStoredCursor(state: Db, config: PipelineConfig): Promise<unknown> {
-  const exists = await query<{ ok: boolean }>(state, { text: `SELECT to_regclass(format('%I.pipeline_state', $1::text)) IS NOT NULL AS ok`, values: [config.state.schema] });
+  const exists = await query<{ ok: boolean }>(state, {
+    text: `SELECT to_regclass(format('%I.pipeline_state', $1::text)) IS NOT NULL AS ok`,
+    values: [config.state.schema],
+  });
   if (!exists.rows[0]?.ok) return null;
   return (await getPipelineState(state, config.state.schema, config.name))?.cursor ?? null;
 }
@@ -67,17 +74,38 @@ async function readStoredCursor(state: Db, config: PipelineConfig): Promise<unkn
 async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, chunks: readonly ChunkBounds[]): Promise<string[]> {
   const schema = config.state.schema;
   const { staging, done } = stagingTables(plan);
-  const out: string[] = ['\n-- Plan (state database)\n', ...stateSchemaSql(schema), acquireLeaseSql(schema, config.name, PREVIEW_RUN_ID, config.state.lease_ttl).text];
-  out.push('\n-- Plan (target): staging\n', ...createStagingSql(staging, done, stagedColumns(plan), { pipeline: config.name, runId: PREVIEW_RUN_ID, logged: isExchange(config), notNull: plan.stagedNotNull ?? [] }));
+  const out: string[] = [
+    '\n-- Plan (state database)\n',
+    ...stateSchemaSql(schema),
+    acquireLeaseSql(schema, config.name, PREVIEW_RUN_ID, config.state.lease_ttl).text,
+  ];
+  out.push(
+    '\n-- Plan (target): staging\n',
+    ...createStagingSql(staging, done, stagedColumns(plan), {
+      pipeline: config.name,
+      runId: PREVIEW_RUN_ID,
+      logged: isExchange(config),
+      notNull: plan.stagedNotNull ?? [],
+    }),
+  );
   chunks.forEach((bounds, i) => {
-    out.push(`\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`, copyToSql(chunkSelect(config, plan, bounds)), copyFromSql(staging, stagedColumns(plan).map((c) => c.name)));
+    out.push(
+      `\n-- ExtractChunk ${i} (source -> target, one target transaction)\n`,
+      copyToSql(chunkSelect(config, plan, bounds)),
+      copyFromSql(
+        staging,
+        stagedColumns(plan).map((c) => c.name),
+      ),
+    );
   });
   const strategy = strategyFor(config);
   // A run with staged rows; with none the ahead ANALYZE is left out.
   const ahead = (await strategy.ahead?.({ db: target, config, plan, staging, stagedRows: 1 })) ?? [];
   if (ahead.length > 0) {
     const parallel = config.source.options.max_parallel_chunks;
-    out.push(`\n-- Apply, ahead of its transaction (${parallel === 1 ? 'one statement' : `up to ${parallel} at once`} on other target connections; one that fails is left to the transaction)\n`);
+    out.push(
+      `\n-- Apply, ahead of its transaction (${parallel === 1 ? 'one statement' : `up to ${parallel} at once`} on other target connections; one that fails is left to the transaction)\n`,
+    );
     for (const job of ahead) out.push(...job.statements);
   }
   out.push('\n-- Apply (one target transaction)\n', 'BEGIN', fenceSql(schema, config.name, PREVIEW_RUN_ID).text);

@@ -52,10 +52,14 @@ const FINAL = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 export async function startCommand(pipeline: string, options: StartCommandOptions, io: Io, deps: StartDeps = {}): Promise<number> {
   const prefix = options.namePrefix ?? 'pgferry';
   if (options.stateMachineArn === undefined && !PIPELINE_NAME_PATTERN.test(pipeline)) {
-    throw new ConfigError(`pipeline ${JSON.stringify(pipeline)} is not a pipeline name (${PIPELINE_NAME_PATTERN.source}); give the name from the pipeline file`);
+    throw new ConfigError(
+      `pipeline ${JSON.stringify(pipeline)} is not a pipeline name (${PIPELINE_NAME_PATTERN.source}); give the name from the pipeline file`,
+    );
   }
   if (options.stateMachineArn !== undefined && !STATE_MACHINE_ARN.test(options.stateMachineArn)) {
-    throw new ConfigError(`--state-machine-arn ${JSON.stringify(options.stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)`);
+    throw new ConfigError(
+      `--state-machine-arn ${JSON.stringify(options.stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)`,
+    );
   }
   const pollMs = Math.max(0, (options.pollSeconds ?? 5) * 1000);
   const sfn = deps.sfn ?? new SFNClient(options.region ? { region: options.region } : {});
@@ -131,7 +135,9 @@ function finish(execution: DescribeExecutionCommandOutput, options: StartCommand
   if (status === 'SUCCEEDED') {
     const output = parseOutput(execution.output);
     if (output?.status === 'skipped') {
-      const cause = output.error ? parseStepError({ Error: output.error.Error ?? output.error.name, Cause: output.error.Cause ?? output.error.message }) : undefined;
+      const cause = output.error
+        ? parseStepError({ Error: output.error.Error ?? output.error.name, Cause: output.error.Cause ?? output.error.message })
+        : undefined;
       io.err(`pipeline ${output.pipeline ?? ''} run ${output.runId ?? ''}: skipped${cause ? `: ${cause.message}` : ''}`);
     } else if (output && typeof output.rowsExtracted === 'number') {
       for (const line of summaryLines(output as unknown as RunSummary)) io.err(line);
@@ -149,7 +155,12 @@ function finish(execution: DescribeExecutionCommandOutput, options: StartCommand
   return ExitCode.failed;
 }
 
-type Output = Record<string, unknown> & { status?: string; pipeline?: string; runId?: string; error?: { Error?: string; Cause?: string; name?: string; message?: string } };
+type Output = Record<string, unknown> & {
+  status?: string;
+  pipeline?: string;
+  runId?: string;
+  error?: { Error?: string; Cause?: string; name?: string; message?: string };
+};
 
 function parseOutput(text: string | undefined): Output | undefined {
   if (text === undefined) return undefined;

@@ -74,7 +74,9 @@ export async function stateImportCommand(file: string, jsonFile: string, io: Io)
     throw new ConfigError([{ file: jsonFile, path: '', message: `not a pgferry state export: ${(error as Error).message}` }]);
   }
   if (parsed.format !== 'pgferry-state/1' || typeof parsed.pipeline !== 'string' || !('cursor' in parsed)) {
-    throw new ConfigError([{ file: jsonFile, path: 'format', message: 'expected a pgferry state export ({"format": "pgferry-state/1", "pipeline", "cursor", ...})' }]);
+    throw new ConfigError([
+      { file: jsonFile, path: 'format', message: 'expected a pgferry state export ({"format": "pgferry-state/1", "pipeline", "cursor", ...})' },
+    ]);
   }
   return withState(file, async (db, schema, pipeline) => {
     if (parsed.pipeline !== pipeline) {

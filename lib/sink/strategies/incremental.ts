@@ -5,7 +5,18 @@ import { serverVersion } from '../../db/server.ts';
 import { InternalError, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { insertAllSql } from '../../sql/load.ts';
-import { appendSql, deleteInsertSql, insertNewKeysSql, KEY_ARRAY_LIMIT, replaceInPlaceSql, replaceSql, uniqueKeyIndexSql, upsertSql, type AppendOverlap, type KeyColumn } from '../../sql/merge.ts';
+import {
+  appendSql,
+  deleteInsertSql,
+  insertNewKeysSql,
+  KEY_ARRAY_LIMIT,
+  replaceInPlaceSql,
+  replaceSql,
+  uniqueKeyIndexSql,
+  upsertSql,
+  type AppendOverlap,
+  type KeyColumn,
+} from '../../sql/merge.ts';
 import { identList, qualified, type TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { readHasUniqueIndexOn } from '../catalog.ts';
@@ -58,12 +69,27 @@ async function newTargetStatements(
 
 /** A new target (created, loaded, indexed) or an empty one (see ../empty-target.ts), or undefined: the strategy's own statements. */
 async function loadNewOrEmptyTarget(ctx: StrategyContext, keys: readonly string[] | undefined): Promise<StrategyResult | undefined> {
-  return (await loadNewTarget(ctx, keys)) ??
-    (await loadEmptyTarget({ db: ctx.db, target: ctx.config.sink.table, staging: ctx.staging, columns: ctx.plan.columns, stagedRows: ctx.stagedRows, log: ctx.log }));
+  return (
+    (await loadNewTarget(ctx, keys)) ??
+    (await loadEmptyTarget({
+      db: ctx.db,
+      target: ctx.config.sink.table,
+      staging: ctx.staging,
+      columns: ctx.plan.columns,
+      stagedRows: ctx.stagedRows,
+      log: ctx.log,
+    }))
+  );
 }
 
 /** What `pgferry plan` prints for a new or an empty target, or undefined: the strategy's own statements. */
-async function describeNewOrEmptyTarget(db: Db, config: PipelineConfig, plan: RunPlan, staging: TableName, keys: readonly string[] | undefined): Promise<string[] | undefined> {
+async function describeNewOrEmptyTarget(
+  db: Db,
+  config: PipelineConfig,
+  plan: RunPlan,
+  staging: TableName,
+  keys: readonly string[] | undefined,
+): Promise<string[] | undefined> {
   if (!plan.targetExists) {
     const s = await newTargetStatements(db, config, plan, staging, keys);
     return [s.create, s.insert, ...(s.index ? [s.index] : [])];
@@ -136,7 +162,11 @@ export const deleteInsert: Strategy = {
     const inPlace = await planInPlaceMerge(db, config.sink.table, keys, plan.columns);
     if (inPlace.merge) {
       const { unstaged, countFromStatistics } = inPlace.merge;
-      return [countFromStatistics ? upsertSql(config.sink.table, staging, plan.columns, keys, unstaged) : replaceInPlaceSql(config.sink.table, staging, plan.columns, keys, unstaged, inPlace.merge)];
+      return [
+        countFromStatistics
+          ? upsertSql(config.sink.table, staging, plan.columns, keys, unstaged)
+          : replaceInPlaceSql(config.sink.table, staging, plan.columns, keys, unstaged, inPlace.merge),
+      ];
     }
     return deleteInsertSql(config.sink.table, staging, plan.columns, keyColumns(plan, keys));
   },
@@ -195,7 +225,11 @@ export const append: Strategy = {
     return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
   },
   async describe(db, config, plan, staging) {
-    return (await describeNewOrEmptyTarget(db, config, plan, staging, appendKeyIndex(config))) ?? [appendStatement(config, plan, staging, plan.window.lower === null ? null : { value: '<stored cursor>' })];
+    return (
+      (await describeNewOrEmptyTarget(db, config, plan, staging, appendKeyIndex(config))) ?? [
+        appendStatement(config, plan, staging, plan.window.lower === null ? null : { value: '<stored cursor>' }),
+      ]
+    );
   },
 };
 
@@ -205,7 +239,8 @@ export const replace: Strategy = {
     const s = ctx.config.sink.strategy;
     if (s.mode !== 'replace') throw new InternalError('replace strategy called for another mode');
     // The predicate runs against the target even when it was just created or is empty, so a bad one fails the first run.
-    if (!(await tableExists(ctx.db, ctx.config.sink.table))) await query(ctx.db, createTableSql(ctx.config.sink.table, ctx.plan.columns), 'creating the target');
+    if (!(await tableExists(ctx.db, ctx.config.sink.table)))
+      await query(ctx.db, createTableSql(ctx.config.sink.table, ctx.plan.columns), 'creating the target');
     const [del, ins] = replaceSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, s.custom_predicate);
     const deleted = await query(ctx.db, del ?? '', 'deleting the replaced slice');
     const inserted = await query(ctx.db, ins ?? '', 'inserting staged rows');

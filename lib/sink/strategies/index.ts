@@ -56,10 +56,14 @@ export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
   const policy = s.mode === 'incremental_merge' || s.mode === 'incremental_append' ? s.duplicate_policy : 'fail';
   if (policy === 'keep_last') {
     const options = ctx.config.source.options;
-    const removed = await query(ctx.db, keepLastSql(ctx.staging, keys, {
-      cursor: options.incremental_strategy === 'column' ? options.incremental_column : undefined,
-      xmin: ctx.plan.xminReference !== undefined,
-    }), 'keeping the last row per key');
+    const removed = await query(
+      ctx.db,
+      keepLastSql(ctx.staging, keys, {
+        cursor: options.incremental_strategy === 'column' ? options.incremental_column : undefined,
+        xmin: ctx.plan.xminReference !== undefined,
+      }),
+      'keeping the last row per key',
+    );
     return removed.rowCount ?? 0;
   }
   const found = await query<Record<string, string | null>>(ctx.db, findDuplicateKeySql(ctx.staging, keys), 'looking for duplicate keys');

@@ -17,15 +17,25 @@ import { execute, query, type Db } from '../../db/index.ts';
 import { ConfigError, InternalError, PartitionReplaceError, PartitionReplaceReasons, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import {
-  byValueSql, distinctValuesSql, fallbackSql, leafStatements, leafTempNames, leavesHoldingSql, partitionTempPrefix, stagedSource,
-  valuesOutsideSql, valuesTable, valuesTableSql, type LeafIndex, type LeafPartition, type PartitionColumn,
+  byValueSql,
+  distinctValuesSql,
+  fallbackSql,
+  leafStatements,
+  leafTempNames,
+  leavesHoldingSql,
+  partitionTempPrefix,
+  stagedSource,
+  valuesOutsideSql,
+  valuesTable,
+  valuesTableSql,
+  type LeafIndex,
+  type LeafPartition,
+  type PartitionColumn,
 } from '../../sql/partition.ts';
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
 import type { RunPlan } from '../../state/types.ts';
-import {
-  readLeafDependents, readLeafIndexes, readLeaves, readPartitionedTarget, withCatalogSearchPath, type LeafRow, type TargetInfo,
-} from '../catalog.ts';
+import { readLeafDependents, readLeafIndexes, readLeaves, readPartitionedTarget, withCatalogSearchPath, type LeafRow, type TargetInfo } from '../catalog.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
 
 const WHAT = 'partition_replace';
@@ -43,16 +53,24 @@ function nativeRefusal(info: TargetInfo | undefined, column: string): string | u
   if (!info) return 'it does not exist';
   if (info.relkind !== 'p') return 'it is not a partitioned table';
   const other = info.levels.find((l) => l.key !== column);
-  if (other) return `${other.table} is partitioned by ${other.key === null ? 'an expression or several columns' : ident(other.key)}, not by ${ident(column)} alone`;
+  if (other)
+    return `${other.table} is partitioned by ${other.key === null ? 'an expression or several columns' : ident(other.key)}, not by ${ident(column)} alone`;
   const hash = info.levels.find((l) => l.strategy === 'h');
-  if (hash) return `${hash.table} is partitioned by hash: a hash partition holds an arbitrary mix of values, and replacing it whole would delete rows whose values were not staged`;
+  if (hash)
+    return `${hash.table} is partitioned by hash: a hash partition holds an arbitrary mix of values, and replacing it whole would delete rows whose values were not staged`;
   return undefined;
 }
 
 /** Refuses a configuration whose partition column is not extracted. */
 function checkColumnStaged(plan: RunPlan, column: string): void {
   if (!plan.columns.some((c) => c.name === column)) {
-    throw new ConfigError([{ file: '', path: 'sink.strategy.partition.column', message: `${JSON.stringify(column)} is not among the extracted columns (${plan.columns.map((c) => c.name).join(', ')})` }]);
+    throw new ConfigError([
+      {
+        file: '',
+        path: 'sink.strategy.partition.column',
+        message: `${JSON.stringify(column)} is not among the extracted columns (${plan.columns.map((c) => c.name).join(', ')})`,
+      },
+    ]);
   }
 }
 
@@ -63,8 +81,10 @@ function insertColumns(plan: RunPlan, info: TargetInfo | undefined): ColumnSpec[
 }
 
 function requiredRefusal(target: TableName, column: string, reason: string): UnsafeTargetError {
-  return new UnsafeTargetError(`partition_replace with native_mode: required cannot replace partitions of ${qualified(target)} by ${ident(column)}: ${reason}. `
-    + 'Use native_mode: auto (native when possible, delete/insert otherwise) or native_mode: fallback.');
+  return new UnsafeTargetError(
+    `partition_replace with native_mode: required cannot replace partitions of ${qualified(target)} by ${ident(column)}: ${reason}. ` +
+      'Use native_mode: auto (native when possible, delete/insert otherwise) or native_mode: fallback.',
+  );
 }
 
 function tooMany(count: number, limit: number, what: string): PartitionReplaceError {
@@ -119,27 +139,44 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
     for (const oid of defaults.length > 0 ? await leavesHolding(db, values, defaults, exceptBounded) : []) holding.add(oid);
     // Bounded leaves first: a DEFAULT partition's constraint names every sibling and is the costly one to evaluate.
     const affected = [...bounded, ...defaults].filter((l) => holding.has(l.oid));
-    const outside = (await query<{ n: string; value: string | null }>(db, valuesOutsideSql(values, part.column, affected.map((l) => l.constraint)), WHAT)).rows;
+    const outside = (
+      await query<{ n: string; value: string | null }>(
+        db,
+        valuesOutsideSql(
+          values,
+          part.column,
+          affected.map((l) => l.constraint),
+        ),
+        WHAT,
+      )
+    ).rows;
     if (outside.length > 0) {
       const count = Number(outside[0]?.n ?? 0);
       const sample = outside.map((r) => r.value);
       throw new PartitionReplaceError(
-        `partition_replace: ${count} staged value(s) of ${ident(part.column)} belong to no partition of ${qualified(target)} (e.g. ${sample.map((v) => (v === null ? 'NULL' : JSON.stringify(v))).join(', ')}); `
-        + 'nothing was changed. Create the missing partitions (or a DEFAULT partition) before the run.',
+        `partition_replace: ${count} staged value(s) of ${ident(part.column)} belong to no partition of ${qualified(target)} (e.g. ${sample.map((v) => (v === null ? 'NULL' : JSON.stringify(v))).join(', ')}); ` +
+          'nothing was changed. Create the missing partitions (or a DEFAULT partition) before the run.',
         { reason: PartitionReplaceReasons.noPartition, values: { count, sample } },
       );
     }
     const replaced = affected.filter((l) => !l.isDefault && !l.foreign);
     const byValue = affected.filter((l) => l.isDefault || l.foreign);
     if (required && byValue.length > 0) {
-      throw requiredRefusal(target, part.column, `staged values belong to ${byValue.map((l) => `${l.isDefault ? 'the DEFAULT partition' : 'the foreign partition'} ${qualified(l.table)}`).join(', ')}, `
-        + 'which cannot be replaced whole without deleting the rows of values that were not staged');
+      throw requiredRefusal(
+        target,
+        part.column,
+        `staged values belong to ${byValue.map((l) => `${l.isDefault ? 'the DEFAULT partition' : 'the foreign partition'} ${qualified(l.table)}`).join(', ')}, ` +
+          'which cannot be replaced whole without deleting the rows of values that were not staged',
+      );
     }
     if (affected.length > part.max_partitions_per_run) throw tooMany(affected.length, part.max_partitions_per_run, 'partitions');
     const oids = replaced.map((l) => l.oid);
     const counts = new Map<string, number>();
     for (const l of replaced) {
-      counts.set(l.oid, Number((await query<{ n: string }>(db, `SELECT count(*) AS n FROM ONLY ${qualified(l.table)}`, `${WHAT}: counting replaced rows`)).rows[0]?.n ?? 0));
+      counts.set(
+        l.oid,
+        Number((await query<{ n: string }>(db, `SELECT count(*) AS n FROM ONLY ${qualified(l.table)}`, `${WHAT}: counting replaced rows`)).rows[0]?.n ?? 0),
+      );
     }
     return {
       leaves: { replaced, byValue },
@@ -149,8 +186,10 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
     };
   });
   if (dependents.length > 0) {
-    throw new UnsafeTargetError(`partition_replace cannot replace partitions of ${qualified(target)} natively: ${dependents.join('; ')}. `
-      + 'A replaced partition is dropped and rebuilt, which would lose or be blocked by these. Remove them, or use native_mode: fallback.');
+    throw new UnsafeTargetError(
+      `partition_replace cannot replace partitions of ${qualified(target)} natively: ${dependents.join('; ')}. ` +
+        'A replaced partition is dropped and rebuilt, which would lose or be blocked by these. Remove them, or use native_mode: fallback.',
+    );
   }
 
   const source = stagedSource(staging, ctx.plan.columns, column);
@@ -168,14 +207,26 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
     await execute(db, s.build, `${WHAT}: indexing a replacement partition`);
   }
   if (leaves.byValue.length > 0) {
-    const hasNull = (await query<{ n: boolean }>(db, `SELECT EXISTS (SELECT 1 FROM ${qualified(values)} WHERE ${ident(part.column)} IS NULL) AS n`, WHAT)).rows[0]?.n ?? false;
-    const sql = byValueSql(target, leaves.byValue.map((l) => l.table), values, part.column, leaves.replaced.map((l) => l.constraint), source, columns, { hasNull });
+    const hasNull =
+      (await query<{ n: boolean }>(db, `SELECT EXISTS (SELECT 1 FROM ${qualified(values)} WHERE ${ident(part.column)} IS NULL) AS n`, WHAT)).rows[0]?.n ??
+      false;
+    const sql = byValueSql(
+      target,
+      leaves.byValue.map((l) => l.table),
+      values,
+      part.column,
+      leaves.replaced.map((l) => l.constraint),
+      source,
+      columns,
+      { hasNull },
+    );
     for (const statement of sql.delete) rowsDeleted += (await query(db, statement, `${WHAT}: deleting replaced values of a DEFAULT partition`)).rowCount ?? 0;
     rowsInserted += (await query(db, sql.insert, `${WHAT}: inserting staged rows of a DEFAULT partition`)).rowCount ?? 0;
   }
   // Every staged row belongs to exactly one replaced leaf or went in through the root; anything else would be a lost row.
   const staged = Number((await query<{ n: string }>(db, `SELECT count(*) AS n FROM ${qualified(staging)}`, WHAT)).rows[0]?.n ?? 0);
-  if (staged !== rowsInserted) throw new InternalError(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
+  if (staged !== rowsInserted)
+    throw new InternalError(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
   for (const s of statements) await execute(db, s.swap, `${WHAT}: swapping a partition`);
   await query(db, `DROP TABLE ${qualified(values)}`, WHAT);
   ctx.log.info('partition_replace: replaced partitions natively', {
@@ -226,9 +277,16 @@ export const partitionReplace: Strategy = {
     const column: PartitionColumn = { name: part.column, type: targetType, cast: plan.columns.find((c) => c.name === part.column)?.type !== targetType };
     const values = valuesTable(staging);
     const leaf: LeafPartition = {
-      oid: '0', table: { schema: '<leaf schema>', name: '<leaf>' }, parent: { schema: '<parent schema>', name: '<parent>' },
-      bound: '<bound of the leaf>', constraint: '<partition constraint of the leaf>', owner: '<owner of the leaf>',
-      unlogged: false, options: [], grants: null, indexes: [],
+      oid: '0',
+      table: { schema: '<leaf schema>', name: '<leaf>' },
+      parent: { schema: '<parent schema>', name: '<parent>' },
+      bound: '<bound of the leaf>',
+      constraint: '<partition constraint of the leaf>',
+      owner: '<owner of the leaf>',
+      unlogged: false,
+      options: [],
+      grants: null,
+      indexes: [],
     };
     const statements = leafStatements(leaf, leafTempNames(partitionTempPrefix(staging), 1, leaf), stagedSource(staging, plan.columns, column), columns);
     return [
@@ -237,7 +295,10 @@ export const partitionReplace: Strategy = {
       '-- for every leaf partition (bound and constraint read from the catalog), whether it holds a staged value:\n',
       leavesHoldingSql(values, [{ oid: '0', constraint: '<partition constraint of the leaf>' }]),
       '-- for every leaf holding staged values: build its replacement, then swap it in (its indexes are rebuilt under temporary names and renamed):\n',
-      ...statements.create, statements.insert, ...statements.build, ...statements.swap,
+      ...statements.create,
+      statements.insert,
+      ...statements.build,
+      ...statements.swap,
       '-- staged values of a DEFAULT partition (native_mode: auto only) are replaced value by value:\n',
       `DELETE FROM ONLY "<default partition>" WHERE ${ident(part.column)} IN (SELECT v.${ident(part.column)} FROM ${qualified(values)} AS v WHERE NOT <constraints of the replaced leaves>)`,
       `INSERT INTO ${qualified(target)} (...) SELECT ... FROM <staged rows> WHERE NOT <constraints of the replaced leaves>`,

@@ -39,8 +39,10 @@ export function columnsRefusal(target: TableName, targetColumns: readonly string
     ...(badKeys.length > 0 ? [`unique_key column(s) ${badKeys.map(ident).join(', ')} are not in the target`] : []),
   ];
   if (reasons.length === 0) return undefined;
-  return `shadow_swap rebuilds ${qualified(target)} from its rows and the staged ones, so the extracted columns must be the target's: ${reasons.join('; ')}. `
-    + 'Align the columns, or use merge_policy: delete_insert.';
+  return (
+    `shadow_swap rebuilds ${qualified(target)} from its rows and the staged ones, so the extracted columns must be the target's: ${reasons.join('; ')}. ` +
+    'Align the columns, or use merge_policy: delete_insert.'
+  );
 }
 
 function shadowKeys(columns: readonly ColumnCatalog[], keys: readonly string[]): ShadowKey[] {
@@ -52,7 +54,12 @@ export const shadowSwap: Strategy = {
   async check(db, config, plan) {
     await checkExchangeAllowed(db, config.sink.table, SHADOW_SWAP_REFUSAL);
     if (!plan.targetExists || !plan.targetColumns) return;
-    const reason = columnsRefusal(config.sink.table, plan.targetColumns.map((c) => c.name), plan.columns.map((c) => c.name), uniqueKey(config));
+    const reason = columnsRefusal(
+      config.sink.table,
+      plan.targetColumns.map((c) => c.name),
+      plan.columns.map((c) => c.name),
+      uniqueKey(config),
+    );
     if (reason !== undefined) throw new UnsafeTargetError(reason);
   },
 
@@ -72,13 +79,20 @@ export const shadowSwap: Strategy = {
     if (refusal !== undefined) throw new UnsafeTargetError(refusal);
     if (!catalog) throw new DatabaseError(`shadow_swap: ${qualified(target)} disappeared while the run read it; run the pipeline again`);
     const columns: ColumnSpec[] = catalog.columns.map((c) => ({ name: c.name, type: c.type }));
-    const mismatch = columnsRefusal(target, columns.map((c) => c.name), plan.columns.map((c) => c.name), keys);
+    const mismatch = columnsRefusal(
+      target,
+      columns.map((c) => c.name),
+      plan.columns.map((c) => c.name),
+      keys,
+    );
     if (mismatch !== undefined) throw new UnsafeTargetError(mismatch);
 
     await query(db, shadowLockSql(target), 'shadow_swap: locking the target');
     const before = await countRows(db, target);
     await execute(db, createShadowSql(shadow, columns, { unlogged: catalog.unlogged }), 'shadow_swap: creating the shadow table');
-    const kept = (await query(db, keepTargetRowsSql(shadow, target, staging, columns, shadowKeys(catalog.columns, keys)), 'shadow_swap: copying kept target rows')).rowCount ?? 0;
+    const kept =
+      (await query(db, keepTargetRowsSql(shadow, target, staging, columns, shadowKeys(catalog.columns, keys)), 'shadow_swap: copying kept target rows'))
+        .rowCount ?? 0;
     const inserted = (await query(db, insertStagedSql(shadow, staging, plan.columns), 'shadow_swap: copying staged rows')).rowCount ?? 0;
     await exchangeTable(db, target, shadow, { refusal: SHADOW_SWAP_REFUSAL });
     log.info('shadow_swap: swapped the merged table in', { kept, replaced: before - kept, inserted });
@@ -90,7 +104,13 @@ export const shadowSwap: Strategy = {
     const shadow = shadowTable(staging);
     const catalog = plan.targetExists ? await readTargetCatalog(db, target) : undefined;
     const exchange = exchangeStatements(catalog, target, shadow, exchangeTempPrefix(shadow));
-    if (!catalog) return [...createShadowSql(shadow, plan.columns, { unlogged: false }), insertStagedSql(shadow, staging, plan.columns), ...exchange.prepare, ...exchange.swap];
+    if (!catalog)
+      return [
+        ...createShadowSql(shadow, plan.columns, { unlogged: false }),
+        insertStagedSql(shadow, staging, plan.columns),
+        ...exchange.prepare,
+        ...exchange.swap,
+      ];
     const columns = catalog.columns.map((c) => ({ name: c.name, type: c.type }));
     return [
       shadowLockSql(target),

@@ -62,7 +62,13 @@ export interface CleanupOutput {
 export function cleanupInputOf(event: unknown, namePrefix: string): CleanupInput | undefined {
   const parsed = StatusChangeEvent.safeParse(event);
   if (!parsed.success) {
-    throw new ConfigError([{ file: 'cleanup event', path: parsed.error.issues[0]?.path.join('.') ?? '', message: 'expected an EventBridge "Step Functions Execution Status Change" event from aws.states' }]);
+    throw new ConfigError([
+      {
+        file: 'cleanup event',
+        path: parsed.error.issues[0]?.path.join('.') ?? '',
+        message: 'expected an EventBridge "Step Functions Execution Status Change" event from aws.states',
+      },
+    ]);
   }
   const d = parsed.data.detail;
   if (!(CLEANED_STATUSES as readonly string[]).includes(d.status)) return undefined;
@@ -85,7 +91,8 @@ const STATUS_OF: Readonly<Record<CleanedStatus, 'failed' | 'timed_out' | 'aborte
 
 /** The error recorded for a run whose execution ended without RecordFailure. */
 function errorOf(input: CleanupInput): { name: string; message: string } {
-  if (input.status === 'TIMED_OUT') return { name: 'ExecutionTimedOut', message: 'the execution reached its timeout before the run finished; nothing was applied' };
+  if (input.status === 'TIMED_OUT')
+    return { name: 'ExecutionTimedOut', message: 'the execution reached its timeout before the run finished; nothing was applied' };
   if (input.status === 'ABORTED') return { name: 'ExecutionAborted', message: 'the execution was stopped before the run finished; nothing was applied' };
   return parseStepError({ Error: input.error ?? 'States.Runtime', Cause: input.cause ?? 'the execution failed outside the states that record a failure' });
 }
@@ -111,7 +118,11 @@ export async function cleanupRun(input: CleanupInput, deps: TaskDeps): Promise<C
       stoppedSessions = await drop;
     }
     const output = { pipeline: config.name, runId: input.runId, status: run?.status ?? STATUS_OF[input.status], recorded, stoppedSessions };
-    deps.log.info(recorded ? 'recorded the end of a run that ended outside its state machine\'s failure path' : 'cleaned up after a failed run', { ...output, execution: input.status, error: redact(input.error ?? '') });
+    deps.log.info(recorded ? "recorded the end of a run that ended outside its state machine's failure path" : 'cleaned up after a failed run', {
+      ...output,
+      execution: input.status,
+      error: redact(input.error ?? ''),
+    });
     return output;
   });
 }

@@ -17,7 +17,11 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
     await ensureStateSchema(state, config.state.schema);
     const { cursor } = await acquireLease(state, config.state.schema, config.name, input.runId, config.state.lease_ttl);
     return withHeartbeat(config, deps, input.runId, [source, target], async () => {
-      const { plan, chunks, chunkRows } = await computePlan(source, target, config, input.runId, { stored: cursor, fullRefresh: request.fullRefresh, log: deps.log });
+      const { plan, chunks, chunkRows } = await computePlan(source, target, config, input.runId, {
+        stored: cursor,
+        fullRefresh: request.fullRefresh,
+        log: deps.log,
+      });
       if (plan.window.note) deps.log.info(plan.window.note, { pipeline: config.name, runId: input.runId, lower: plan.window.lower, upper: plan.window.upper });
       // Recorded before staging exists, so a failure from here on can always find and drop it.
       await createRun(state, config.state.schema, {
