@@ -17,6 +17,7 @@ import { cleanupEvent, type CleanupEventOutput } from '../../lib/workflow/tasks/
 import type { TaskDeps } from '../../lib/workflow/types.ts';
 import type { CrashRun } from '../helpers/crash-child.ts';
 import { rowHashes } from '../helpers/compare.ts';
+import { statusEvent } from '../helpers/events.ts';
 import { copyMidStream, gateFunctionSql, until } from '../helpers/copy-gate.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -42,36 +43,6 @@ function lambdaContext(): Context {
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
-  };
-}
-
-/** The event EventBridge delivers when an execution of `machine` ends with `status`. */
-function statusEvent(runId: string, status: string, options: { machine?: string; error?: string; cause?: string } = {}): Record<string, unknown> {
-  const machine = options.machine ?? 'pgferry-x';
-  const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:${machine}:${runId}`;
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Step Functions Execution Status Change',
-    source: 'aws.states',
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region: 'eu-west-1',
-    resources: [executionArn],
-    detail: {
-      executionArn,
-      stateMachineArn: `arn:aws:states:eu-west-1:123456789012:stateMachine:${machine}`,
-      name: runId,
-      status,
-      startDate: Date.now() - 60_000,
-      stopDate: Date.now(),
-      input: '{}',
-      output: null,
-      inputDetails: { included: true },
-      outputDetails: null,
-      error: options.error ?? null,
-      cause: options.cause ?? null,
-    },
   };
 }
 

@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionKey } from '../../lib/workflow/definition.ts';
 import { rowHashes } from '../helpers/compare.ts';
+import { statusEvent } from '../helpers/events.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { awsPipelineYaml, pipelinesDir, rdsSecret, synthesize, tempDir, type Synthesized } from '../cdk/helpers.ts';
 
@@ -175,29 +176,7 @@ describe('Lambdas as deployed: the bundled assets run a pipeline', () => {
   it('cleans up from the bundle after an EventBridge status-change event of an aborted execution', async () => {
     const runId = `exec-${randomUUID()}`;
     await bundledHandler('plan')({ pipeline: 'shipped', runId, request: {} }, context('plan'));
-    const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:pgferry-shipped:${runId}`;
-    const event = {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'Step Functions Execution Status Change',
-      source: 'aws.states',
-      account: '123456789012',
-      time: new Date().toISOString(),
-      region: 'eu-west-1',
-      resources: [executionArn],
-      detail: {
-        executionArn,
-        stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgferry-shipped',
-        name: runId,
-        status: 'ABORTED',
-        startDate: Date.now() - 1000,
-        stopDate: Date.now(),
-        input: '{}',
-        output: null,
-        error: null,
-        cause: null,
-      },
-    };
+    const event = statusEvent(runId, 'ABORTED', { machine: 'pgferry-shipped' });
     const out = await bundledHandler('cleanup')(event, context('cleanup'));
     expect(out).toMatchObject({ pipeline: 'shipped', runId, status: 'aborted', recorded: true });
     const lease = await target.query(`SELECT lease_run_id FROM pgferry.pipeline_state WHERE pipeline = 'shipped'`);
