@@ -1,6 +1,5 @@
 // Regression: an execution that ended outside the Catch (its timeout, StopExecution, a payload over the limit)
 // left the lease held until it expired, its staging tables behind and its run 'running' forever.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import type { CrashRun } from '../helpers/crash-child.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { statusEvent } from '../helpers/events.ts';
 import { copyMidStream, gateFunctionSql, until } from '../helpers/copy-gate.ts';
+import { runAndKill } from '../helpers/crash-run.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -70,7 +70,6 @@ describe('Task: cleanup, driven by the execution status-change events EventBridg
   let server: TestPostgres;
   let dir: string;
   let handler: Handler;
-  let child: ChildProcess | undefined;
   const cases = new Map<string, Case>();
   const saved = { ...process.env };
   const configs: PipelineConfig[] = [];
@@ -179,32 +178,18 @@ state: {lease_ttl: ${leaseTtl}}
     // One run per step in one child process, SIGKILLed once every run stands at its step.
     await killedCopy.gate.query(`SELECT pg_advisory_lock(${GATE_LOCK})`);
     const runs: CrashRun[] = KILLS.map((k) => ({ file: join(dir, `${k.name}.yaml`), point: k.point, ready: join(dir, `${k.name}.ready`), runId: k.runId }));
-    const plan = join(dir, 'plan.json');
-    writeFileSync(plan, JSON.stringify(runs));
-    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), plan], {
-      cwd: process.cwd(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
-    const early = exited.then((code) => new Error(`the child exited (${code}) early:\n${output}`));
-    const there = Promise.all(
-      KILLS.map((k, i) =>
-        k.point === 'mid-copy' ? midCopy(killedCopy) : until(`${k.name} to stop at ${k.point}`, async () => (existsSync(runs[i]!.ready) ? true : undefined)),
+    await runAndKill(runs, join(dir, 'plan.json'), () =>
+      Promise.all(
+        KILLS.map((k, i) =>
+          k.point === 'mid-copy' ? midCopy(killedCopy) : until(`${k.name} to stop at ${k.point}`, async () => (existsSync(runs[i]!.ready) ? true : undefined)),
+        ),
       ),
     );
-    const outcome = await Promise.race([there, early]);
-    if (outcome instanceof Error) throw outcome;
-    child.kill('SIGKILL');
-    await exited;
     await killedCopy.gate.query(`SELECT pg_advisory_unlock(${GATE_LOCK})`);
     for (const k of KILLS) expect(await stagingTables(cases.get(k.name)!), k.name).toBe(2);
   }, 180_000);
 
   afterAll(async () => {
-    child?.kill('SIGKILL');
     process.env = saved;
     vi.restoreAllMocks();
     await server?.stop();

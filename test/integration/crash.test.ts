@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { rowHashes } from '../helpers/compare.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/pg.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';
 import { cli } from '../helpers/cli.ts';
+import { runAndKill } from '../helpers/crash-run.ts';
 import { copyMidStream, gateFunctionSql, until } from '../helpers/copy-gate.ts';
 
 /** Advisory lock the source's gate function waits on, so the parent can hold a COPY mid-stream. */
@@ -91,7 +91,6 @@ interface Prepared {
 describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or the new target and cursor, and the next run recovers', () => {
   let server: TestPostgres;
   let dir: string;
-  let child: ChildProcess | undefined;
   const prepared = new Map<Case, Prepared>();
 
   async function prepare(c: Case): Promise<Prepared> {
@@ -147,21 +146,11 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
     dir = await mkdtemp(join(tmpdir(), 'pgferry-crash-'));
     for (const p of await Promise.all(CASES.map(prepare))) prepared.set(p.c, p);
     const all = [...prepared.values()];
-    const planFile = join(dir, 'plan.json');
-    await writeFile(planFile, JSON.stringify(all.map((p) => p.run)));
-    child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'crash-child.ts'), planFile], {
-      cwd: process.cwd(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
-    const early = exited.then((code) => new Error(`the child exited (${code}) before every run reached its point:\n${output}`));
-    const outcome = await Promise.race([Promise.all(all.map(reached)), early]);
-    if (outcome instanceof Error) throw outcome;
-    child.kill('SIGKILL');
-    await exited;
+    await runAndKill(
+      all.map((p) => p.run),
+      join(dir, 'plan.json'),
+      () => Promise.all(all.map(reached)),
+    );
     for (const p of all) {
       if (p.c.point !== 'mid-copy') continue;
       // The killed COPY left its staging behind, with the chunks before the gate's recorded (or none, if the gate's chunk ran first).
@@ -183,7 +172,6 @@ describe('Feature: a run killed (SIGKILL) at a step boundary leaves the old or t
   }, 180_000);
 
   afterAll(async () => {
-    child?.kill('SIGKILL');
     await server?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
