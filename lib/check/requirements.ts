@@ -6,6 +6,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import { redact } from '../connections/index.ts';
 import type { Db } from '../db/index.ts';
+import { strategyFor, type TargetNeed } from '../sink/strategies/index.ts';
 import { defaultChunkRows } from '../source/chunks.ts';
 import { sourceSelect } from '../sql/extract.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
@@ -172,27 +173,8 @@ async function checkCursor(db: Db, table: TableName, info: TableInfo, config: Pi
   return { strategy: 'column', column, exists: c.exists, ...(c.exists ? { indexed: c.indexed } : {}) };
 }
 
-/** Table privileges (or ownership) the strategy needs on an existing target. */
-function strategyNeeds(config: PipelineConfig, info: TableInfo): (TablePrivilege | 'ownership')[] {
-  const s = config.sink.strategy;
-  switch (s.mode) {
-    case 'full_refresh':
-      return s.overwrite_type === 'exchange' ? ['ownership'] : ['SELECT', 'INSERT', 'TRUNCATE'];
-    case 'incremental_append':
-      return ['SELECT', 'INSERT'];
-    case 'incremental_merge':
-      if (s.merge_policy === 'shadow_swap') return ['ownership'];
-      return s.merge_policy === 'upsert' ? ['SELECT', 'INSERT', 'UPDATE'] : ['SELECT', 'INSERT', 'DELETE'];
-    case 'replace':
-      return ['SELECT', 'INSERT', 'DELETE'];
-    case 'partition_replace':
-      // Native replacement (DETACH / ATTACH / DROP) needs the owner; fallback deletes and inserts.
-      return s.partition.native_mode !== 'fallback' && info.relkind === 'p' ? ['ownership'] : ['SELECT', 'INSERT', 'DELETE'];
-  }
-}
-
 /** What the strategy does with a privilege, for the report. */
-const WHY: Record<TablePrivilege | 'ownership', string> = {
+const WHY: Record<TargetNeed, string> = {
   SELECT: 'to read the target (row counts, key matches)',
   INSERT: 'to load the staged rows',
   UPDATE: 'to update rows with upsert',
@@ -201,15 +183,12 @@ const WHY: Record<TablePrivilege | 'ownership', string> = {
   ownership: 'to replace the table (swap by rename, ALTER TABLE)',
 };
 
-/** Swaps move the staged (or shadow) table into the target's schema by ALTER TABLE ... SET SCHEMA. */
-function swapsIn(config: PipelineConfig): boolean {
-  const s = config.sink.strategy;
-  return (s.mode === 'full_refresh' && s.overwrite_type === 'exchange') || (s.mode === 'incremental_merge' && s.merge_policy === 'shadow_swap');
-}
-
 /** The target: its schema and table as the strategy uses them, and the staging schema. */
 export async function checkTarget(db: Db, config: PipelineConfig, version: number, found: Findings): Promise<TargetInfo> {
   const db$ = await database(db, 'target', found);
+  const strategy = strategyFor(config);
+  // Swaps move the staged (or shadow) table into the target's schema by ALTER TABLE ... SET SCHEMA.
+  const swapsIn = strategy.replacesTarget === true;
   const table = config.sink.table;
   const schema = await schemaInfo(db, table.schema);
   let info: TableInfo | undefined;
@@ -227,24 +206,21 @@ export async function checkTarget(db: Db, config: PipelineConfig, version: numbe
           'CREATE',
           onSchema(table.schema),
           schema.create,
-          swapsIn(config) && stagingElsewhere ? 'to move the new table into place' : 'to create the target table (create_table)',
+          swapsIn && stagingElsewhere ? 'to move the new table into place' : 'to create the target table (create_table)',
         );
     } else {
-      for (const need of strategyNeeds(config, info)) {
+      for (const need of strategy.needs(config, { partitioned: info.relkind === 'p' })) {
         if (need === 'ownership') found.need('target', 'ownership', `${onTable(table)} (owner ${ident(info.owner)})`, info.owns, WHY.ownership);
         else found.need('target', need, onTable(table), info.privileges[need], WHY[need]);
       }
-      if (swapsIn(config) && stagingElsewhere) found.need('target', 'CREATE', onSchema(table.schema), schema.create, 'to move the new table into place');
-      const s = config.sink.strategy;
-      if (s.mode === 'replace' && info.privileges.SELECT && schema.usage) {
-        // The raw predicate of replace runs against the target: make sure it plans there.
+      if (swapsIn && stagingElsewhere) found.need('target', 'CREATE', onSchema(table.schema), schema.create, 'to move the new table into place');
+      const condition = strategy.targetCondition?.(config);
+      if (condition && info.privileges.SELECT && schema.usage) {
+        // Raw SQL that runs against the target: make sure it plans there.
         try {
-          await planRows(db, `SELECT 1 FROM ${qualified(table)} WHERE (${s.custom_predicate})`);
+          await planRows(db, `SELECT 1 FROM ${qualified(table)} WHERE (${condition.sql})`);
         } catch (error) {
-          found.problem(
-            'target',
-            `sink.strategy.custom_predicate does not plan on ${onTable(table)}: ${redact(error instanceof Error ? error.message : String(error))}`,
-          );
+          found.problem('target', `${condition.key} does not plan on ${onTable(table)}: ${redact(error instanceof Error ? error.message : String(error))}`);
         }
       }
     }

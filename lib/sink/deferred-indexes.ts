@@ -5,10 +5,12 @@
  * a tablespace the role may create in, on an ordinary table that is not a partition or partitioned, owned
  * by the session's role. Everything else stays and is maintained row by row, as before.
  */
-import { execute, query, type Db } from '../db/index.ts';
+import type pg from 'pg';
+import { query, type Db } from '../db/index.ts';
 import { deferredLoadSql, type DeferredIndex } from '../sql/deferred-indexes.ts';
 import { INDEX_CONSTRAINT_KINDS } from '../sql/indexes.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
+import type { Step } from './strategies/types.ts';
 
 const WHAT = "reading the target's indexes";
 
@@ -73,13 +75,17 @@ export async function readDeferrableIndexes(db: Db, target: TableName): Promise<
 }
 
 /**
- * Runs `insert` (into the emptied, locked `target`) with `deferred` dropped before it and built again after it;
- * returns the rows it inserted.
+ * The steps that run `insert` (into the emptied, locked `target`) with `deferred` dropped before it and built again
+ * after it; returns the rows it inserted.
  */
-export async function insertWithDeferredIndexes(db: Db, target: TableName, insert: string, deferred: readonly DeferredIndex[]): Promise<number> {
+export async function* deferredLoadStatements(
+  target: TableName,
+  insert: string,
+  deferred: readonly DeferredIndex[],
+): AsyncGenerator<Step, number, pg.QueryResult | undefined> {
   const { before, after } = deferredLoadSql(target, deferred);
-  await execute(db, before, "dropping the target's indexes for the load");
-  const inserted = await query(db, insert, 'inserting into the target');
-  await execute(db, after, "building the target's indexes");
-  return inserted.rowCount ?? 0;
+  yield { batch: before, what: "dropping the target's indexes for the load" };
+  const inserted = yield { sql: insert, what: 'inserting into the target' };
+  yield { batch: after, what: "building the target's indexes" };
+  return inserted?.rowCount ?? 0;
 }

@@ -3,14 +3,17 @@
  * what a DBA attached to the old target carried over. Refused before any change when something depends on
  * the target that a rename would break or that exchange cannot carry (views, foreign keys, partitioning...).
  */
-import { execute, inTransaction, query, type Db } from '../db/index.ts';
+import type pg from 'pg';
+import { inTransaction, query, type Db } from '../db/index.ts';
 import { InternalError, UnsafeTargetError } from '../errors.ts';
 import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../sql/deferred-indexes.ts';
-import { adoptPrebuilt, prebuildSql } from '../sql/exchange-prebuild.ts';
+import { adoptPrebuilt, prebuildSql, prebuiltIndexName } from '../sql/exchange-prebuild.ts';
 import { exchangeStatements, exchangeTempPrefix, guardLockSql } from '../sql/exchange.ts';
 import type { ObjectName, TargetCatalog } from '../sql/target-catalog.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import type { StagedNotNull } from '../sql/types.ts';
+import { runStatements } from './strategies/statements.ts';
+import type { Step } from './strategies/types.ts';
 import { readTargetCatalog } from './target-catalog.ts';
 
 export { readTargetCatalog } from './target-catalog.ts';
@@ -90,13 +93,26 @@ export interface ExchangeOptions {
  * readable and writable until that lock; DDL on it waits from the start, so the catalog read stays true.
  */
 export async function exchangeTable(db: Db, target: TableName, staging: TableName, options: ExchangeOptions = {}): Promise<void> {
+  await runStatements(db, exchangeSteps(db, target, staging, options));
+}
+
+/**
+ * The steps of {@link exchangeTable}. Describing (`pgferry plan`), nothing runs, and with `builtAhead` every index
+ * buildable ahead of the transaction counts as built there (as when every build ahead succeeded).
+ */
+export async function* exchangeSteps(
+  db: Db,
+  target: TableName,
+  staging: TableName,
+  options: ExchangeOptions & { readonly describing?: boolean; readonly builtAhead?: boolean } = {},
+): AsyncGenerator<Step, void, pg.QueryResult | undefined> {
   const what = `exchanging ${qualified(target)}`;
-  await requireTransaction(db, what);
+  if (!options.describing) await requireTransaction(db, what);
   const before = (
     await query<{ path: string; timeout: string }>(db, "SELECT current_setting('search_path') AS path, current_setting('lock_timeout') AS timeout", what)
   ).rows[0];
   // Definitions were printed with search_path = pg_catalog; they mean the same objects only under it.
-  await setLocal(db, 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : `${Math.max(1, Math.trunc(options.lockTimeoutMs))}ms`, what);
+  yield* setLocal('pg_catalog', options.lockTimeoutMs === undefined ? undefined : `${Math.max(1, Math.trunc(options.lockTimeoutMs))}ms`, what);
   const exists = await query(
     db,
     {
@@ -105,18 +121,22 @@ export async function exchangeTable(db: Db, target: TableName, staging: TableNam
     },
     what,
   );
-  if ((exists.rowCount ?? 0) > 0) await query(db, guardLockSql(target), what);
+  if ((exists.rowCount ?? 0) > 0) yield { sql: guardLockSql(target), what };
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
   const prefix = options.tempPrefix ?? exchangeTempPrefix(staging);
   const statements = exchangeStatements(catalog, target, staging, prefix, options.stagedNotNull ?? []);
-  const prepare = adoptPrebuilt(statements, prefix, staging, await prebuiltIndexes(db, staging, prefix));
-  const { swap } = statements;
-  if (catalog) await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), what);
-  await execute(db, prepare, `${what}: building on the staged table`);
-  await execute(db, swap, `${what}: swapping the staged table in`);
-  await setLocal(db, before?.path ?? 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : before?.timeout, what);
+  const built = !options.describing
+    ? await prebuiltIndexes(db, staging, prefix)
+    : options.builtAhead
+      ? statements.prebuildable.map((build) => prebuiltIndexName(prefix, build))
+      : [];
+  const prepare = adoptPrebuilt(statements, prefix, staging, built);
+  if (catalog) yield { sql: maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), what };
+  yield { batch: prepare, what: `${what}: building on the staged table` };
+  yield { batch: statements.swap, what: `${what}: swapping the staged table in` };
+  yield* setLocal(before?.path ?? 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : before?.timeout, what);
 }
 
 /**
@@ -152,7 +172,7 @@ async function requireTransaction(db: Db, what: string): Promise<void> {
   if (!inTransaction(db)) throw new InternalError(`${what}: exchangeTable must run inside the caller's transaction`);
 }
 
-async function setLocal(db: Db, searchPath: string, lockTimeout: string | undefined, what: string): Promise<void> {
-  await query(db, { text: "SELECT pg_catalog.set_config('search_path', $1, true)", values: [searchPath] }, what);
-  if (lockTimeout !== undefined) await query(db, { text: "SELECT pg_catalog.set_config('lock_timeout', $1, true)", values: [lockTimeout] }, what);
+function* setLocal(searchPath: string, lockTimeout: string | undefined, what: string): Generator<Step, void, unknown> {
+  yield { sql: { text: "SELECT pg_catalog.set_config('search_path', $1, true)", values: [searchPath] }, what };
+  if (lockTimeout !== undefined) yield { sql: { text: "SELECT pg_catalog.set_config('lock_timeout', $1, true)", values: [lockTimeout] }, what };
 }

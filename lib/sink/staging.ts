@@ -5,6 +5,7 @@ import { copyBetween, execute, query, transaction, type CopyResult, type Db } fr
 import { DatabaseError, PgferryError } from '../errors.ts';
 import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
+import { analyzeStagingSql } from '../sql/load.ts';
 import { XMIN_COLUMN } from '../sql/merge.ts';
 import { ident, literal, qualified, type TableName } from '../sql/quote.ts';
 import type { ColumnSpec } from '../sql/types.ts';
@@ -193,7 +194,7 @@ export async function loadChunk(source: Db, target: Db, plan: RunPlan, chunk: nu
 
 /** ANALYZE of a run's staging table (inside the apply transaction, so it sees every chunk). */
 export async function analyzeStaging(db: Db, staging: TableName): Promise<void> {
-  await query(db, `ANALYZE ${qualified(staging)}`, 'analyzing staging');
+  await query(db, analyzeStagingSql(staging), 'analyzing staging');
 }
 
 /** Totals of the chunks loaded into staging. */

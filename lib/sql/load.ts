@@ -21,3 +21,8 @@ export function truncateInsertSql(target: TableName, staging: TableName, columns
 export function lockExclusiveSql(target: TableName): string {
   return `LOCK TABLE ONLY ${qualified(target)} IN ACCESS EXCLUSIVE MODE`;
 }
+
+/** Statistics of a staging table for the planner (see needsStagingStatistics in lib/sink/strategies/types.ts). */
+export function analyzeStagingSql(staging: TableName): string {
+  return `ANALYZE ${qualified(staging)}`;
+}

@@ -7,8 +7,7 @@ import { query, type Db } from '../db/index.ts';
 import { serverVersion } from '../db/server.ts';
 import { ConfigError, DatabaseError, UnsafeTargetError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
-import { dedupesKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
-import { uniqueKey } from '../sink/strategies/incremental.ts';
+import { dedupeKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
 import { stagingNames } from '../sink/staging.ts';
 import { describeTable, type TargetColumn } from '../sink/target.ts';
 import { defaultChunkRows, planChunks } from '../source/chunks.ts';
@@ -21,9 +20,9 @@ import type { ColumnSpec } from '../sql/types.ts';
 import type { RunPlan } from '../state/types.ts';
 import { MAX_PLAN_OUTPUT_BYTES } from './definition.ts';
 
-/** Whether the pipeline's strategy replaces the target by its staging table. */
-export function isExchange(config: PipelineConfig): boolean {
-  return config.sink.strategy.mode === 'full_refresh' && config.sink.strategy.overwrite_type === 'exchange';
+/** Whether the pipeline's staging table becomes its target (created LOGGED, in the target's columns). */
+export function stagingBecomesTarget(config: PipelineConfig): boolean {
+  return strategyFor(config).stagingBecomesTarget === true;
 }
 
 /** The predicates of the extraction, AND-ed onto every chunk: custom_predicate (raw SQL) and the window. */
@@ -79,7 +78,7 @@ export interface ComputedPlan {
 export async function computePlan(source: Db, target: Db, config: PipelineConfig, runId: string, options: PlanOptions): Promise<ComputedPlan> {
   const described = await describeSource(source, config.source, config.source.columns);
   const find = (name: string | undefined): ColumnSpec | undefined => described.columns.find((c) => c.name === name);
-  for (const key of uniqueKey(config) ?? []) {
+  for (const key of strategyFor(config).keys?.(config) ?? []) {
     if (!find(key)) throw new DatabaseError(`sink.strategy.unique_key: the source returns no column ${JSON.stringify(key)}`, '42703');
   }
   const chunkColumn = await resolveChunkColumn(source, config, described.columns, described.primaryKey);
@@ -106,7 +105,7 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     estimatedRows: described.estimatedRows,
   });
   refuseOversizedPlan(config, runId, chunks.length, chunkRows);
-  const keys = dedupesKeys(config) ? (uniqueKey(config) ?? []) : [];
+  const keys = dedupeKeys(config)?.keys ?? [];
   const unique = await stagedKeysUnique({ source, target }, { source: config.source.table, target: config.sink.table, targetExists: exists }, keys, {
     count: chunks.length,
     column: chunkColumn?.name,
@@ -162,7 +161,7 @@ function refuseOversizedPlan(config: PipelineConfig, runId: string, count: numbe
 /** The plan's next xid, when keep_last on a table source breaks ties by the latest xmin. */
 async function xminReference(source: Db, config: PipelineConfig): Promise<string | undefined> {
   const s = config.sink.strategy;
-  const keepLast = (s.mode === 'incremental_merge' || s.mode === 'incremental_append') && s.duplicate_policy === 'keep_last';
+  const keepLast = 'duplicate_policy' in s && s.duplicate_policy === 'keep_last';
   if (!keepLast || !config.source.table) return undefined;
   const sql = (await serverVersion(source)) >= 130000 ? 'pg_snapshot_xmax(pg_current_snapshot())::text' : 'txid_snapshot_xmax(txid_current_snapshot())::text';
   const result = await query<{ x: string }>(source, `SELECT ${sql} AS x`, 'reading the snapshot');
@@ -209,7 +208,7 @@ async function checkTarget(
       '42703',
     );
   }
-  if (!isExchange(config)) return { columns, exists: true, targetColumns: existing };
+  if (!stagingBecomesTarget(config)) return { columns, exists: true, targetColumns: existing };
   const sourceTypes = new Map(columns.map((c) => [c.name, c.type]));
   const mismatched = existing.filter((c) => sourceTypes.get(c.name) !== c.type);
   if (mismatched.length > 0) {

@@ -2,6 +2,7 @@
 import * as z from 'zod';
 import type { PipelineConfig } from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
+import { strategyFor } from '../sink/strategies/index.ts';
 
 const RunRequestSchema = z.strictObject({
   /** Ignore the stored cursor for this one run. @default false */
@@ -25,17 +26,5 @@ export function parseRunRequest(input: unknown): RunRequest {
 
 /** `mode` and `strategy` as the run summary names them. */
 export function strategyLabel(config: PipelineConfig): { mode: string; strategy: string } {
-  const s = config.sink.strategy;
-  switch (s.mode) {
-    case 'full_refresh':
-      return { mode: s.mode, strategy: s.overwrite_type };
-    case 'incremental_merge':
-      return { mode: s.mode, strategy: s.merge_policy };
-    case 'incremental_append':
-      return { mode: s.mode, strategy: s.only_new_rows ? 'only_new_rows' : 'append' };
-    case 'partition_replace':
-      return { mode: s.mode, strategy: s.partition.native_mode };
-    default:
-      return { mode: s.mode, strategy: s.mode };
-  }
+  return { ...strategyFor(config).label(config) };
 }

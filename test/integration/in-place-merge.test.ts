@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runLocal } from '../../lib/local/runner.ts';
 import { planInPlaceMerge } from '../../lib/sink/in-place-merge.ts';
-import { deleteInsert } from '../../lib/sink/strategies/incremental.ts';
+import { deleteInsert } from '../../lib/sink/strategies/delete-insert.ts';
 import type { RunPlan } from '../../lib/state/types.ts';
 import { replaceInPlaceSql } from '../../lib/sql/merge.ts';
 import { recorder } from '../helpers/log.ts';

@@ -324,6 +324,7 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'load.truncateInsertSql': () => load.truncateInsertSql(target, staging, columns),
   'load.insertAllSql': () => load.insertAllSql(target, staging, columns),
   'load.lockExclusiveSql': () => load.lockExclusiveSql(target),
+  'load.analyzeStagingSql': () => load.analyzeStagingSql(staging),
   'merge.keyMatch': () => merge.keyMatch(keys, 't', 's'),
   'merge.notExistsKeySql': () => [merge.notExistsKeySql(keys, target, 's', 't'), merge.notExistsKeySql([keys[0] as merge.KeyColumn], staging, 't', 's')],
   'merge.findDuplicateKeySql': () => merge.findDuplicateKeySql(staging, [N.key, N.key2]),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyzesStaging, DEDUPE_STATISTICS_ROWS, strategyFor } from '../../lib/sink/strategies/index.ts';
-import { deleteJoinsStaging } from '../../lib/sink/strategies/incremental.ts';
+import { deleteJoinsStaging } from '../../lib/sink/strategies/delete-insert.ts';
 import type { StrategyContext } from '../../lib/sink/strategies/types.ts';
 import { KEY_ARRAY_LIMIT } from '../../lib/sql/merge.ts';
 import { pipelineConfig } from '../helpers/pipelines.ts';

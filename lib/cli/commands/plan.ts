@@ -10,7 +10,7 @@ import { qualified } from '../../sql/quote.ts';
 import { acquireLeaseSql, completeRunSql, fenceSql, stateSchemaSql } from '../../state/sql.ts';
 import { getPipelineState } from '../../state/store.ts';
 import type { RunOutcome, RunPlan } from '../../state/types.ts';
-import { chunkSelect, computePlan, isExchange } from '../../workflow/planning.ts';
+import { chunkSelect, computePlan, stagingBecomesTarget } from '../../workflow/planning.ts';
 import { strategyLabel } from '../../workflow/request.ts';
 import { ExitCode, type Io } from '../output.ts';
 
@@ -84,7 +84,7 @@ async function runStatements(target: Db, config: PipelineConfig, plan: RunPlan, 
     ...createStagingSql(staging, done, stagedColumns(plan), {
       pipeline: config.name,
       runId: PREVIEW_RUN_ID,
-      logged: isExchange(config),
+      logged: stagingBecomesTarget(config),
       notNull: plan.stagedNotNull ?? [],
     }),
   );

@@ -1,43 +1,40 @@
 /** Picks the load strategy of a pipeline and resolves duplicate keys in staging before it runs. */
 import { performance } from 'node:perf_hooks';
-import type { PipelineConfig } from '../../config/index.ts';
+import type { DuplicatePolicy, PipelineConfig } from '../../config/index.ts';
 import { query, type Db } from '../../db/index.ts';
-import { DuplicateKeyError } from '../../errors.ts';
+import { DuplicateKeyError, InternalError } from '../../errors.ts';
 import type { TaskLogger } from '../../log.ts';
 import { findDuplicateKeySql, keepLastSql, XMIN_COLUMN } from '../../sql/merge.ts';
 import { identList, qualified } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { runAhead } from '../ahead.ts';
 import { analyzeStaging, stagedTotals, stagingTables } from '../staging.ts';
-import { exchange, truncateInsert } from './full-refresh.ts';
-import { append, deleteInsert, replace, uniqueKey, upsert } from './incremental.ts';
+import { append } from './append.ts';
+import { deleteInsert } from './delete-insert.ts';
+import { exchange } from './exchange.ts';
 import { partitionReplace } from './partition-replace.ts';
+import { replace } from './replace.ts';
 import { shadowSwap } from './shadow-swap.ts';
+import { truncateInsert } from './truncate-insert.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
+import { upsert } from './upsert.ts';
 
-/** The strategy a pipeline's sink.strategy names. */
+/** Every load strategy; a pipeline gets the first whose `selects` takes its sink.strategy. A new strategy is one file and one line here. */
+export const STRATEGIES: readonly Strategy[] = [truncateInsert, exchange, append, deleteInsert, upsert, shadowSwap, replace, partitionReplace];
+
+/** The strategy a pipeline's sink.strategy picks. */
 export function strategyFor(config: PipelineConfig): Strategy {
-  const s = config.sink.strategy;
-  switch (s.mode) {
-    case 'full_refresh':
-      return s.overwrite_type === 'exchange' ? exchange : truncateInsert;
-    case 'incremental_append':
-      return append;
-    case 'incremental_merge':
-      if (s.merge_policy === 'upsert') return upsert;
-      if (s.merge_policy === 'shadow_swap') return shadowSwap;
-      return deleteInsert;
-    case 'replace':
-      return replace;
-    case 'partition_replace':
-      return partitionReplace;
-  }
+  const strategy = STRATEGIES.find((s) => s.selects(config.sink.strategy));
+  if (!strategy) throw new InternalError(`no load strategy takes sink.strategy ${JSON.stringify(config.sink.strategy)}`);
+  return strategy;
 }
 
-/** Whether the strategy needs unique keys in staging (merge, and append with only_new_rows). */
-export function dedupesKeys(config: PipelineConfig): boolean {
-  const s = config.sink.strategy;
-  return s.mode === 'incremental_merge' || (s.mode === 'incremental_append' && s.only_new_rows);
+/** The keys staged rows are deduplicated by before the apply, and how; undefined when they are not. */
+export function dedupeKeys(config: PipelineConfig): { keys: readonly string[]; policy: DuplicatePolicy } | undefined {
+  const strategy = strategyFor(config);
+  const keys = strategy.keys?.(config) ?? [];
+  const policy = strategy.duplicates?.(config);
+  return keys.length > 0 && policy !== undefined ? { keys, policy } : undefined;
 }
 
 /**
@@ -45,15 +42,14 @@ export function dedupesKeys(config: PipelineConfig): boolean {
  * `keep_last` keeps, per key, the row with the greatest cursor value, then the latest xmin.
  */
 export async function resolveDuplicates(ctx: StrategyContext): Promise<number> {
-  const s = ctx.config.sink.strategy;
-  const keys = uniqueKey(ctx.config);
-  if (!keys || keys.length === 0 || !dedupesKeys(ctx.config)) return 0;
+  const dedupe = dedupeKeys(ctx.config);
+  if (!dedupe) return 0;
+  const { keys, policy } = dedupe;
   const unique = ctx.plan.stagedKeysUnique;
   if (unique) {
     ctx.log.info('staged keys cannot repeat: no duplicate-key check', { sourceIndex: unique.sourceIndex, targetIndex: unique.targetIndex });
     return 0;
   }
-  const policy = s.mode === 'incremental_merge' || s.mode === 'incremental_append' ? s.duplicate_policy : 'fail';
   if (policy === 'keep_last') {
     const options = ctx.config.source.options;
     const removed = await query(
@@ -93,7 +89,7 @@ export const DEDUPE_STATISTICS_ROWS = 100_000;
 export function analyzesStaging(ctx: StrategyContext): boolean {
   if (ctx.stagedRows === 0) return false;
   if (strategyFor(ctx.config).needsStagingStatistics?.(ctx) ?? true) return true;
-  const checksKeys = (uniqueKey(ctx.config) ?? []).length > 0 && dedupesKeys(ctx.config) && !ctx.plan.stagedKeysUnique;
+  const checksKeys = dedupeKeys(ctx.config) !== undefined && !ctx.plan.stagedKeysUnique;
   return checksKeys && ctx.stagedRows > DEDUPE_STATISTICS_ROWS;
 }
 
@@ -130,4 +126,4 @@ export async function applyStrategy(ctx: StrategyContext): Promise<StrategyResul
 }
 
 export { XMIN_COLUMN };
-export type { Strategy, StrategyContext, StrategyResult } from './types.ts';
+export type { Strategy, StrategyContext, StrategyResult, TargetNeed } from './types.ts';

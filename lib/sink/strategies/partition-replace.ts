@@ -13,7 +13,7 @@
  * Every refusal (no partition for a value, too many partitions, an unsuitable target) happens before any change.
  */
 import type { PartitionConfig, PipelineConfig } from '../../config/index.ts';
-import { execute, query, type Db } from '../../db/index.ts';
+import { query, type Db } from '../../db/index.ts';
 import { ConfigError, InternalError, PartitionReplaceError, PartitionReplaceReasons, UnsafeTargetError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import {
@@ -36,9 +36,14 @@ import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { readLeafDependents, readLeafIndexes, readLeaves, readPartitionedTarget, withCatalogSearchPath, type LeafRow, type TargetInfo } from '../catalog.ts';
-import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
+import { rows } from './shared.ts';
+import { defineStrategy } from './statements.ts';
+import type { StatementContext, Statements } from './types.ts';
 
 const WHAT = 'partition_replace';
+
+/** Writers through the root and partition DDL wait, readers do not. */
+const partitionLockSql = (target: TableName): string => `LOCK TABLE ONLY ${qualified(target)} IN SHARE MODE`;
 /** Leaves probed per statement: one EXISTS per leaf, planned together. */
 const PROBE_BATCH = 100;
 
@@ -94,19 +99,26 @@ function tooMany(count: number, limit: number, what: string): PartitionReplaceEr
   );
 }
 
-async function applyFallback(ctx: StrategyContext, part: PartitionConfig, columns: readonly ColumnSpec[]): Promise<StrategyResult> {
-  const { db, staging } = ctx;
+async function* fallbackStatements(ctx: StatementContext, part: PartitionConfig, columns: readonly ColumnSpec[]): Statements {
+  const { db, staging, describing } = ctx;
   const target = ctx.config.sink.table;
-  const counted = (await query<{ n: string; has_null: boolean }>(db, distinctValuesSql(staging, part.column), `${WHAT}: counting staged values`)).rows[0];
-  const hasNull = counted?.has_null ?? false;
-  const values = Number(counted?.n ?? 0) + (hasNull ? 1 : 0);
-  if (values > part.max_partitions_per_run) throw tooMany(values, part.max_partitions_per_run, 'partition values');
+  let hasNull = true;
+  let values = 0;
+  if (!describing) {
+    const counted = (await query<{ n: string; has_null: boolean }>(db, distinctValuesSql(staging, part.column), `${WHAT}: counting staged values`)).rows[0];
+    hasNull = counted?.has_null ?? false;
+    values = Number(counted?.n ?? 0) + (hasNull ? 1 : 0);
+    if (values > part.max_partitions_per_run) throw tooMany(values, part.max_partitions_per_run, 'partition values');
+  }
   const sql = fallbackSql(target, staging, columns, part.column, { hasNull });
   let rowsDeleted = 0;
-  for (const statement of sql.delete) rowsDeleted += (await query(db, statement, `${WHAT}: deleting replaced partition values`)).rowCount ?? 0;
-  const inserted = await query(db, sql.insert, `${WHAT}: inserting staged rows`);
-  ctx.log.info('partition_replace: replaced partition values by delete/insert', { values, rowsDeleted });
-  return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted };
+  for (const [n, statement] of sql.delete.entries()) {
+    if (describing && n === 1) yield { note: '-- only when a NULL value is staged:\n' };
+    rowsDeleted += rows(yield { sql: statement, what: `${WHAT}: deleting replaced partition values` });
+  }
+  const inserted = yield { sql: sql.insert, what: `${WHAT}: inserting staged rows` };
+  if (!describing) ctx.log.info('partition_replace: replaced partition values by delete/insert', { values, rowsDeleted });
+  return { rowsInserted: rows(inserted), rowsDeleted };
 }
 
 /** OIDs of the leaves holding at least one value of the values table, probed in batches. */
@@ -119,16 +131,17 @@ async function leavesHolding(db: Db, values: TableName, leaves: readonly LeafRow
   return found;
 }
 
-async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: TargetInfo, columns: readonly ColumnSpec[]): Promise<StrategyResult> {
+async function* nativeStatements(ctx: StatementContext, part: PartitionConfig, info: TargetInfo, columns: readonly ColumnSpec[]): Statements {
   const { db, staging } = ctx;
   const target = ctx.config.sink.table;
   const required = part.native_mode === 'required';
   const targetType = info.columns.find((c) => c.name === part.column)?.type ?? '';
   const column: PartitionColumn = { name: part.column, type: targetType, cast: ctx.plan.columns.find((c) => c.name === part.column)?.type !== targetType };
+  if (ctx.describing) return yield* nativeTemplate(ctx, part, column, columns);
   // Writers through the root and partition DDL wait from here on, so the leaves stay as read and no row written meanwhile is lost with a dropped leaf.
-  await query(db, `LOCK TABLE ONLY ${qualified(target)} IN SHARE MODE`, `${WHAT}: locking the target`);
+  yield { sql: partitionLockSql(target), what: `${WHAT}: locking the target` };
   const values = valuesTable(staging);
-  await execute(db, valuesTableSql(values, staging, column, { index: true }), `${WHAT}: collecting the staged partition values`);
+  yield { batch: valuesTableSql(values, staging, column, { index: true }), what: `${WHAT}: collecting the staged partition values` };
 
   const { leaves, indexes, dependents, deleted } = await withCatalogSearchPath(db, async () => {
     const all = await readLeaves(db, info.oid);
@@ -202,9 +215,9 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
   let rowsDeleted = deleted;
   // Everything that only builds comes first, so the parent's exclusive lock (DETACH) is held as briefly as possible.
   for (const s of statements) {
-    await execute(db, s.create, `${WHAT}: creating a replacement partition`);
-    rowsInserted += (await query(db, s.insert, `${WHAT}: filling a replacement partition`)).rowCount ?? 0;
-    await execute(db, s.build, `${WHAT}: indexing a replacement partition`);
+    yield { batch: s.create, what: `${WHAT}: creating a replacement partition` };
+    rowsInserted += rows(yield { sql: s.insert, what: `${WHAT}: filling a replacement partition` });
+    yield { batch: s.build, what: `${WHAT}: indexing a replacement partition` };
   }
   if (leaves.byValue.length > 0) {
     const hasNull =
@@ -220,15 +233,15 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
       columns,
       { hasNull },
     );
-    for (const statement of sql.delete) rowsDeleted += (await query(db, statement, `${WHAT}: deleting replaced values of a DEFAULT partition`)).rowCount ?? 0;
-    rowsInserted += (await query(db, sql.insert, `${WHAT}: inserting staged rows of a DEFAULT partition`)).rowCount ?? 0;
+    for (const statement of sql.delete) rowsDeleted += rows(yield { sql: statement, what: `${WHAT}: deleting replaced values of a DEFAULT partition` });
+    rowsInserted += rows(yield { sql: sql.insert, what: `${WHAT}: inserting staged rows of a DEFAULT partition` });
   }
   // Every staged row belongs to exactly one replaced leaf or went in through the root; anything else would be a lost row.
   const staged = Number((await query<{ n: string }>(db, `SELECT count(*) AS n FROM ${qualified(staging)}`, WHAT)).rows[0]?.n ?? 0);
   if (staged !== rowsInserted)
     throw new InternalError(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
-  for (const s of statements) await execute(db, s.swap, `${WHAT}: swapping a partition`);
-  await query(db, `DROP TABLE ${qualified(values)}`, WHAT);
+  for (const s of statements) yield { batch: s.swap, what: `${WHAT}: swapping a partition` };
+  yield { sql: `DROP TABLE ${qualified(values)}`, what: WHAT };
   ctx.log.info('partition_replace: replaced partitions natively', {
     partitions: leaves.replaced.map((l) => qualified(l.table)),
     byValue: leaves.byValue.map((l) => qualified(l.table)),
@@ -238,8 +251,53 @@ async function applyNative(ctx: StrategyContext, part: PartitionConfig, info: Ta
   return { rowsInserted, rowsDeleted };
 }
 
+/**
+ * What `pgferry plan` prints for a native replacement: which leaves hold staged values is known only once they are
+ * staged, so one leaf stands for each, with placeholders for what the catalog gives the run.
+ */
+async function* nativeTemplate(ctx: StatementContext, part: PartitionConfig, column: PartitionColumn, columns: readonly ColumnSpec[]): Statements {
+  const { staging, plan } = ctx;
+  const target = ctx.config.sink.table;
+  const values = valuesTable(staging);
+  const leaf: LeafPartition = {
+    oid: '0',
+    table: { schema: '<leaf schema>', name: '<leaf>' },
+    parent: { schema: '<parent schema>', name: '<parent>' },
+    bound: '<bound of the leaf>',
+    constraint: '<partition constraint of the leaf>',
+    owner: '<owner of the leaf>',
+    unlogged: false,
+    options: [],
+    grants: null,
+    indexes: [],
+  };
+  const statements = leafStatements(leaf, leafTempNames(partitionTempPrefix(staging), 1, leaf), stagedSource(staging, plan.columns, column), columns);
+  yield { sql: partitionLockSql(target), what: WHAT };
+  yield { batch: valuesTableSql(values, staging, column, { index: true }), what: WHAT };
+  yield { note: '-- for every leaf partition (bound and constraint read from the catalog), whether it holds a staged value:\n' };
+  yield { sql: leavesHoldingSql(values, [{ oid: '0', constraint: '<partition constraint of the leaf>' }]), what: WHAT };
+  yield {
+    note: '-- for every leaf holding staged values: build its replacement, then swap it in (its indexes are rebuilt under temporary names and renamed):\n',
+  };
+  yield { batch: [...statements.create, statements.insert, ...statements.build, ...statements.swap], what: WHAT };
+  yield { note: '-- staged values of a DEFAULT partition (native_mode: auto only) are replaced value by value:\n' };
+  yield {
+    batch: [
+      `DELETE FROM ONLY "<default partition>" WHERE ${ident(part.column)} IN (SELECT v.${ident(part.column)} FROM ${qualified(values)} AS v WHERE NOT <constraints of the replaced leaves>)`,
+      `INSERT INTO ${qualified(target)} (...) SELECT ... FROM <staged rows> WHERE NOT <constraints of the replaced leaves>`,
+    ],
+    what: WHAT,
+  };
+  yield { sql: `DROP TABLE ${qualified(values)}`, what: WHAT };
+  return { rowsInserted: 0, rowsDeleted: 0 };
+}
+
 /** `partition_replace` (native or fallback, per `partition.native_mode`). */
-export const partitionReplace: Strategy = {
+export const partitionReplace = defineStrategy({
+  label: (config) => ({ mode: 'partition_replace', strategy: partitionConfig(config).native_mode }),
+  selects: (s) => s.mode === 'partition_replace',
+  // Native replacement (DETACH / ATTACH / DROP) needs the owner; fallback deletes and inserts.
+  needs: (config, target) => (partitionConfig(config).native_mode !== 'fallback' && target.partitioned ? ['ownership'] : ['SELECT', 'INSERT', 'DELETE']),
   async check(db, config, plan) {
     const part = partitionConfig(config);
     checkColumnStaged(plan, part.column);
@@ -248,61 +306,18 @@ export const partitionReplace: Strategy = {
     if (refusal !== undefined) throw requiredRefusal(config.sink.table, part.column, refusal);
   },
 
-  async apply(ctx) {
+  async *statements(ctx) {
     const part = partitionConfig(ctx.config);
     checkColumnStaged(ctx.plan, part.column);
     const target = ctx.config.sink.table;
     let info = await readPartitionedTarget(ctx.db, target);
     const refusal = nativeRefusal(info, part.column);
     if (part.native_mode === 'required' && refusal !== undefined) throw requiredRefusal(target, part.column, refusal);
-    if (part.native_mode !== 'fallback' && refusal === undefined && info) return applyNative(ctx, part, info, insertColumns(ctx.plan, info));
+    if (part.native_mode !== 'fallback' && refusal === undefined && info) return yield* nativeStatements(ctx, part, info, insertColumns(ctx.plan, info));
     if (!info) {
-      await query(ctx.db, createTableSql(target, ctx.plan.columns), 'creating the target');
-      info = await readPartitionedTarget(ctx.db, target);
+      yield { sql: createTableSql(target, ctx.plan.columns), what: 'creating the target' };
+      if (!ctx.describing) info = await readPartitionedTarget(ctx.db, target);
     }
-    return applyFallback(ctx, part, insertColumns(ctx.plan, info));
+    return yield* fallbackStatements(ctx, part, insertColumns(ctx.plan, info));
   },
-
-  async describe(db, config, plan, staging) {
-    const part = partitionConfig(config);
-    const target = config.sink.table;
-    const info = plan.targetExists ? await readPartitionedTarget(db, target) : undefined;
-    const columns = insertColumns(plan, info);
-    const create = info ? [] : [createTableSql(target, plan.columns)];
-    if (part.native_mode === 'fallback' || nativeRefusal(info, part.column) !== undefined) {
-      const sql = fallbackSql(target, staging, columns, part.column, { hasNull: true });
-      return [...create, sql.delete[0] ?? '', '-- only when a NULL value is staged:\n', sql.delete[1] ?? '', sql.insert];
-    }
-    const targetType = info?.columns.find((c) => c.name === part.column)?.type ?? '';
-    const column: PartitionColumn = { name: part.column, type: targetType, cast: plan.columns.find((c) => c.name === part.column)?.type !== targetType };
-    const values = valuesTable(staging);
-    const leaf: LeafPartition = {
-      oid: '0',
-      table: { schema: '<leaf schema>', name: '<leaf>' },
-      parent: { schema: '<parent schema>', name: '<parent>' },
-      bound: '<bound of the leaf>',
-      constraint: '<partition constraint of the leaf>',
-      owner: '<owner of the leaf>',
-      unlogged: false,
-      options: [],
-      grants: null,
-      indexes: [],
-    };
-    const statements = leafStatements(leaf, leafTempNames(partitionTempPrefix(staging), 1, leaf), stagedSource(staging, plan.columns, column), columns);
-    return [
-      `LOCK TABLE ONLY ${qualified(target)} IN SHARE MODE`,
-      ...valuesTableSql(values, staging, column, { index: true }),
-      '-- for every leaf partition (bound and constraint read from the catalog), whether it holds a staged value:\n',
-      leavesHoldingSql(values, [{ oid: '0', constraint: '<partition constraint of the leaf>' }]),
-      '-- for every leaf holding staged values: build its replacement, then swap it in (its indexes are rebuilt under temporary names and renamed):\n',
-      ...statements.create,
-      statements.insert,
-      ...statements.build,
-      ...statements.swap,
-      '-- staged values of a DEFAULT partition (native_mode: auto only) are replaced value by value:\n',
-      `DELETE FROM ONLY "<default partition>" WHERE ${ident(part.column)} IN (SELECT v.${ident(part.column)} FROM ${qualified(values)} AS v WHERE NOT <constraints of the replaced leaves>)`,
-      `INSERT INTO ${qualified(target)} (...) SELECT ... FROM <staged rows> WHERE NOT <constraints of the replaced leaves>`,
-      `DROP TABLE ${qualified(values)}`,
-    ];
-  },
-};
+});

@@ -5,21 +5,21 @@
  * foreign keys...). Readers keep reading the old rows until the swap; writers wait from the copy on.
  */
 import type { PipelineConfig } from '../../config/index.ts';
-import { execute, query } from '../../db/index.ts';
 import { DatabaseError, InternalError, UnsafeTargetError } from '../../errors.ts';
-import { exchangeStatements, exchangeTempPrefix } from '../../sql/exchange.ts';
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import { createShadowSql, insertStagedSql, keepTargetRowsSql, shadowLockSql, shadowTable, type ShadowKey } from '../../sql/shadow-swap.ts';
 import type { ColumnCatalog } from '../../sql/target-catalog.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
-import { checkExchangeAllowed, exchangeRefusal, exchangeTable, readTargetCatalog, type RefusalOptions } from '../exchange.ts';
+import { checkExchangeAllowed, exchangeRefusal, exchangeSteps, readTargetCatalog, type RefusalOptions } from '../exchange.ts';
 import { countRows, tableExists } from '../target.ts';
-import type { Strategy } from './types.ts';
+import { duplicatePolicy, rows, uniqueKey } from './shared.ts';
+import { defineStrategy } from './statements.ts';
 
 /** How exchange words a refusal on shadow_swap's behalf. */
 export const SHADOW_SWAP_REFUSAL: RefusalOptions = { strategy: 'shadow_swap', alternative: 'merge_policy: delete_insert' };
 
-function uniqueKey(config: PipelineConfig): readonly string[] {
+/** The merge key (shadow_swap is a merge: it always has one). */
+function mergeKey(config: PipelineConfig): readonly string[] {
   const s = config.sink.strategy;
   if (s.mode !== 'incremental_merge') throw new InternalError(`shadow_swap strategy called for mode ${s.mode}`);
   return s.unique_key;
@@ -50,7 +50,13 @@ function shadowKeys(columns: readonly ColumnCatalog[], keys: readonly string[]):
 }
 
 /** `incremental_merge` / `shadow_swap`. rowsDeleted: target rows replaced by a staged key; rowsInserted: staged rows. */
-export const shadowSwap: Strategy = {
+export const shadowSwap = defineStrategy({
+  label: () => ({ mode: 'incremental_merge', strategy: 'shadow_swap' }),
+  selects: (s) => s.mode === 'incremental_merge' && s.merge_policy === 'shadow_swap',
+  needs: () => ['ownership'],
+  replacesTarget: true,
+  keys: uniqueKey,
+  duplicates: duplicatePolicy,
   async check(db, config, plan) {
     await checkExchangeAllowed(db, config.sink.table, SHADOW_SWAP_REFUSAL);
     if (!plan.targetExists || !plan.targetColumns) return;
@@ -58,21 +64,22 @@ export const shadowSwap: Strategy = {
       config.sink.table,
       plan.targetColumns.map((c) => c.name),
       plan.columns.map((c) => c.name),
-      uniqueKey(config),
+      mergeKey(config),
     );
     if (reason !== undefined) throw new UnsafeTargetError(reason);
   },
 
-  async apply({ db, config, plan, staging, log }) {
+  async *statements({ db, config, plan, staging, log, describing }) {
     const target = config.sink.table;
-    const keys = uniqueKey(config);
+    const keys = mergeKey(config);
     const shadow = shadowTable(staging);
+    const exchange = { refusal: SHADOW_SWAP_REFUSAL, describing };
     if (!(await tableExists(db, target))) {
       // No target yet: the staged rows are the merged table.
-      await execute(db, createShadowSql(shadow, plan.columns, { unlogged: false }), 'shadow_swap: creating the shadow table');
-      const inserted = await query(db, insertStagedSql(shadow, staging, plan.columns), 'shadow_swap: copying staged rows');
-      await exchangeTable(db, target, shadow, { refusal: SHADOW_SWAP_REFUSAL });
-      return { rowsInserted: inserted.rowCount ?? 0, rowsDeleted: 0 };
+      yield { batch: createShadowSql(shadow, plan.columns, { unlogged: false }), what: 'shadow_swap: creating the shadow table' };
+      const inserted = yield { sql: insertStagedSql(shadow, staging, plan.columns), what: 'shadow_swap: copying staged rows' };
+      yield* exchangeSteps(db, target, shadow, exchange);
+      return { rowsInserted: rows(inserted), rowsDeleted: 0 };
     }
     const catalog = await readTargetCatalog(db, target);
     const refusal = catalog ? exchangeRefusal(catalog, SHADOW_SWAP_REFUSAL) : undefined;
@@ -87,38 +94,15 @@ export const shadowSwap: Strategy = {
     );
     if (mismatch !== undefined) throw new UnsafeTargetError(mismatch);
 
-    await query(db, shadowLockSql(target), 'shadow_swap: locking the target');
-    const before = await countRows(db, target);
-    await execute(db, createShadowSql(shadow, columns, { unlogged: catalog.unlogged }), 'shadow_swap: creating the shadow table');
-    const kept =
-      (await query(db, keepTargetRowsSql(shadow, target, staging, columns, shadowKeys(catalog.columns, keys)), 'shadow_swap: copying kept target rows'))
-        .rowCount ?? 0;
-    const inserted = (await query(db, insertStagedSql(shadow, staging, plan.columns), 'shadow_swap: copying staged rows')).rowCount ?? 0;
-    await exchangeTable(db, target, shadow, { refusal: SHADOW_SWAP_REFUSAL });
-    log.info('shadow_swap: swapped the merged table in', { kept, replaced: before - kept, inserted });
+    yield { sql: shadowLockSql(target), what: 'shadow_swap: locking the target' };
+    const before = describing ? 0 : await countRows(db, target);
+    yield { batch: createShadowSql(shadow, columns, { unlogged: catalog.unlogged }), what: 'shadow_swap: creating the shadow table' };
+    const kept = rows(
+      yield { sql: keepTargetRowsSql(shadow, target, staging, columns, shadowKeys(catalog.columns, keys)), what: 'shadow_swap: copying kept target rows' },
+    );
+    const inserted = rows(yield { sql: insertStagedSql(shadow, staging, plan.columns), what: 'shadow_swap: copying staged rows' });
+    yield* exchangeSteps(db, target, shadow, exchange);
+    if (!describing) log.info('shadow_swap: swapped the merged table in', { kept, replaced: before - kept, inserted });
     return { rowsInserted: inserted, rowsDeleted: before - kept };
   },
-
-  async describe(db, config, plan, staging) {
-    const target = config.sink.table;
-    const shadow = shadowTable(staging);
-    const catalog = plan.targetExists ? await readTargetCatalog(db, target) : undefined;
-    const exchange = exchangeStatements(catalog, target, shadow, exchangeTempPrefix(shadow));
-    if (!catalog)
-      return [
-        ...createShadowSql(shadow, plan.columns, { unlogged: false }),
-        insertStagedSql(shadow, staging, plan.columns),
-        ...exchange.prepare,
-        ...exchange.swap,
-      ];
-    const columns = catalog.columns.map((c) => ({ name: c.name, type: c.type }));
-    return [
-      shadowLockSql(target),
-      ...createShadowSql(shadow, columns, { unlogged: catalog.unlogged }),
-      keepTargetRowsSql(shadow, target, staging, columns, shadowKeys(catalog.columns, uniqueKey(config))),
-      insertStagedSql(shadow, staging, plan.columns),
-      ...exchange.prepare,
-      ...exchange.swap,
-    ];
-  },
-};
+});

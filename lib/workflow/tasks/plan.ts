@@ -2,7 +2,7 @@
 import { InternalError } from '../../errors.ts';
 import { createStaging, dropLeftoverStaging } from '../../sink/staging.ts';
 import { acquireLease, createRun, ensureStateSchema } from '../../state/store.ts';
-import { computePlan, isExchange } from '../planning.ts';
+import { computePlan, stagingBecomesTarget } from '../planning.ts';
 import { parseRunRequest, strategyLabel } from '../request.ts';
 import { withHeartbeat } from '../heartbeat.ts';
 import { withSessions } from '../sessions.ts';
@@ -36,7 +36,7 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
       });
       const leftovers = await dropLeftoverStaging(target, config.sink.staging.schema, config.name, input.runId);
       if (leftovers.length > 0) deps.log.warn('dropped staging tables left by earlier runs', { pipeline: config.name, tables: leftovers });
-      await createStaging(target, plan, { pipeline: config.name, runId: input.runId, logged: isExchange(config) });
+      await createStaging(target, plan, { pipeline: config.name, runId: input.runId, logged: stagingBecomesTarget(config) });
       deps.log.info('planned run', { pipeline: config.name, runId: input.runId, chunks: chunks.length, chunkRows, columns: plan.columns.length });
       return { pipeline: config.name, runId: input.runId, chunks: chunks.map((_, i) => i) };
     });
