@@ -11,6 +11,7 @@ import { exchangeStatements, exchangeTempPrefix, guardLockSql } from '../sql/exc
 import type { ObjectName, TargetCatalog } from '../sql/target-catalog.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import type { StagedNotNull } from '../sql/types.ts';
+import { readPrebuiltIndexes, readRelationExists } from './catalog/index.ts';
 import { readTargetCatalog } from './target-catalog.ts';
 
 export { readTargetCatalog } from './target-catalog.ts';
@@ -97,21 +98,13 @@ export async function exchangeTable(db: Db, target: TableName, staging: TableNam
   ).rows[0];
   // Definitions were printed with search_path = pg_catalog; they mean the same objects only under it.
   await setLocal(db, 'pg_catalog', options.lockTimeoutMs === undefined ? undefined : `${Math.max(1, Math.trunc(options.lockTimeoutMs))}ms`, what);
-  const exists = await query(
-    db,
-    {
-      text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
-      values: [target.schema, target.name],
-    },
-    what,
-  );
-  if ((exists.rowCount ?? 0) > 0) await query(db, guardLockSql(target), what);
+  if (await readRelationExists(db, target)) await query(db, guardLockSql(target), what);
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
   const prefix = options.tempPrefix ?? exchangeTempPrefix(staging);
   const statements = exchangeStatements(catalog, target, staging, prefix, options.stagedNotNull ?? []);
-  const prepare = adoptPrebuilt(statements, prefix, staging, await prebuiltIndexes(db, staging, prefix));
+  const prepare = adoptPrebuilt(statements, prefix, staging, await readPrebuiltIndexes(db, staging, prefix));
   const { swap } = statements;
   if (catalog) await query(db, maintenanceWorkMemSql(INDEX_BUILD_MEMORY_BYTES), what);
   await execute(db, prepare, `${what}: building on the staged table`);
@@ -129,22 +122,6 @@ export async function exchangePrebuildSql(db: Db, target: TableName, staging: Ta
   if (!catalog || exchangeRefusal(catalog) !== undefined) return [];
   const prefix = exchangeTempPrefix(staging);
   return exchangeStatements(catalog, target, staging, prefix, stagedNotNull).prebuildable.map((build) => prebuildSql(prefix, build));
-}
-
-/** Names of the staged table's indexes built ahead of the transaction (prefixed `<prefix>_p`). */
-async function prebuiltIndexes(db: Db, staging: TableName, prefix: string): Promise<string[]> {
-  const found = await query<{ name: string }>(
-    db,
-    {
-      text: `SELECT ic.relname AS name FROM pg_catalog.pg_index i
-      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-      JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND left(ic.relname, $3) = $4 ORDER BY 1`,
-      values: [staging.schema, staging.name, prefix.length + 2, `${prefix}_p`],
-    },
-    `exchanging into ${qualified(staging)}: reading the indexes built ahead`,
-  );
-  return found.rows.map((r) => r.name);
 }
 
 /** Fails unless a transaction is open: outside one, a failure between DROP and RENAME would lose the target. */

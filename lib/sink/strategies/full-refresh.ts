@@ -6,9 +6,10 @@ import { adoptPrebuilt, prebuiltIndexName } from '../../sql/exchange-prebuild.ts
 import { exchangeStatements, exchangeTempPrefix, stagedNotNullFor } from '../../sql/exchange.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
-import { insertWithDeferredIndexes, readDeferrableIndexes } from '../deferred-indexes.ts';
+import { readDeferrableIndexes, readTableExists } from '../catalog/index.ts';
+import { insertWithDeferredIndexes } from '../deferred-indexes.ts';
 import { checkExchangeAllowed, exchangePrebuildSql, exchangeTable, readTargetCatalog } from '../exchange.ts';
-import { countRows, tableExists } from '../target.ts';
+import { countRows } from '../target.ts';
 import type { Strategy } from './types.ts';
 
 /**
@@ -21,7 +22,7 @@ export const truncateInsert: Strategy = {
   needsStagingStatistics: () => false,
   async apply({ db, config, plan, staging }) {
     const target = config.sink.table;
-    const exists = await tableExists(db, target);
+    const exists = await readTableExists(db, target);
     const rowsDeleted = exists ? await countRows(db, target) : 0;
     if (!exists) await query(db, createTableSql(target, plan.columns), 'creating the target');
     const [truncate, insert] = truncateInsertSql(target, staging, plan.columns);
@@ -63,7 +64,7 @@ export const exchange: Strategy = {
   },
   async apply({ db, config, plan, staging, stagedRows }) {
     const target = config.sink.table;
-    const rowsDeleted = (await tableExists(db, target)) ? await countRows(db, target) : 0;
+    const rowsDeleted = (await readTableExists(db, target)) ? await countRows(db, target) : 0;
     // The staging marker comment must not survive as the target's comment.
     await query(db, `COMMENT ON TABLE ${qualified(staging)} IS NULL`, 'exchanging the target');
     await exchangeTable(db, target, staging, { stagedNotNull: plan.stagedNotNull ?? [] });

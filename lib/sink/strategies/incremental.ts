@@ -19,11 +19,10 @@ import {
 } from '../../sql/merge.ts';
 import { identList, qualified, type TableName } from '../../sql/quote.ts';
 import type { RunPlan } from '../../state/types.ts';
-import { readHasUniqueIndexOn } from '../catalog.ts';
+import { readHasUniqueIndexOn, readInsertedInTransaction, readTableExists } from '../catalog/index.ts';
 import { describeEmptyTarget, loadEmptyTarget } from '../empty-target.ts';
-import { insertedInTransaction, planInPlaceMerge } from '../in-place-merge.ts';
+import { planInPlaceMerge } from '../in-place-merge.ts';
 import { analyzeStaging } from '../staging.ts';
-import { tableExists } from '../target.ts';
 import type { Strategy, StrategyContext, StrategyResult } from './types.ts';
 
 /** The strategy's unique_key, if it has one. */
@@ -46,7 +45,7 @@ function keyColumns(plan: RunPlan, keys: readonly string[]): KeyColumn[] {
  */
 async function loadNewTarget(ctx: StrategyContext, keys: readonly string[] | undefined): Promise<StrategyResult | undefined> {
   const target = ctx.config.sink.table;
-  if (await tableExists(ctx.db, target)) return undefined;
+  if (await readTableExists(ctx.db, target)) return undefined;
   const statements = await newTargetStatements(ctx.db, ctx.config, ctx.plan, ctx.staging, keys);
   await query(ctx.db, statements.create, 'creating the target');
   const inserted = await query(ctx.db, statements.insert, 'inserting into the new target');
@@ -135,9 +134,9 @@ export const deleteInsert: Strategy = {
       ctx.log.info('delete_insert: replacing rows in place (INSERT ... ON CONFLICT DO UPDATE)', { unstaged });
       let inserted: number;
       if (countFromStatistics) {
-        const before = await insertedInTransaction(ctx.db, target);
+        const before = await readInsertedInTransaction(ctx.db, target);
         await query(ctx.db, upsertSql(target, ctx.staging, ctx.plan.columns, keys, unstaged), 'replacing staged rows in place');
-        inserted = (await insertedInTransaction(ctx.db, target)) - before;
+        inserted = (await readInsertedInTransaction(ctx.db, target)) - before;
       } else {
         const sql = replaceInPlaceSql(target, ctx.staging, ctx.plan.columns, keys, unstaged, { returningOld });
         const result = await query<{ rows: string; replaced: string }>(ctx.db, sql, 'replacing staged rows in place');
@@ -239,7 +238,7 @@ export const replace: Strategy = {
     const s = ctx.config.sink.strategy;
     if (s.mode !== 'replace') throw new InternalError('replace strategy called for another mode');
     // The predicate runs against the target even when it was just created or is empty, so a bad one fails the first run.
-    if (!(await tableExists(ctx.db, ctx.config.sink.table)))
+    if (!(await readTableExists(ctx.db, ctx.config.sink.table)))
       await query(ctx.db, createTableSql(ctx.config.sink.table, ctx.plan.columns), 'creating the target');
     const [del, ins] = replaceSql(ctx.config.sink.table, ctx.staging, ctx.plan.columns, s.custom_predicate);
     const deleted = await query(ctx.db, del ?? '', 'deleting the replaced slice');

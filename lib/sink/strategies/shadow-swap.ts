@@ -12,8 +12,9 @@ import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import { createShadowSql, insertStagedSql, keepTargetRowsSql, shadowLockSql, shadowTable, type ShadowKey } from '../../sql/shadow-swap.ts';
 import type { ColumnCatalog } from '../../sql/target-catalog.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
+import { readTableExists } from '../catalog/index.ts';
 import { checkExchangeAllowed, exchangeRefusal, exchangeTable, readTargetCatalog, type RefusalOptions } from '../exchange.ts';
-import { countRows, tableExists } from '../target.ts';
+import { countRows } from '../target.ts';
 import type { Strategy } from './types.ts';
 
 /** How exchange words a refusal on shadow_swap's behalf. */
@@ -67,7 +68,7 @@ export const shadowSwap: Strategy = {
     const target = config.sink.table;
     const keys = uniqueKey(config);
     const shadow = shadowTable(staging);
-    if (!(await tableExists(db, target))) {
+    if (!(await readTableExists(db, target))) {
       // No target yet: the staged rows are the merged table.
       await execute(db, createShadowSql(shadow, plan.columns, { unlogged: false }), 'shadow_swap: creating the shadow table');
       const inserted = await query(db, insertStagedSql(shadow, staging, plan.columns), 'shadow_swap: copying staged rows');
