@@ -16,21 +16,16 @@ import type { TaskLogger } from '../log.ts';
 import { insertAllSql, lockExclusiveSql } from '../sql/load.ts';
 import { qualified, type TableName } from '../sql/quote.ts';
 import type { ColumnSpec } from '../sql/types.ts';
-import { deferredLoadStatements, readDeferrableIndexes } from './deferred-indexes.ts';
+import { readDeferrableIndexes, readEmptyLoadEligible } from './catalog/index.ts';
+import { deferredLoadStatements } from './deferred-indexes.ts';
 import { printStatements, SILENT_LOG } from './strategies/statements.ts';
 import type { Step, StrategyResult } from './strategies/types.ts';
 
 const WHAT = 'loading the empty target';
 
-const ELIGIBLE_SQL = `SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass AND NOT c.relhasrules AND NOT c.relrowsecurity
-  AND pg_catalog.pg_has_role(c.relowner, 'USAGE')
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS eligible
-FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
-
 /** Whether the target may be loaded as an empty table and holds no rows now (a hint, until its lock is held). */
 export async function emptyTargetHint(db: Db, target: TableName): Promise<boolean> {
-  const facts = await query<{ eligible: boolean }>(db, { text: ELIGIBLE_SQL, values: [qualified(target)] }, WHAT);
-  return facts.rows[0]?.eligible === true && (await isEmpty(db, target));
+  return (await readEmptyLoadEligible(db, target)) && (await isEmpty(db, target));
 }
 
 async function isEmpty(db: Db, target: TableName): Promise<boolean> {

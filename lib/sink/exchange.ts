@@ -14,6 +14,7 @@ import { ident, qualified, type TableName } from '../sql/quote.ts';
 import type { StagedNotNull } from '../sql/types.ts';
 import { runStatements } from './strategies/statements.ts';
 import type { Step } from './strategies/types.ts';
+import { readPrebuiltIndexes, readRelationExists } from './catalog/index.ts';
 import { readTargetCatalog } from './target-catalog.ts';
 
 export { readTargetCatalog } from './target-catalog.ts';
@@ -113,22 +114,14 @@ export async function* exchangeSteps(
   ).rows[0];
   // Definitions were printed with search_path = pg_catalog; they mean the same objects only under it.
   yield* setLocal('pg_catalog', options.lockTimeoutMs === undefined ? undefined : `${Math.max(1, Math.trunc(options.lockTimeoutMs))}ms`, what);
-  const exists = await query(
-    db,
-    {
-      text: 'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
-      values: [target.schema, target.name],
-    },
-    what,
-  );
-  if ((exists.rowCount ?? 0) > 0) yield { sql: guardLockSql(target), what };
+  if (await readRelationExists(db, target)) yield { sql: guardLockSql(target), what };
   const catalog = await readTargetCatalog(db, target);
   const reason = catalog ? exchangeRefusal(catalog, options.refusal) : undefined;
   if (reason !== undefined) throw new UnsafeTargetError(reason);
   const prefix = options.tempPrefix ?? exchangeTempPrefix(staging);
   const statements = exchangeStatements(catalog, target, staging, prefix, options.stagedNotNull ?? []);
   const built = !options.describing
-    ? await prebuiltIndexes(db, staging, prefix)
+    ? await readPrebuiltIndexes(db, staging, prefix)
     : options.builtAhead
       ? statements.prebuildable.map((build) => prebuiltIndexName(prefix, build))
       : [];
@@ -149,22 +142,6 @@ export async function exchangePrebuildSql(db: Db, target: TableName, staging: Ta
   if (!catalog || exchangeRefusal(catalog) !== undefined) return [];
   const prefix = exchangeTempPrefix(staging);
   return exchangeStatements(catalog, target, staging, prefix, stagedNotNull).prebuildable.map((build) => prebuildSql(prefix, build));
-}
-
-/** Names of the staged table's indexes built ahead of the transaction (prefixed `<prefix>_p`). */
-async function prebuiltIndexes(db: Db, staging: TableName, prefix: string): Promise<string[]> {
-  const found = await query<{ name: string }>(
-    db,
-    {
-      text: `SELECT ic.relname AS name FROM pg_catalog.pg_index i
-      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-      JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND left(ic.relname, $3) = $4 ORDER BY 1`,
-      values: [staging.schema, staging.name, prefix.length + 2, `${prefix}_p`],
-    },
-    `exchanging into ${qualified(staging)}: reading the indexes built ahead`,
-  );
-  return found.rows.map((r) => r.name);
 }
 
 /** Fails unless a transaction is open: outside one, a failure between DROP and RENAME would lose the target. */

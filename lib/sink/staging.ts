@@ -3,13 +3,14 @@ import { createHash } from 'node:crypto';
 import { MAX_IDENTIFIER_BYTES } from '../config/types.ts';
 import { copyBetween, execute, query, transaction, type CopyResult, type Db } from '../db/index.ts';
 import { DatabaseError, PgferryError } from '../errors.ts';
-import { createStagingSql, dropStagingSql, stagingCommentPrefix } from '../sql/ddl.ts';
+import { createStagingSql, dropStagingSql } from '../sql/ddl.ts';
 import { copyFromSql, copyToSql } from '../sql/extract.ts';
 import { analyzeStagingSql } from '../sql/load.ts';
 import { XMIN_COLUMN } from '../sql/merge.ts';
 import { ident, literal, qualified, type TableName } from '../sql/quote.ts';
 import type { ColumnSpec } from '../sql/types.ts';
 import type { RunPlan } from '../state/types.ts';
+import { readLeftoverStaging, readSchemaExists } from './catalog/index.ts';
 
 /** Cuts a string to at most `bytes` UTF-8 bytes without splitting a character. */
 export function truncateBytes(text: string, bytes: number): string {
@@ -52,12 +53,7 @@ export function stagedColumns(plan: RunPlan): ColumnSpec[] {
 /** Creates the staging tables of a run (replacing those of an earlier attempt of the same plan). */
 export async function createStaging(db: Db, plan: RunPlan, options: { pipeline: string; runId: string; logged: boolean }): Promise<void> {
   const { staging, done } = stagingTables(plan);
-  const found = await query<{ exists: boolean }>(
-    db,
-    { text: 'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists', values: [staging.schema] },
-    'looking for the staging schema',
-  );
-  const schemaExists = found.rows[0]?.exists ?? false;
+  const schemaExists = await readSchemaExists(db, staging.schema);
   await transaction(db, () =>
     execute(
       db,
@@ -112,20 +108,11 @@ WHERE l.relation IN (to_regclass($1), to_regclass($2)) AND l.pid <> pg_backend_p
 
 /** Drops staging tables left by earlier runs of the pipeline (a crashed run); call while holding the lease. */
 export async function dropLeftoverStaging(db: Db, schema: string, pipeline: string, keepRunId: string): Promise<string[]> {
-  const result = await query<{ name: string }>(
-    db,
-    {
-      text: `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND starts_with(obj_description(c.oid, 'pg_class'), $2)
-  AND obj_description(c.oid, 'pg_class') <> $3`,
-      values: [schema, stagingCommentPrefix(pipeline), stagingCommentPrefix(pipeline) + keepRunId],
-    },
-    'looking for leftover staging tables',
-  );
-  for (const row of result.rows) {
-    await query(db, `DROP TABLE IF EXISTS ${ident(schema)}.${ident(row.name)}`, 'dropping a leftover staging table');
+  const names = await readLeftoverStaging(db, schema, pipeline, keepRunId);
+  for (const name of names) {
+    await query(db, `DROP TABLE IF EXISTS ${ident(schema)}.${ident(name)}`, 'dropping a leftover staging table');
   }
-  return result.rows.map((r) => r.name);
+  return names;
 }
 
 /**

@@ -9,7 +9,7 @@ import { serverVersion } from '../db/server.ts';
 import { NotSupportedError } from '../errors.ts';
 import type { TableName } from '../sql/quote.ts';
 import type { ColumnCatalog, ConstraintCatalog, ConstraintKind, Grant, ObjectName, RelOption, TargetCatalog, TriggerCatalog } from '../sql/target-catalog.ts';
-import { withCatalogSearchPath } from './catalog.ts';
+import { withCatalogSearchPath } from './catalog/index.ts';
 
 const WHAT = 'reading the target catalog';
 

@@ -5,7 +5,8 @@
  */
 import { deleteInsertSql, KEY_ARRAY_LIMIT, replaceInPlaceSql, upsertSql } from '../../sql/merge.ts';
 import { analyzeStagingSql } from '../../sql/load.ts';
-import { insertedInTransaction, planInPlaceMerge } from '../in-place-merge.ts';
+import { readInsertedInTransaction } from '../catalog/index.ts';
+import { planInPlaceMerge } from '../in-place-merge.ts';
 import { duplicatePolicy, keyColumns, newOrEmptyTargetStatements, rows, uniqueKey } from './shared.ts';
 import { defineStrategy } from './statements.ts';
 
@@ -40,9 +41,9 @@ export const deleteInsert = defineStrategy({
       const what = 'replacing staged rows in place';
       let inserted: number;
       if (countFromStatistics) {
-        const before = describing ? 0 : await insertedInTransaction(db, target);
+        const before = describing ? 0 : await readInsertedInTransaction(db, target);
         yield { sql: upsertSql(target, staging, plan.columns, keys, unstaged), what };
-        inserted = describing ? 0 : (await insertedInTransaction(db, target)) - before;
+        inserted = describing ? 0 : (await readInsertedInTransaction(db, target)) - before;
       } else {
         const result = yield { sql: replaceInPlaceSql(target, staging, plan.columns, keys, unstaged, { returningOld }), what };
         // With only key columns to set, DO NOTHING returns just the inserted rows: the others already equal staging.

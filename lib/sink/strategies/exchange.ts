@@ -4,7 +4,8 @@ import { stagedNotNullFor } from '../../sql/exchange.ts';
 import { analyzeStagingSql } from '../../sql/load.ts';
 import { qualified } from '../../sql/quote.ts';
 import { checkExchangeAllowed, exchangePrebuildSql, exchangeSteps } from '../exchange.ts';
-import { countRows, tableExists } from '../target.ts';
+import { readTableExists } from '../catalog/index.ts';
+import { countRows } from '../target.ts';
 import { defineStrategy } from './statements.ts';
 
 export const exchange = defineStrategy({
@@ -34,7 +35,7 @@ export const exchange = defineStrategy({
   },
   async *statements({ db, config, plan, staging, stagedRows, describing }) {
     const target = config.sink.table;
-    const rowsDeleted = !describing && (await tableExists(db, target)) ? await countRows(db, target) : 0;
+    const rowsDeleted = !describing && (await readTableExists(db, target)) ? await countRows(db, target) : 0;
     // The staging marker comment must not survive as the target's comment.
     yield { sql: `COMMENT ON TABLE ${qualified(staging)} IS NULL`, what: 'exchanging the target' };
     yield* exchangeSteps(db, target, staging, { stagedNotNull: plan.stagedNotNull ?? [], describing, builtAhead: true });

@@ -35,7 +35,15 @@ import {
 import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
 import type { RunPlan } from '../../state/types.ts';
-import { readLeafDependents, readLeafIndexes, readLeaves, readPartitionedTarget, withCatalogSearchPath, type LeafRow, type TargetInfo } from '../catalog.ts';
+import {
+  readLeafDependents,
+  readLeafIndexes,
+  readLeaves,
+  readPartitionedTarget,
+  withCatalogSearchPath,
+  type LeafRow,
+  type TargetInfo,
+} from '../catalog/index.ts';
 import { rows } from './shared.ts';
 import { defineStrategy } from './statements.ts';
 import type { StatementContext, Statements } from './types.ts';

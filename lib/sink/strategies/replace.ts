@@ -2,7 +2,7 @@
 import { InternalError } from '../../errors.ts';
 import { createTableSql } from '../../sql/ddl.ts';
 import { replaceSql } from '../../sql/merge.ts';
-import { tableExists } from '../target.ts';
+import { readTableExists } from '../catalog/index.ts';
 import { rows } from './shared.ts';
 import { defineStrategy } from './statements.ts';
 
@@ -16,7 +16,7 @@ export const replace = defineStrategy({
     const s = config.sink.strategy;
     if (s.mode !== 'replace') throw new InternalError('replace strategy called for another mode');
     // The predicate runs against the target even when it was just created or is empty, so a bad one fails the first run.
-    if (!(await tableExists(db, config.sink.table))) yield { sql: createTableSql(config.sink.table, plan.columns), what: 'creating the target' };
+    if (!(await readTableExists(db, config.sink.table))) yield { sql: createTableSql(config.sink.table, plan.columns), what: 'creating the target' };
     const [del, ins] = replaceSql(config.sink.table, staging, plan.columns, s.custom_predicate);
     const deleted = yield { sql: del ?? '', what: 'deleting the replaced slice' };
     const inserted = yield { sql: ins ?? '', what: 'inserting staged rows' };

@@ -10,8 +10,9 @@ import { ident, qualified, type TableName } from '../../sql/quote.ts';
 import { createShadowSql, insertStagedSql, keepTargetRowsSql, shadowLockSql, shadowTable, type ShadowKey } from '../../sql/shadow-swap.ts';
 import type { ColumnCatalog } from '../../sql/target-catalog.ts';
 import type { ColumnSpec } from '../../sql/types.ts';
+import { readTableExists } from '../catalog/index.ts';
 import { checkExchangeAllowed, exchangeRefusal, exchangeSteps, readTargetCatalog, type RefusalOptions } from '../exchange.ts';
-import { countRows, tableExists } from '../target.ts';
+import { countRows } from '../target.ts';
 import { duplicatePolicy, rows, uniqueKey } from './shared.ts';
 import { defineStrategy } from './statements.ts';
 
@@ -74,7 +75,7 @@ export const shadowSwap = defineStrategy({
     const keys = mergeKey(config);
     const shadow = shadowTable(staging);
     const exchange = { refusal: SHADOW_SWAP_REFUSAL, describing };
-    if (!(await tableExists(db, target))) {
+    if (!(await readTableExists(db, target))) {
       // No target yet: the staged rows are the merged table.
       yield { batch: createShadowSql(shadow, plan.columns, { unlogged: false }), what: 'shadow_swap: creating the shadow table' };
       const inserted = yield { sql: insertStagedSql(shadow, staging, plan.columns), what: 'shadow_swap: copying staged rows' };

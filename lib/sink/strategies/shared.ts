@@ -7,7 +7,7 @@ import { insertAllSql } from '../../sql/load.ts';
 import { uniqueKeyIndexSql, type KeyColumn } from '../../sql/merge.ts';
 import type { RunPlan } from '../../state/types.ts';
 import { emptyTargetStatements } from '../empty-target.ts';
-import { tableExists } from '../target.ts';
+import { readTableExists } from '../catalog/index.ts';
 import type { StatementContext, Step, StrategyResult } from './types.ts';
 
 /** Steps that may hand the strategy's own statements back (undefined). */
@@ -42,7 +42,7 @@ export function keyColumns(plan: RunPlan, keys: readonly string[]): KeyColumn[] 
  */
 export async function* newTargetStatements(ctx: StatementContext, keys: readonly string[] | undefined): Preamble {
   const target = ctx.config.sink.table;
-  if (await tableExists(ctx.db, target)) return undefined;
+  if (await readTableExists(ctx.db, target)) return undefined;
   yield { sql: createTableSql(target, ctx.plan.columns), what: 'creating the target' };
   const inserted = yield { sql: insertAllSql(target, ctx.staging, ctx.plan.columns), what: 'inserting into the new target' };
   if (keys && keys.length > 0) {

@@ -5,8 +5,9 @@
  */
 import { createTableSql } from '../../sql/ddl.ts';
 import { truncateInsertSql } from '../../sql/load.ts';
-import { deferredLoadStatements, readDeferrableIndexes } from '../deferred-indexes.ts';
-import { countRows, tableExists } from '../target.ts';
+import { readDeferrableIndexes, readTableExists } from '../catalog/index.ts';
+import { deferredLoadStatements } from '../deferred-indexes.ts';
+import { countRows } from '../target.ts';
 import { defineStrategy } from './statements.ts';
 
 export const truncateInsert = defineStrategy({
@@ -17,7 +18,7 @@ export const truncateInsert = defineStrategy({
   needsStagingStatistics: () => false,
   async *statements({ db, config, plan, staging, describing }) {
     const target = config.sink.table;
-    const exists = await tableExists(db, target);
+    const exists = await readTableExists(db, target);
     const rowsDeleted = exists && !describing ? await countRows(db, target) : 0;
     if (!exists) yield { sql: createTableSql(target, plan.columns), what: 'creating the target' };
     const [truncate, insert] = truncateInsertSql(target, staging, plan.columns);

@@ -2,7 +2,7 @@
 import { identList, qualified } from '../../sql/quote.ts';
 import { upsertSql } from '../../sql/merge.ts';
 import { UnsafeTargetError } from '../../errors.ts';
-import { readHasUniqueIndexOn } from '../catalog.ts';
+import { readHasUniqueIndexOn } from '../catalog/index.ts';
 import { duplicatePolicy, newOrEmptyTargetStatements, rows, uniqueKey } from './shared.ts';
 import { defineStrategy } from './statements.ts';
 

@@ -1,68 +1,11 @@
-/**
- * Catalog reads of the sink: one function per thing listed, its SQL inside, named `read<Thing>`. Definitions
- * are printed with `search_path = pg_catalog` (withCatalogSearchPath) where the caller executes the text.
- * What exchange reads of its target is composed in ./target-catalog.ts.
- */
-import { inTransaction, query, transaction, type Db } from '../db/index.ts';
-import { INDEX_CONSTRAINT_KINDS } from '../sql/indexes.ts';
-import type { LeafIndex, LeafPartition } from '../sql/partition.ts';
-import { qualified, type TableName } from '../sql/quote.ts';
+/** Catalog reads of partition_replace: the partitioned target, its leaves, their indexes and dependents. */
+import { query, type Db } from '../../db/index.ts';
+import { INDEX_CONSTRAINT_KINDS } from '../../sql/indexes.ts';
+import type { LeafIndex, LeafPartition } from '../../sql/partition.ts';
+import { qualified, type TableName } from '../../sql/quote.ts';
+import { withCatalogSearchPath } from './search-path.ts';
 
-const WHAT = 'reading the target catalog';
 const PARTITION_WHAT = 'partition_replace';
-
-/**
- * Runs `work` with `search_path = pg_catalog` and leaves the session's setting as it was: inside the caller's
- * transaction in a savepoint that is rolled back to (which undoes the SET LOCAL), otherwise in a transaction
- * of its own (which also gives every query the same snapshot).
- */
-export async function withCatalogSearchPath<T>(db: Db, work: () => Promise<T>): Promise<T> {
-  if (!inTransaction(db)) {
-    return transaction(
-      db,
-      async () => {
-        await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-        return work();
-      },
-      WHAT,
-    );
-  }
-  await query(db, 'SAVEPOINT pgferry_catalog', WHAT);
-  let result: T;
-  try {
-    await query(db, 'SET LOCAL search_path = pg_catalog', WHAT);
-    result = await work();
-  } catch (error) {
-    // Also leaves the caller's transaction usable again; the original error is the one worth reporting.
-    await db
-      .query('ROLLBACK TO SAVEPOINT pgferry_catalog')
-      .then(() => db.query('RELEASE SAVEPOINT pgferry_catalog'))
-      .catch(() => undefined);
-    throw error;
-  }
-  await query(db, 'ROLLBACK TO SAVEPOINT pgferry_catalog', WHAT);
-  await query(db, 'RELEASE SAVEPOINT pgferry_catalog', WHAT);
-  return result;
-}
-
-/** Whether `table` has a unique index on exactly `keys` (no predicate, no expression, no other key column): what upsert's ON CONFLICT needs. */
-export async function readHasUniqueIndexOn(db: Db, table: TableName, keys: readonly string[]): Promise<boolean> {
-  const result = await query<{ ok: boolean }>(
-    db,
-    {
-      text: `SELECT EXISTS (
-  SELECT 1 FROM pg_index i
-  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-    AND i.indnkeyatts = cardinality($2::text[])
-    AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]))
-      = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k)
-) AS ok`,
-      values: [qualified(table), keys],
-    },
-    'looking for the unique index upsert needs',
-  );
-  return result.rows[0]?.ok === true;
-}
 
 /** The target as partition_replace needs it. */
 export interface TargetInfo {
