@@ -41,6 +41,11 @@ export function guardLockSql(target: TableName): string {
   return `LOCK TABLE ${qualified(target)} IN SHARE UPDATE EXCLUSIVE MODE`;
 }
 
+/** Clears the staging marker comment, which must not survive as the target's comment. */
+export function clearStagingCommentSql(staging: TableName): string {
+  return `COMMENT ON TABLE ${qualified(staging)} IS NULL`;
+}
+
 /** Whether a not-null constraint's definition is the plain `NOT NULL col` (not NO INHERIT, not NOT VALID). */
 export function isPlainNotNull(definition: string): boolean {
   return /^NOT NULL (?:"(?:[^"]|"")+"|[^\s"]+)$/.test(definition);

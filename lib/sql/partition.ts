@@ -285,3 +285,13 @@ function checkedName(name: string): string {
   if (Buffer.byteLength(name) > MAX_IDENT_BYTES) throw new InternalError(`partition_replace: name ${name} is longer than ${MAX_IDENT_BYTES} bytes`);
   return name;
 }
+
+/** Writers through the root and partition DDL wait from here on (readers do not), so the leaves stay as read. */
+export function partitionLockSql(target: TableName): string {
+  return `LOCK TABLE ONLY ${qualified(target)} IN SHARE MODE`;
+}
+
+/** Drops the run's table of staged partition values once the leaves are swapped. */
+export function dropValuesTableSql(values: TableName): string {
+  return `DROP TABLE ${qualified(values)}`;
+}

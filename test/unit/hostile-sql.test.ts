@@ -344,6 +344,7 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'merge.replaceSql': () => merge.replaceSql(target, staging, columns, `${ident(N.key2)} = 'x'`),
   'merge.uniqueKeyIndexSql': () => merge.uniqueKeyIndexSql(target, [N.key, N.key2], true),
   'exchange.guardLockSql': () => exchange.guardLockSql(target),
+  'exchange.clearStagingCommentSql': () => exchange.clearStagingCommentSql(staging),
   'exchange.exchangeStatements': () => {
     const { prepare, swap } = exchange.exchangeStatements(catalog(), target, staging, exchange.exchangeTempPrefix(staging));
     const bare = exchange.exchangeStatements(undefined, target, staging, exchange.exchangeTempPrefix(staging));
@@ -421,6 +422,8 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     partition.stagedSource(staging, columns, { ...partitionColumn, cast: false }),
   ],
   'partition.distinctValuesSql': () => partition.distinctValuesSql(staging, N.key2),
+  'partition.partitionLockSql': () => partition.partitionLockSql(target),
+  'partition.dropValuesTableSql': () => partition.dropValuesTableSql(staging),
   'partition.fallbackSql': () => {
     const sql = partition.fallbackSql(target, staging, columns, N.key2, { hasNull: true });
     return [...sql.delete, sql.insert];

@@ -1,8 +1,7 @@
 /** `full_refresh` / `exchange`: the loaded staging table becomes the target by rename (see ../exchange.ts). */
 import { INDEX_BUILD_MEMORY_BYTES, maintenanceWorkMemSql } from '../../sql/deferred-indexes.ts';
-import { stagedNotNullFor } from '../../sql/exchange.ts';
+import { clearStagingCommentSql, stagedNotNullFor } from '../../sql/exchange.ts';
 import { analyzeStagingSql } from '../../sql/load.ts';
-import { qualified } from '../../sql/quote.ts';
 import { checkExchangeAllowed, exchangePrebuildSql, exchangeSteps } from '../exchange.ts';
 import { readTableExists } from '../catalog/index.ts';
 import { countRows } from '../target.ts';
@@ -36,8 +35,7 @@ export const exchange = defineStrategy({
   async *statements({ db, config, plan, staging, stagedRows, describing }) {
     const target = config.sink.table;
     const rowsDeleted = !describing && (await readTableExists(db, target)) ? await countRows(db, target) : 0;
-    // The staging marker comment must not survive as the target's comment.
-    yield { sql: `COMMENT ON TABLE ${qualified(staging)} IS NULL`, what: 'exchanging the target' };
+    yield { sql: clearStagingCommentSql(staging), what: 'exchanging the target' };
     yield* exchangeSteps(db, target, staging, { stagedNotNull: plan.stagedNotNull ?? [], describing, builtAhead: true });
     return { rowsInserted: stagedRows ?? 0, rowsDeleted };
   },

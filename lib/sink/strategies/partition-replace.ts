@@ -19,10 +19,12 @@ import { createTableSql } from '../../sql/ddl.ts';
 import {
   byValueSql,
   distinctValuesSql,
+  dropValuesTableSql,
   fallbackSql,
   leafStatements,
   leafTempNames,
   leavesHoldingSql,
+  partitionLockSql,
   partitionTempPrefix,
   stagedSource,
   valuesOutsideSql,
@@ -50,8 +52,6 @@ import type { StatementContext, Statements } from './types.ts';
 
 const WHAT = 'partition_replace';
 
-/** Writers through the root and partition DDL wait, readers do not. */
-const partitionLockSql = (target: TableName): string => `LOCK TABLE ONLY ${qualified(target)} IN SHARE MODE`;
 /** Leaves probed per statement: one EXISTS per leaf, planned together. */
 const PROBE_BATCH = 100;
 
@@ -249,7 +249,7 @@ async function* nativeStatements(ctx: StatementContext, part: PartitionConfig, i
   if (staged !== rowsInserted)
     throw new InternalError(`partition_replace placed ${rowsInserted} of ${staged} staged rows in partitions of ${qualified(target)}; nothing was changed`);
   for (const s of statements) yield { batch: s.swap, what: `${WHAT}: swapping a partition` };
-  yield { sql: `DROP TABLE ${qualified(values)}`, what: WHAT };
+  yield { sql: dropValuesTableSql(values), what: WHAT };
   ctx.log.info('partition_replace: replaced partitions natively', {
     partitions: leaves.replaced.map((l) => qualified(l.table)),
     byValue: leaves.byValue.map((l) => qualified(l.table)),
@@ -296,7 +296,7 @@ async function* nativeTemplate(ctx: StatementContext, part: PartitionConfig, col
     ],
     what: WHAT,
   };
-  yield { sql: `DROP TABLE ${qualified(values)}`, what: WHAT };
+  yield { sql: dropValuesTableSql(values), what: WHAT };
   return { rowsInserted: 0, rowsDeleted: 0 };
 }
 

@@ -30,12 +30,16 @@ export async function printStatements(statements: Plan<unknown>): Promise<string
   const out: string[] = [];
   let next = await statements.next(undefined);
   while (!next.done) {
-    const step: Step = next.value;
-    if ('note' in step) out.push(step.note);
-    else out.push(...('sql' in step ? [step.sql] : step.batch).map(statementText));
+    out.push(...stepText(next.value));
     next = await statements.next(undefined);
   }
   return out;
+}
+
+/** What `pgferry plan` prints for one step. */
+export function stepText(step: Step): string[] {
+  if ('note' in step) return [step.note];
+  return ('sql' in step ? [step.sql] : step.batch).map(statementText);
 }
 
 /** A statement as `pgferry plan` prints it: its parameters written in as literals. */
