@@ -32,7 +32,7 @@ export async function startContainerPostgres(image: string): Promise<ContainerPo
   try {
     mod = (await import(MODULE)) as PostgreSqlModule;
   } catch (err) {
-    unavailable = `${MODULE} does not load (${firstLine(err)}); \`npm ci\` installs it, and it needs Node.js 22.22 or newer`;
+    unavailable = `${MODULE} does not load (${firstLine(err)}); \`npm ci\` installs it`;
     return { unavailable };
   }
   try {
