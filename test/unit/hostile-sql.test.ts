@@ -16,8 +16,10 @@ import * as merge from '../../lib/sql/merge.ts';
 import * as partition from '../../lib/sql/partition.ts';
 import { ident, qualified, type TableName } from '../../lib/sql/quote.ts';
 import * as shadow from '../../lib/sql/shadow-swap.ts';
+import * as tables from '../../lib/sql/tables.ts';
 import type { TargetCatalog } from '../../lib/sql/target-catalog.ts';
 import * as state from '../../lib/state/sql.ts';
+import { exactPattern, formatTableName, parseTablePattern, type TablePattern } from '../../lib/config/table-name.ts';
 import type { RunPlan } from '../../lib/state/types.ts';
 import type { ColumnSpec } from '../../lib/sql/types.ts';
 
@@ -449,6 +451,16 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
     );
     return [...sql.delete, sql.insert];
   },
+  'tables.listSourceTablesSql': () => {
+    const pattern = parseTablePattern(`${formatTableName(target)}*`) as TablePattern;
+    const built = tables.listSourceTablesSql([pattern, exactPattern(target)]);
+    // The patterns travel as parameters (as LIKE forms, unchanged: the names hold no backslash, % or _), never in the text.
+    expect(built.values).toEqual([
+      [N.schema, N.schema],
+      [`${N.table}%`, N.table],
+    ]);
+    return built.text;
+  },
   'state.stateTable': () => state.stateTable(N.stateSchema, 'runs'),
   'state.stateSchemaSql': () => [...state.stateSchemaSql(N.stateSchema), ...state.stateSchemaSql(N.stateSchema, { createSchema: false })],
   'state.stateReadySql': () => state.stateReadySql(N.stateSchema).text,
@@ -533,6 +545,7 @@ const MODULES: Record<string, Record<string, unknown>> = {
   prebuild,
   shadow,
   partition,
+  tables,
   state,
 };
 
