@@ -43,8 +43,9 @@ function program(io: Io, result: { code: number }): Command {
     .option('--full-refresh', 'ignore the stored cursor for this run')
     .option('--json', 'print the run summary as JSON, as the last line of stdout')
     .option('--verbose', 'log every task on stderr')
-    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean }) =>
-      set(await (await import('./commands/run.ts')).runCommand(file, o, io)),
+    .option('--table <name>', 'only this table of a file that lists tables (schema.name; repeatable)', collect, [])
+    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean; table: string[] }) =>
+      set(await (await import('./commands/run.ts')).runCommand(file, { ...o, tables: o.table }, io)),
     );
   const state = cli.command('state').description('inspect and manage cursor state');
   state
@@ -113,4 +114,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     for (const line of message.split('\n')) io.err(line);
     return code;
   }
+}
+
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -2,6 +2,7 @@
 import { redact } from '../connections/index.ts';
 import { ConfigError, ErrorNames, NotSupportedError, PgferryError } from '../errors.ts';
 import type { RunProgress } from '../local/runner.ts';
+import type { FileRunSummary, TableRunSummary } from '../local/tables.ts';
 import type { RunSummary } from '../state/types.ts';
 
 /** Exit codes of every command (listed under "Commands" in README.md). */
@@ -75,5 +76,33 @@ export function summaryLines(s: RunSummary): string[] {
     `  ${seconds.toFixed(2)} s, ${count(s.rowsExtracted / seconds)} rows/s`,
   ];
   if (s.error) lines.push(`  error ${s.error.name}: ${redact(s.error.message)}`);
+  return lines;
+}
+
+/** Exit code of a run of a file of tables: 1 when any table failed, 3 when every table was skipped (its lease held), else 0. */
+export function fileSummaryExitCode(summary: FileRunSummary): number {
+  if (summary.status === 'failed') return ExitCode.failed;
+  if (summary.status === 'skipped') return ExitCode.alreadyRunning;
+  return ExitCode.ok;
+}
+
+/** One line per table as its run ends. */
+export function tableSummaryLine(s: TableRunSummary): string {
+  const seconds = Math.max(s.durationMs / 1000, 0.001);
+  const rows = `extracted ${count(s.rowsExtracted)}, inserted ${count(s.rowsInserted)}, deleted ${count(s.rowsDeleted)}`;
+  const error = s.error ? `: ${s.error.name}: ${redact(s.error.message)}` : '';
+  return `[${s.table}] ${s.status} (${s.mode ?? '-'} / ${s.strategy ?? '-'}) into ${s.target}: ${rows}, ${seconds.toFixed(2)} s${error}`;
+}
+
+/** The end of a run of a file of tables: totals, tables left without an entry, warnings. */
+export function fileSummaryLines(s: FileRunSummary): string[] {
+  const t = s.totals;
+  const lines = [
+    `pipeline ${s.pipeline} run ${s.runId}: ${s.status}; ${t.tables} table(s): ${t.succeeded} succeeded, ${t.failed} failed, ${t.skipped} skipped`,
+    `  rows extracted ${count(t.rowsExtracted)}, inserted ${count(t.rowsInserted)}, deleted ${count(t.rowsDeleted)} in ${t.chunks} chunk(s), ${bytes(t.bytes)}, ${(s.durationMs / 1000).toFixed(2)} s`,
+  ];
+  for (const table of s.missing)
+    lines.push(`  missing: ${table} has state from earlier runs but no entry resolves to it now (dropped at the source?); its state is kept`);
+  for (const warning of s.warnings) lines.push(`  warning: ${warning}`);
   return lines;
 }

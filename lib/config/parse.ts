@@ -9,19 +9,38 @@ import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { describeValue, fallbackMessage, formatPath, issuesToProblems, redactSecrets, type RawProblem } from './messages.ts';
 import { crossFieldProblems } from './rules.ts';
 import { PipelineSchema, type PipelineConfig } from './schema.ts';
+import { checkTablesDocument, type PipelineFile, type TablesFile } from './tables.ts';
 
 /** The outcome of checking one file; `name` is read even from an invalid file, to find duplicates. */
 interface Checked {
   config?: PipelineConfig;
+  tables?: TablesFile;
   name?: string;
   problems: ConfigProblem[];
 }
 
-/** Parses and validates the text of one pipeline file; throws ConfigError listing every problem. */
+/** Parses and validates the text of a single-table pipeline file; throws ConfigError listing every problem. */
 export function parsePipeline(text: string, file: string): PipelineConfig {
+  const parsed = parsePipelineFile(text, file);
+  if (parsed.kind === 'tables') {
+    throw new ConfigError([
+      { file, path: 'tables', message: 'this file lists tables; it is read where files of many tables are (pgferry run, plan, validate)' },
+    ]);
+  }
+  return parsed.config;
+}
+
+/** Parses and validates the text of a pipeline file of either form; throws ConfigError listing every problem. */
+export function parsePipelineFile(text: string, file: string): PipelineFile {
   const checked = checkPipeline(text, file);
+  if (checked.tables !== undefined) return { kind: 'tables', ...checked.tables };
   if (checked.config === undefined) throw new ConfigError(checked.problems);
-  return checked.config;
+  return { kind: 'single', config: checked.config };
+}
+
+/** Reads, parses and validates a pipeline file of either form. */
+export async function loadPipelineSource(path: string): Promise<PipelineFile> {
+  return parsePipelineFile(await readText(path), path);
 }
 
 /** Reads, parses and validates one pipeline file. */
@@ -56,6 +75,13 @@ export async function loadPipelineDir(dir: string): Promise<PipelineConfig[]> {
     }
     problems.push(...checked.problems);
     if (checked.config !== undefined) configs.push(checked.config);
+    if (checked.tables !== undefined) {
+      problems.push({
+        file,
+        path: 'tables',
+        message: 'a file of many tables cannot be deployed yet; run it with pgferry run, or list its tables in single-table files',
+      });
+    }
     if (checked.name === undefined) continue;
     const first = fileOfName.get(checked.name);
     if (first === undefined) fileOfName.set(checked.name, file);
@@ -114,10 +140,15 @@ function checkPipeline(text: string, file: string): Checked {
   }
 
   const document = data as Record<string, unknown>;
+  const name = typeof document.name === 'string' ? document.name : undefined;
+  if (document.tables !== undefined || document.defaults !== undefined || document.max_parallel_tables !== undefined) {
+    const checked = checkTablesDocument(document, file);
+    const problems = tie(inFileOrder(checked.problems, yaml, lines));
+    return { ...(checked.file && problems.length === 0 ? { tables: checked.file } : {}), ...(name !== undefined ? { name } : {}), problems };
+  }
   const parsed = PipelineSchema.safeParse(document, { error: fallbackMessage });
   const raw = [...(parsed.success ? [] : issuesToProblems(parsed.error.issues, document)), ...crossFieldProblems(document)];
   const problems = tie(inFileOrder(raw, yaml, lines));
-  const name = typeof document.name === 'string' ? document.name : undefined;
   return { ...(parsed.success && problems.length === 0 ? { config: parsed.data } : {}), ...(name !== undefined ? { name } : {}), problems };
 }
 

@@ -263,4 +263,16 @@ export interface PipelineConfig {
   sink: SinkConfig;
   /** Where cursor state and run records live. */
   state: StateConfig;
+  /** A table of a file that lists `tables:`; `name` is then the table's state key `<file>/<schema.name>`. */
+  table?: TableOfFile;
+}
+
+/** Which file, source table and entry a table's config comes from. */
+export interface TableOfFile {
+  /** The file's pipeline name. */
+  file: string;
+  /** The source table. */
+  ref: TableRef;
+  /** The position of its entry in `tables:`. */
+  entry: number;
 }

@@ -7,6 +7,19 @@ export function pipelineStateSql(schema: string, pipeline: string): Statement {
   return { text: `SELECT * FROM ${stateTable(schema, 'pipeline_state')} WHERE pipeline = $1`, values: [pipeline] };
 }
 
+/** Whether `pipeline_state` exists (before a first run it does not). */
+export function stateTableExistsSql(schema: string): Statement {
+  return { text: `SELECT to_regclass(format('%I.pipeline_state', $1::text)) IS NOT NULL AS ok`, values: [schema] };
+}
+
+/** The state keys of a file's tables (`<file>/<table>`), in name order. `starts_with`, not LIKE: no character of the name is a wildcard. */
+export function tableKeysSql(schema: string, file: string): Statement {
+  return {
+    text: `SELECT s.pipeline FROM ${stateTable(schema, 'pipeline_state')} AS s WHERE starts_with(s.pipeline, $1 || '/') ORDER BY s.pipeline COLLATE "C"`,
+    values: [file],
+  };
+}
+
 /** What {@link moveCursorSql} needs: the run that holds the lease and the cursor it moves to. */
 export interface CursorMove {
   readonly pipeline: string;

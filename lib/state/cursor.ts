@@ -1,7 +1,7 @@
 /** A pipeline's row of `pipeline_state`: read it, reset its cursor, import a cursor exported elsewhere. */
 import { query, type Db } from '../db/index.ts';
 import { LeaseHeldError } from '../errors.ts';
-import { importCursorSql, pipelineStateSql, resetCursorSql } from './cursor-sql.ts';
+import { importCursorSql, pipelineStateSql, resetCursorSql, stateTableExistsSql, tableKeysSql } from './cursor-sql.ts';
 
 /** A pipeline's row of `pipeline_state`, or undefined before its first run. */
 export interface PipelineState {
@@ -26,6 +26,13 @@ export async function getPipelineState(db: Db, schema: string, pipeline: string)
     lastSuccessRunId: (r.last_success_run_id as string | null) ?? null,
     lastSuccessAt: (r.last_success_at as Date | null) ?? null,
   };
+}
+
+/** The state keys of a file's tables (`<file>/<table>`), in name order; none before the state schema exists. */
+export async function listTableKeys(db: Db, schema: string, file: string): Promise<string[]> {
+  const exists = await query<{ ok: boolean }>(db, stateTableExistsSql(schema), 'reading the state');
+  if (!exists.rows[0]?.ok) return [];
+  return (await query<{ pipeline: string }>(db, tableKeysSql(schema, file), 'reading the state')).rows.map((r) => r.pipeline);
 }
 
 /** Forgets a pipeline's cursor (the next run extracts everything); refused while a live run holds the lease. */

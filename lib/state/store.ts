@@ -4,7 +4,7 @@
  */
 export { ensureStateSchema } from './schema.ts';
 export { acquireLease, fence, releaseLease, renewLease, unlock } from './lease.ts';
-export { getPipelineState, importCursor, resetState, type PipelineState, type StateExport } from './cursor.ts';
+export { getPipelineState, importCursor, listTableKeys, resetState, type PipelineState, type StateExport } from './cursor.ts';
 export { completeRun, createRun, failRun, getRun, listRuns, summarize } from './runs.ts';
 export { getChunk, lastChunkError, recordChunk, recordChunkError } from './chunks.ts';
 export type { NewRun, RunOutcome } from './types.ts';
