@@ -398,3 +398,34 @@ function dedupe(problems: readonly RawProblem[]): RawProblem[] {
     return true;
   });
 }
+
+/**
+ * What a table machine's execution carries as its `pipeline`: the table's state key, its entry and the primary key
+ * the resolution read, as JSON, so every task of the run rebuilds the same config without reading the catalog.
+ */
+export function tableRunRef(key: string, entry: number, primaryKey: readonly string[] | null | undefined): string {
+  return JSON.stringify({ key, entry, primaryKey: primaryKey ?? null });
+}
+
+/** Whether a task's `pipeline` is a table run's reference ({@link tableRunRef}) rather than a pipeline name. */
+export function isTableRunRef(pipeline: string): boolean {
+  return pipeline.startsWith('{');
+}
+
+/** The config of a table run from its reference; ConfigError when it does not name a table of `file`. */
+export function configForRef(file: TablesFile, text: string): PipelineConfig {
+  const bad = (why: string): ConfigError => new ConfigError([{ file: file.file, path: 'tables', message: `table run ${text}: ${why}` }]);
+  let ref: { key?: unknown; entry?: unknown; primaryKey?: unknown };
+  try {
+    ref = JSON.parse(text) as typeof ref;
+  } catch {
+    throw bad('not a table run reference');
+  }
+  if (typeof ref.key !== 'string' || !ref.key.startsWith(`${file.name}/`)) throw bad(`not a table of pipeline ${file.name}`);
+  const table = parseTableName(ref.key.slice(file.name.length + 1));
+  if ('problem' in table) throw bad(table.problem);
+  const entry = file.entries.find((e) => e.index === ref.entry);
+  if (!entry) throw bad(`the file has no entry ${String(ref.entry)} now; redeploy, then run the file again`);
+  const primaryKey = Array.isArray(ref.primaryKey) && ref.primaryKey.every((c) => typeof c === 'string') ? (ref.primaryKey as string[]) : null;
+  return tableConfig(file, entry, table, primaryKey);
+}

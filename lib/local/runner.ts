@@ -60,6 +60,10 @@ export interface LocalRunOptions {
   readonly hooks?: TaskDeps['hooks'];
   /** Runs this definition instead of the one built from the config (parity tests run the synthesized one). */
   readonly definition?: Record<string, unknown>;
+  /** The execution's input. @default the request (`{}` or `{"full_refresh": true}`) */
+  readonly executionInput?: Record<string, unknown>;
+  /** A table run's reference (see tableRunRef), which the tasks get as their `pipeline`. @default the config's name */
+  readonly pipelineRef?: string;
 }
 
 /** Pace of a local run's retries: every retried attempt of the definition, one second apart. */
@@ -73,7 +77,8 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
   const connect = options.connect ?? ((ref, o) => openConnection(ref, o));
   const deps: TaskDeps = {
     pipeline: (name) => {
-      if (name !== config.name) throw new ConfigError(`unknown pipeline ${JSON.stringify(name)}; this run knows ${config.name}`);
+      if (name !== config.name && name !== options.pipelineRef)
+        throw new ConfigError(`unknown pipeline ${JSON.stringify(name)}; this run knows ${config.name}`);
       return config;
     },
     connect,
@@ -106,7 +111,7 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
   // The definition is ours, validated by the unit tests and by cdk synth; validating it again on every run is
   // measurably slower and takes more memory (see docs/performance.md).
   const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
-  const request: Record<string, boolean> = options.fullRefresh ? { full_refresh: true } : {};
+  const request: Record<string, unknown> = options.executionInput ?? (options.fullRefresh ? { full_refresh: true } : {});
   const retryIntervalMs = options.retryIntervalMs ?? LOCAL_RETRY_INTERVAL_MS;
   const retryIntervalOverrides = Object.fromEntries(Object.values(TaskStates).map((name) => [name, retryIntervalMs]));
   const execution = machine.run(request as never, {
@@ -115,7 +120,7 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
       Execution: {
         Id: `arn:aws:states:local:000000000000:execution:pgferry-${config.name}:${runId}`,
         Name: runId,
-        Input: request,
+        Input: request as never,
         StartTime: new Date(started).toISOString(),
       },
       StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:pgferry-${config.name}`, Name: `pgferry-${config.name}` },

@@ -3,17 +3,19 @@
  * every table run as its own pipeline (its own cursor, lease, runs row, staging and apply transaction) through
  * the local state machine, `max_parallel_tables` at a time. One table's failure or held lease never stops the others.
  */
+import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
-import { formatTableName, tableConfig, tableKey, type PipelineConfig, type TableRef, type TablesFile } from '../config/index.ts';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { configForRef, parseTableName, tableKey, type TableRef, type TablesFile } from '../config/index.ts';
 import { openConnection, redact } from '../connections/index.ts';
-import { close, type Db } from '../db/index.ts';
 import { ConfigError, InternalError } from '../errors.ts';
-import { listSourceTables, resolveTables } from '../source/tables.ts';
-import { listTableKeys } from '../state/store.ts';
+import type { TaskLogger } from '../log.ts';
 import type { RunSummary } from '../state/types.ts';
-import { strategyLabel } from '../workflow/request.ts';
+import { buildFileDefinition, buildTableDefinition, FileStates, type FileResources } from '../workflow/definition.ts';
+import { summarizeTables, type SummarizeInput } from '../workflow/tasks/summarize.ts';
+import { listTables, type TableItem, type TablesInput, type TablesOutput } from '../workflow/tasks/tables.ts';
 import type { TaskDeps } from '../workflow/types.ts';
-import { runLocal, type LocalRunOptions } from './runner.ts';
+import { LOCAL_RESOURCES, runLocal, type LocalRunOptions } from './runner.ts';
 
 /** One table's part of a file's run: the single-table summary with the source and target named. */
 export type TableRunSummary = RunSummary & {
@@ -59,156 +61,136 @@ export interface FileRunOptions extends Omit<LocalRunOptions, 'runId' | 'onProgr
   readonly onProgress?: (table: string, progress: Parameters<NonNullable<LocalRunOptions['onProgress']>>[0]) => void;
   /** Called as each table's run ends. */
   readonly onTable?: (summary: TableRunSummary) => void;
+  /** Runs this file definition instead of the one built from the file (parity tests run the synthesized one). */
+  readonly fileDefinition?: Record<string, unknown>;
 }
 
-/** A resolved table of a file, ready to run, or the reason it cannot. */
-export interface PlannedTable {
-  readonly table: string;
-  readonly ref: TableRef;
-  readonly target: string;
-  readonly entry: number;
-  readonly config?: PipelineConfig;
-  readonly error?: ConfigError;
-}
+/** Placeholder resources of a file's local machine; never called, its Task states are overridden. */
+const LOCAL_FILE_RESOURCES: FileResources = {
+  tables: 'arn:aws:lambda:local:000000000000:function:pgferry-tables',
+  summarize: 'arn:aws:lambda:local:000000000000:function:pgferry-summarize',
+  tableMachine: 'arn:aws:states:local:000000000000:stateMachine:pgferry-tables',
+};
 
-/** What a file's entries resolve to on the source now. */
-export interface FileResolution {
-  readonly tables: readonly PlannedTable[];
-  readonly warnings: readonly string[];
-}
-
-/** Resolves a file's entries against the source catalog (one query), keeping `only` when given. */
-export async function resolveFile(source: Db, file: TablesFile, only?: readonly string[]): Promise<FileResolution> {
-  const rows = await listSourceTables(
-    source,
-    file.entries.map((e) => e.match),
-  );
-  const resolved = resolveTables(file.entries, rows);
-  const tables = resolved.tables.map((t): PlannedTable => {
-    const entry = file.entries.find((e) => e.index === t.entry);
-    const table = formatTableName(t.ref);
-    if (!entry) throw new InternalError(`a table resolved to entry ${t.entry}, which the file does not have`);
-    const target = formatTableName({ schema: entry.target.schema ?? t.ref.schema, name: entry.target.name ?? t.ref.name });
-    try {
-      return { table, ref: t.ref, target, entry: t.entry, config: tableConfig(file, entry, t.ref, t.source?.primaryKey) };
-    } catch (error) {
-      if (error instanceof ConfigError) return { table, ref: t.ref, target, entry: t.entry, error };
-      throw error;
-    }
-  });
-  refuseSharedTargets(tables, file.file);
-  if (only === undefined || only.length === 0) return { tables, warnings: resolved.warnings };
-  const names = new Set(tables.map((t) => t.table));
-  const unknown = only.filter((name) => !names.has(name));
-  if (unknown.length > 0) {
-    const known = tables.map((t) => t.table);
-    throw new ConfigError([
-      {
-        file: file.file,
-        path: '--table',
-        message: `${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a table of this file now; it resolves to ${known.length === 0 ? 'no table' : known.slice(0, 20).join(', ') + (known.length > 20 ? ` and ${known.length - 20} more` : '')}`,
-      },
-    ]);
-  }
-  const wanted = new Set(only);
-  return { tables: tables.filter((t) => wanted.has(t.table)), warnings: resolved.warnings };
-}
-
-/** Two source tables into one target would overwrite each other: the later one fails. */
-function refuseSharedTargets(tables: PlannedTable[], path: string): void {
-  const first = new Map<string, string>();
-  tables.forEach((t, n) => {
-    if (t.error) return;
-    const other = first.get(t.target);
-    if (other === undefined) {
-      first.set(t.target, t.table);
-      return;
-    }
-    tables[n] = {
-      ...t,
-      error: new ConfigError([
-        {
-          file: path,
-          path: `tables[${t.entry}].target`,
-          message: `${t.table} would load ${t.target}, which ${other} loads already; give one of them another target`,
-        },
-      ]),
-    };
-  });
-}
-
-/** Runs every table of a file once; never throws for a table's failure. */
+/**
+ * Runs every table of a file once through the file's machine, as on AWS: Tables, then each table's run through its
+ * table machine (here in-process), Summarize. Never throws for a table's failure; throws what Tables failed with
+ * (an unknown --table: ConfigError) since then nothing ran.
+ */
 export async function runLocalFile(file: TablesFile, options: FileRunOptions = {}): Promise<FileRunSummary> {
   const started = Date.now();
   const runId = options.runId ?? `local-${randomUUID()}`;
   const connect: TaskDeps['connect'] = options.connect ?? ((ref, o) => openConnection(ref, o));
-  let resolution: FileResolution;
-  let missing: string[] = [];
-  const source = await connect(file.source, { readOnly: true });
-  try {
-    resolution = await resolveFile(source, file, options.tables);
-  } finally {
-    await close(source);
-  }
-  const state = await connect(file.state, {}).catch(() => undefined);
-  try {
-    if (state) {
-      const now = new Set(resolution.tables.map((t) => tableKey(file.name, t.ref)));
-      missing = (await listTableKeys(state, file.state.schema, file.name).catch(() => [])).filter((k) => !now.has(k)).map((k) => k.slice(file.name.length + 1));
-      if (options.tables && options.tables.length > 0) missing = [];
-    }
-  } finally {
-    await close(state);
-  }
-
-  const summaries: TableRunSummary[] = new Array<TableRunSummary>(resolution.tables.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < resolution.tables.length) {
-      const n = next++;
-      const t = resolution.tables[n];
-      if (!t) continue;
-      const summary = await runTable(file.name, t, n, runId, options);
-      summaries[n] = summary;
-      options.onTable?.(summary);
-    }
+  const log = options.log ?? silent;
+  const deps: TaskDeps = {
+    pipeline: (ref) => configForRef(file, ref),
+    file: (name) => {
+      if (name !== file.name) throw new ConfigError(`unknown pipeline ${JSON.stringify(name)}; this run knows ${file.name}`);
+      return file;
+    },
+    connect,
+    log,
   };
-  await Promise.all(Array.from({ length: Math.min(file.max_parallel_tables, Math.max(resolution.tables.length, 1)) }, worker));
-  return fileSummary(file, runId, summaries, missing, resolution.warnings, started);
+  let listed: TablesOutput | undefined;
+  let tablesError: unknown;
+  const items = new Map<string, TableItem>();
+  const summaries = new Map<string, TableRunSummary>();
+  const { tables: _tables, onTable, onProgress, runId: _runId, ...single } = options;
+  const tableDefinition = buildTableDefinition(file.name, LOCAL_RESOURCES);
+  const handlers: Record<string, (input: never) => Promise<unknown>> = {
+    [FileStates.tables]: async (input: TablesInput) => {
+      listed = await listTables(input, deps).catch((error: unknown) => {
+        tablesError = error;
+        throw error;
+      });
+      for (const item of listed.tables) items.set(item.name, item);
+      return listed;
+    },
+    [FileStates.runTable]: async (input: { Name: string; Input: { pipeline: string; request: Record<string, unknown> } }) => {
+      const item = items.get(input.Name);
+      if (!item) throw new InternalError(`RunTable started ${input.Name}, which Tables did not list`);
+      const config = configForRef(file, input.Input.pipeline);
+      const summary = await runLocal(config, {
+        ...single,
+        runId: input.Name,
+        pipelineRef: input.Input.pipeline,
+        definition: tableDefinition,
+        executionInput: input.Input,
+        ...(onProgress ? { onProgress: (p) => onProgress(item.table, p) } : {}),
+      });
+      const table: TableRunSummary = { table: item.table, target: item.target, ...summary };
+      summaries.set(input.Name, table);
+      onTable?.(table);
+      // A failed table run fails its execution, which the file's machine catches inside its Map.
+      if (summary.status === 'failed')
+        throw Object.assign(new Error(summary.error?.message ?? 'the table run failed'), { name: summary.error?.name ?? 'Error' });
+      return { Output: summary };
+    },
+    [FileStates.summarize]: async (input: SummarizeInput) => summarizeTables(input),
+  };
+  const definition = options.fileDefinition ?? buildFileDefinition(file, LOCAL_FILE_RESOURCES);
+  const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
+  const request = {
+    ...(options.fullRefresh ? { full_refresh: true } : {}),
+    ...(options.tables && options.tables.length > 0 ? { tables: [...options.tables] } : {}),
+  };
+  const execution = machine.run(request as never, {
+    overrides: { taskResourceLocalHandlers: handlers as never },
+    context: {
+      Execution: {
+        Id: `arn:aws:states:local:000000000000:execution:pgferry-${file.name}:${runId}`,
+        Name: runId,
+        Input: request,
+        StartTime: new Date(started).toISOString(),
+      },
+      StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:pgferry-${file.name}`, Name: `pgferry-${file.name}` },
+    },
+  });
+  try {
+    await execution.result;
+  } catch (error) {
+    // TablesFailed is a table's failure, already in its summary; anything before the Map ran means nothing ran.
+    if (!listed) throw tablesError ?? (error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error);
+  }
+  const done = listed as TablesOutput | undefined;
+  if (!done) throw new InternalError('the file run ended without listing its tables');
+  const ran = done.tables.map(
+    (t) => summaries.get(t.name) ?? notRun(t.table, t.target, t.key, t.name, { name: 'Error', message: 'the table run did not report' }),
+  );
+  const rejected = done.rejected.map((r) => notRun(r.table, r.target, tableKey(file.name, tableRefOf(r.table)), `${runId}-rejected`, r.error));
+  const all = [...ran, ...rejected].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
+  return fileSummary(file, runId, all, done.missing, done.warnings, started);
 }
 
-async function runTable(file: string, t: PlannedTable, n: number, runId: string, options: FileRunOptions): Promise<TableRunSummary> {
-  const tableRunId = `${runId}-t${n}`;
-  if (!t.config) {
-    const error = t.error ?? new ConfigError('the table has no configuration');
-    return {
-      table: t.table,
-      target: t.target,
-      pipeline: tableKey(file, t.ref),
-      runId: tableRunId,
-      status: 'failed',
-      mode: null,
-      strategy: null,
-      rowsExtracted: 0,
-      rowsInserted: 0,
-      rowsDeleted: 0,
-      chunks: 0,
-      bytes: 0,
-      cursorBefore: null,
-      cursorAfter: null,
-      durationMs: 0,
-      error: { name: error.name, message: redact(error.message) },
-    };
-  }
-  const config = t.config;
-  const { tables: _tables, onTable: _onTable, onProgress, ...single } = options;
-  const summary = await runLocal(config, {
-    ...single,
-    runId: tableRunId,
-    ...(onProgress ? { onProgress: (p) => onProgress(t.table, p) } : {}),
-  });
-  return { table: t.table, target: t.target, ...strategyLabel(config), ...summary };
+/** The parts of a `schema.name` the resolution wrote. */
+function tableRefOf(text: string): TableRef {
+  const ref = parseTableName(text);
+  return 'problem' in ref ? { schema: '', name: text } : ref;
 }
+
+/** The summary of a table that resolved but could not run. */
+function notRun(table: string, target: string, key: string, runId: string, error: { name: string; message: string }): TableRunSummary {
+  return {
+    table,
+    target,
+    pipeline: key,
+    runId,
+    status: 'failed',
+    mode: null,
+    strategy: null,
+    rowsExtracted: 0,
+    rowsInserted: 0,
+    rowsDeleted: 0,
+    chunks: 0,
+    bytes: 0,
+    cursorBefore: null,
+    cursorAfter: null,
+    durationMs: 0,
+    error: { name: error.name, message: redact(error.message) },
+  };
+}
+
+const silent: TaskLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function fileSummary(
   file: TablesFile,

@@ -99,15 +99,43 @@ const toFailure = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: Ta
  * up by the cleanup task on the execution's status-change event.
  */
 export function buildDefinition(pipeline: PipelineConfig, resources: TaskResources): StateMachineDefinition {
+  return runDefinition(`pgferry pipeline ${pipeline.name}`, resources, {
+    pipeline: { pipeline: pipeline.name },
+    request: { 'request.$': '$' },
+    concurrency: { MaxConcurrency: pipeline.source.options.max_parallel_chunks },
+  });
+}
+
+/**
+ * The definition of a file's table machine: one table's run, as {@link buildDefinition}'s, started by the file's
+ * machine (see buildFileDefinition) with `{"pipeline": <the table's state key>, "request": {...}}`. Each table's
+ * chunks run `max_parallel_chunks` at a time as its entry sets it (Plan's output carries it).
+ */
+export function buildTableDefinition(file: string, resources: TaskResources): StateMachineDefinition {
+  return runDefinition(`pgferry tables of ${file}: one table's run`, resources, {
+    pipeline: { 'pipeline.$': '$$.Execution.Input.pipeline' },
+    request: { 'request.$': '$$.Execution.Input.request' },
+    concurrency: { MaxConcurrencyPath: '$.maxParallelChunks' },
+  });
+}
+
+/** What differs between a pipeline's machine and a table machine: where the pipeline, the request and the chunk concurrency come from. */
+interface RunShape {
+  readonly pipeline: Record<string, unknown>;
+  readonly request: Record<string, unknown>;
+  readonly concurrency: Record<string, unknown>;
+}
+
+function runDefinition(comment: string, resources: TaskResources, shape: RunShape): StateMachineDefinition {
   const run = { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId' };
   return {
-    Comment: `pgferry pipeline ${pipeline.name}`,
+    Comment: comment,
     TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
     StartAt: TaskStates.plan,
     States: {
       [TaskStates.plan]: task(
         resources.plan,
-        { pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'request.$': '$' },
+        { ...shape.pipeline, 'runId.$': '$$.Execution.Name', ...shape.request },
         {
           Catch: [{ ErrorEquals: [ErrorNames.leaseHeld], ResultPath: '$.error', Next: 'AlreadyRunning' }, toFailure],
           Next: 'ExtractChunks',
@@ -117,7 +145,7 @@ export function buildDefinition(pipeline: PipelineConfig, resources: TaskResourc
         Type: 'Map',
         ItemsPath: '$.chunks',
         ItemSelector: { 'pipeline.$': '$.pipeline', 'runId.$': '$.runId', 'chunk.$': '$$.Map.Item.Value' },
-        MaxConcurrency: pipeline.source.options.max_parallel_chunks,
+        ...shape.concurrency,
         ItemProcessor: {
           ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
           StartAt: TaskStates.extractChunk,
@@ -138,12 +166,12 @@ export function buildDefinition(pipeline: PipelineConfig, resources: TaskResourc
       AlreadyRunning: {
         Type: 'Pass',
         Comment: 'Another run holds the lease: nothing was changed.',
-        Parameters: { status: 'skipped', pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
+        Parameters: { status: 'skipped', ...shape.pipeline, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
         End: true,
       },
       [TaskStates.recordFailure]: task(
         resources.recordFailure,
-        { pipeline: pipeline.name, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
+        { ...shape.pipeline, 'runId.$': '$$.Execution.Name', 'error.$': '$.error' },
         {
           // Its output's `failure` is the recorded error as {Error, Cause}: what the Fail state shows.
           ResultPath: '$.recorded',
@@ -158,6 +186,98 @@ export function buildDefinition(pipeline: PipelineConfig, resources: TaskResourc
         ErrorPath: '$.error.Error',
         CausePath: '$.error.Cause',
       },
+    },
+  };
+}
+
+/** The Fail state's error of a file's run in which a table failed (the other tables' results stand). */
+export const TABLES_FAILED = 'TablesFailed';
+
+/** Names of the states of a file's machine that the local runner maps to in-process handlers. */
+export const FileStates = { tables: 'Tables', runTable: 'RunTable', summarize: 'Summarize' } as const;
+
+/** The resources of a file's machine: its two task functions, and its table machine. */
+export interface FileResources {
+  readonly tables: string;
+  readonly summarize: string;
+  /** ARN of the file's table machine (see buildTableDefinition). */
+  readonly tableMachine: string;
+}
+
+/** Step Functions errors of starting a child execution that are worth a retry. */
+const START_EXECUTION_ERRORS = ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException'];
+
+/**
+ * The machine of a file that lists tables: Tables lists what the entries resolve to now, then an inline Map runs
+ * `max_parallel_tables` tables at once, each as its own execution of the table machine (its own history, named for
+ * the table, visible on its own in the console), and Summarize counts the outcomes. A table whose run fails is caught
+ * inside the Map, so the others go on; the file's run then ends in a Fail state (TablesFailed) naming the failed tables.
+ * The execution carries one small item per table; each table's chunks stay in its own execution.
+ */
+export function buildFileDefinition(file: { readonly name: string; readonly max_parallel_tables: number }, resources: FileResources): StateMachineDefinition {
+  return {
+    Comment: `pgferry pipeline ${file.name}: its tables`,
+    TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
+    StartAt: FileStates.tables,
+    States: {
+      [FileStates.tables]: task(
+        resources.tables,
+        { pipeline: file.name, 'runId.$': '$$.Execution.Name', 'request.$': '$' },
+        { Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TablesNotListed' }], Next: 'RunTables' },
+      ),
+      RunTables: {
+        Type: 'Map',
+        ItemsPath: '$.tables',
+        ItemSelector: { 'ref.$': '$$.Map.Item.Value.ref', 'name.$': '$$.Map.Item.Value.name', 'request.$': '$.request' },
+        MaxConcurrency: file.max_parallel_tables,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: FileStates.runTable,
+          States: {
+            [FileStates.runTable]: {
+              Type: 'Task',
+              Resource: 'arn:aws:states:::states:startExecution.sync:2',
+              Parameters: {
+                StateMachineArn: resources.tableMachine,
+                'Name.$': '$.name',
+                Input: { 'pipeline.$': '$.ref', 'request.$': '$.request', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
+              },
+              ResultSelector: { 'status.$': '$.Output.status' },
+              TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
+              Retry: [
+                { ErrorEquals: START_EXECUTION_ERRORS, IntervalSeconds: 5, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: 'FULL' },
+              ],
+              Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TableFailed' }],
+              End: true,
+            },
+            TableFailed: {
+              Type: 'Pass',
+              Comment: "The table's run failed; its own execution recorded why.",
+              Parameters: { status: 'failed', 'error.$': '$.error' },
+              End: true,
+            },
+          },
+        },
+        ResultPath: '$.results',
+        Next: FileStates.summarize,
+      },
+      [FileStates.summarize]: task(
+        resources.summarize,
+        {
+          'pipeline.$': '$.pipeline',
+          'runId.$': '$.runId',
+          'tables.$': '$.tables',
+          'results.$': '$.results',
+          'rejected.$': '$.rejected',
+          'warnings.$': '$.warnings',
+          'missing.$': '$.missing',
+        },
+        { Next: 'Outcome' },
+      ),
+      Outcome: { Type: 'Choice', Choices: [{ Variable: '$.status', StringEquals: 'failed', Next: TABLES_FAILED }], Default: 'Done' },
+      [TABLES_FAILED]: { Type: 'Fail', Comment: 'At least one table failed; the others loaded.', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' },
+      TablesNotListed: { Type: 'Fail', Comment: 'The tables could not be listed: nothing ran.', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
+      Done: { Type: 'Succeed' },
     },
   };
 }

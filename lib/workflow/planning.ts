@@ -118,9 +118,9 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
   };
 }
 
-/** Bytes of Plan's output `{pipeline, runId, chunks: [0, ..., count - 1]}` as Step Functions counts them. */
+/** Bytes of Plan's output `{pipeline, runId, chunks: [0, ..., count - 1], maxParallelChunks}` as Step Functions counts them (the widest max_parallel_chunks, 256). */
 export function planOutputBytes(pipeline: string, runId: string, count: number): number {
-  let bytes = Buffer.byteLength(JSON.stringify({ pipeline, runId, chunks: [] }));
+  let bytes = Buffer.byteLength(JSON.stringify({ pipeline, runId, chunks: [], maxParallelChunks: 256 }));
   // Chunk numbers 0..count-1 and the commas between them, decade by decade.
   for (let digits = 1, from = 0; from < count; digits += 1, from = 10 ** (digits - 1)) {
     bytes += (Math.min(count, 10 ** digits) - from) * digits;

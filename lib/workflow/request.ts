@@ -28,3 +28,31 @@ export function parseRunRequest(input: unknown): RunRequest {
 export function strategyLabel(config: PipelineConfig): { mode: string; strategy: string } {
   return { ...strategyFor(config).label(config) };
 }
+
+const FileRunRequestSchema = z.strictObject({
+  full_refresh: z.boolean().optional(),
+  /** Only these tables (`schema.name`). */
+  tables: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** A validated execution input of a file that lists tables. */
+export interface FileRunRequest {
+  readonly fullRefresh: boolean;
+  readonly tables?: readonly string[];
+}
+
+/** Validates a file machine's execution input: `{}`, `{"full_refresh": true}`, `{"tables": ["sales.orders"]}` or both. */
+export function parseFileRunRequest(input: unknown): FileRunRequest {
+  const parsed = FileRunRequestSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.'))).join(', ');
+    throw new ConfigError([
+      {
+        file: 'execution input',
+        path: keys,
+        message: 'not allowed; the input must be {} or hold full_refresh (true/false) and tables (a list of schema.name)',
+      },
+    ]);
+  }
+  return { fullRefresh: parsed.data.full_refresh ?? false, ...(parsed.data.tables ? { tables: parsed.data.tables } : {}) };
+}

@@ -1,13 +1,15 @@
 /** Inputs, outputs and dependencies of the task functions: what Lambdas and the local runner both call. */
-import type { PipelineConfig } from '../config/index.ts';
+import type { PipelineConfig, TablesFile } from '../config/index.ts';
 import type { ConnectionRef } from '../connections/index.ts';
 import type { Db } from '../db/index.ts';
 import type { TaskLogger } from '../log.ts';
 
 /** What a task function needs from outside: config lookup, connections, logging. */
 export interface TaskDeps {
-  /** The pipeline's configuration by name (throws ConfigError for an unknown name). */
+  /** The pipeline's configuration by name, or a table run's by its reference (throws ConfigError for an unknown one). */
   readonly pipeline: (name: string) => PipelineConfig;
+  /** A file that lists tables, by its pipeline name (the Tables task's). @default none */
+  readonly file?: (name: string) => TablesFile;
   /** Opens a connection; `readOnly` for the source. */
   readonly connect: (ref: ConnectionRef, options: { readOnly?: boolean }) => Promise<Db>;
   readonly log: TaskLogger;
@@ -35,6 +37,8 @@ export interface PlanOutput {
   readonly pipeline: string;
   readonly runId: string;
   readonly chunks: number[];
+  /** `max_parallel_chunks`: a table machine's chunk Map reads it (MaxConcurrencyPath). */
+  readonly maxParallelChunks: number;
 }
 
 /** Input of ExtractChunk. */

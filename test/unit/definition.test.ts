@@ -141,8 +141,8 @@ describe('Function: buildDefinition', () => {
 });
 
 describe('Function: planOutputBytes', () => {
-  it.each([0, 1, 9, 10, 11, 99, 100, 12_345, 50_000])('counts the JSON of a plan of %i chunks exactly', (count) => {
-    const output = { pipeline: 'orders', runId: 'exec-1', chunks: Array.from({ length: count }, (_, i) => i) };
+  it.each([0, 1, 9, 10, 11, 99, 100, 12_345, 50_000])('counts the JSON of a plan of %i chunks exactly (with the widest max_parallel_chunks)', (count) => {
+    const output = { pipeline: 'orders', runId: 'exec-1', chunks: Array.from({ length: count }, (_, i) => i), maxParallelChunks: 256 };
     expect(planOutputBytes('orders', 'exec-1', count)).toBe(Buffer.byteLength(JSON.stringify(output)));
   });
 

@@ -38,7 +38,7 @@ export async function planRun(input: PlanInput, deps: TaskDeps): Promise<PlanOut
       if (leftovers.length > 0) deps.log.warn('dropped staging tables left by earlier runs', { pipeline: config.name, tables: leftovers });
       await createStaging(target, plan, { pipeline: config.name, runId: input.runId, logged: stagingBecomesTarget(config) });
       deps.log.info('planned run', { pipeline: config.name, runId: input.runId, chunks: chunks.length, chunkRows, columns: plan.columns.length });
-      return { pipeline: config.name, runId: input.runId, chunks: chunks.map((_, i) => i) };
+      return { pipeline: input.pipeline, runId: input.runId, chunks: chunks.map((_, i) => i), maxParallelChunks: config.source.options.max_parallel_chunks };
     });
   });
 }
