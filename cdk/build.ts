@@ -21,11 +21,12 @@ export interface BuildOptions {
 /** Adds the pgferry stack to `app` and cdk-nag's AWS Solutions checks; ConfigError for invalid settings or pipeline files. */
 export async function buildPgferryApp(app: App, options: BuildOptions = {}): Promise<PipelineStack> {
   const settings = loadDeploySettings((key) => app.node.tryGetContext(key), options.projectDir ?? PROJECT_ROOT);
-  const pipelines = await loadDeployablePipelines(settings.pipelinesDir);
+  const { pipelines, files } = await loadDeployablePipelines(settings.pipelinesDir);
   const account = options.env ? options.env.account : process.env.CDK_DEFAULT_ACCOUNT;
   const region = options.env ? options.env.region : process.env.CDK_DEFAULT_REGION;
   const stack = new PipelineStack(app, settings.stackName, {
     pipelines,
+    files,
     settings,
     ...(account && region ? { env: { account, region } } : {}),
   });

@@ -4,19 +4,21 @@
  * that deploys. Plain data: no aws-cdk-lib import, so the script stays fast.
  */
 import { fileURLToPath } from 'node:url';
-import type { FunctionKey } from '../lib/workflow/definition.ts';
+import type { FileFunctionKey, FunctionKey } from '../lib/workflow/definition.ts';
 
 /** The repository root (entries, lock file and tsconfig are found from here). */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The Lambda entry file of each task, relative to the project root. */
-export const LAMBDA_ENTRIES: Readonly<Record<FunctionKey, string>> = {
+export const LAMBDA_ENTRIES: Readonly<Record<FunctionKey | FileFunctionKey, string>> = {
   plan: 'lambdas/plan.ts',
   extractChunk: 'lambdas/extract-chunk.ts',
   apply: 'lambdas/apply.ts',
   finalize: 'lambdas/finalize.ts',
   recordFailure: 'lambdas/record-failure.ts',
   cleanup: 'lambdas/cleanup.ts',
+  tables: 'lambdas/tables.ts',
+  summarize: 'lambdas/summarize.ts',
 };
 
 /** esbuild `target` of the bundles: the oldest runtime pgferry deploys on. */

@@ -15,7 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
 import { serializePipelines } from '../lib/aws/bundled-pipelines.ts';
-import type { PipelineConfig } from '../lib/config/index.ts';
+import type { PipelineConfig, TablesFile } from '../lib/config/index.ts';
 import { AlarmTopic } from './constructs/alarm-topic.ts';
 import { CleanupRule } from './constructs/cleanup-rule.ts';
 import { Pipeline } from './constructs/pipeline.ts';
@@ -39,8 +39,10 @@ export const MAX_PIPELINES_PER_STACK = 90;
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
-  /** The validated pipelines to deploy (at least one). */
+  /** The validated pipelines to deploy (at least one pipeline or file). */
   readonly pipelines: readonly PipelineConfig[];
+  /** The validated files that list tables. @default none */
+  readonly files?: readonly TablesFile[];
   /** Network, CA bundle, alarm e-mail, sizes... */
   readonly settings: DeploySettings;
 }
@@ -73,9 +75,11 @@ export class PipelineStack extends Stack {
     super(scope, id, { description: 'pgferry: PostgreSQL table pipelines on Step Functions', ...props });
     const { settings } = props;
     const prefix = settings.namePrefix;
-    if (props.pipelines.length === 0) throw new Error('PipelineStack: pipelines is empty; add a pipeline file to the pipelines directory');
+    const files = props.files ?? [];
+    if (props.pipelines.length === 0 && files.length === 0)
+      throw new Error('PipelineStack: pipelines is empty; add a pipeline file to the pipelines directory');
 
-    const pipelinesFile = writePipelinesFile(Stage.of(this)?.outdir ?? '.', serializePipelines(props.pipelines));
+    const pipelinesFile = writePipelinesFile(Stage.of(this)?.outdir ?? '.', serializePipelines(props.pipelines, files));
     const network = settings.vpc
       ? new TaskNetwork(this, 'Network', {
           vpcId: settings.vpc.vpcId,
@@ -96,6 +100,7 @@ export class PipelineStack extends Stack {
     // ---- the task functions, shared by every pipeline ----
     this.taskFunctions = new TaskFunctions(this, 'TaskFunctions', {
       pipelines: props.pipelines,
+      ...(files.length > 0 ? { files } : {}),
       pipelinesFile,
       namePrefix: prefix,
       alarmTopic: this.alarmTopic,
@@ -135,7 +140,15 @@ export class PipelineStack extends Stack {
     });
     const machines = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: `${prefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const executions = this.formatArn({ service: 'states', resource: 'execution', resourceName: `${prefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const invoked = [fns.plan, fns.extractChunk, fns.apply, fns.finalize, fns.recordFailure];
+    const fileFns = this.taskFunctions.fileFunctions;
+    const invoked = [
+      fns.plan,
+      fns.extractChunk,
+      fns.apply,
+      fns.finalize,
+      fns.recordFailure,
+      ...(fileFns ? [fileFns.functions.tables, fileFns.functions.summarize] : []),
+    ];
     this.stateMachineRole = new iam.Role(this, 'StateMachineRole', {
       assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
       description: `pgferry: the role of every ${prefix}-* state machine`,
@@ -148,6 +161,15 @@ export class PipelineStack extends Stack {
             // The Distributed Map starts child executions of its own state machine and manages them.
             new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machines] }),
             new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution', 'states:RedriveExecution'], resources: [executions] }),
+            // A file's machine waits for each table run (startExecution.sync) through this managed rule.
+            ...(files.length > 0
+              ? [
+                  new iam.PolicyStatement({
+                    actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+                    resources: [this.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForStepFunctionsExecutionRule' })],
+                  }),
+                ]
+              : []),
             new iam.PolicyStatement({
               actions: [
                 'logs:CreateLogDelivery',
@@ -176,7 +198,7 @@ export class PipelineStack extends Stack {
         appliesTo: ['Resource::*', { regex: '/^Resource::<.+\\.Arn>:\\*$/g' }, { regex: stateArnPattern(prefix) }],
       },
     ]);
-    if (props.pipelines.some((p) => p.schedule)) {
+    if (props.pipelines.some((p) => p.schedule) || files.some((f) => f.schedule)) {
       this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
         assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
         description: `pgferry: EventBridge Scheduler starts the ${prefix}-* state machines with this role`,
@@ -217,11 +239,32 @@ export class PipelineStack extends Stack {
       Tags.of(pipeline).add('pgferry:pipeline', config.name);
       pipelines[config.name] = pipeline;
     }
+    for (const file of files) {
+      const stackId = pipelineStackId(pipelineStackIndex(file.name, settings.pipelineStacks));
+      const nested = (stacks[stackId] ??= new NestedStack(this, stackId, { description: `pgferry pipelines (${stackId})` }));
+      const pipeline = new Pipeline(nested, file.name, {
+        file,
+        ...(fileFns ? { fileVersions: fileFns.versions } : {}),
+        namePrefix: prefix,
+        versions: this.taskFunctions.versions,
+        roleArn: this.stateMachineRole.roleArn,
+        logGroup: machineLogs,
+        alarmTopic: this.alarmTopic,
+        ...(this.scheduleRole ? { schedule: { roleArn: this.scheduleRole.roleArn, deadLetterQueueArn: this.deadLetterQueue.queue.queueArn } } : {}),
+      });
+      Tags.of(pipeline).add('pgferry:pipeline', file.name);
+      pipelines[file.name] = pipeline;
+    }
     this.pipelines = pipelines;
     this.pipelineStacks = stacks;
     for (const stack of [this, ...Object.values(stacks)]) stack.node.addValidation({ validate: () => resourceLimitProblems(stack, settings.pipelineStacks) });
+    // A file that lists tables weighs two: its machine and its table machine each carry a definition.
+    const weight = (p: Pipeline): number => (p.tableMachine ? 2 : 1);
     const crowded = Object.entries(stacks).filter(
-      ([, nested]) => Object.values(pipelines).filter((p) => Stack.of(p) === nested).length > MAX_PIPELINES_PER_STACK,
+      ([, nested]) =>
+        Object.values(pipelines)
+          .filter((p) => Stack.of(p) === nested)
+          .reduce((sum, p) => sum + weight(p), 0) > MAX_PIPELINES_PER_STACK,
     );
     if (crowded.length > 0) {
       throw new Error(

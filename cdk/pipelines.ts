@@ -4,11 +4,14 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadPipelineDir, loadPipelineFile, type ConnectionConfig, type PipelineConfig } from '../lib/config/index.ts';
+import { loadPipelineFiles, loadPipelineSource, type ConnectionConfig, type PipelineConfig, type TablesFile } from '../lib/config/index.ts';
 import { ConfigError, type ConfigProblem } from '../lib/errors.ts';
 
-/** Connections of a pipeline with their key in the file. */
-export function connectionsOf(config: PipelineConfig): { key: 'source' | 'sink' | 'state'; connection: ConnectionConfig }[] {
+/** What holds connections: a pipeline, or a file that lists tables. */
+type Connected = { readonly source: ConnectionConfig; readonly sink: ConnectionConfig; readonly state: ConnectionConfig };
+
+/** Connections of a pipeline (or a file of tables) with their key in the file. */
+export function connectionsOf(config: Connected): { key: 'source' | 'sink' | 'state'; connection: ConnectionConfig }[] {
   return [
     { key: 'source', connection: config.source },
     { key: 'sink', connection: config.sink },
@@ -17,7 +20,7 @@ export function connectionsOf(config: PipelineConfig): { key: 'source' | 'sink' 
 }
 
 /** Why a validated pipeline cannot run on AWS, one problem per reason; empty when it can. */
-export function awsProblems(config: PipelineConfig, file: string): ConfigProblem[] {
+export function awsProblems(config: Connected, file: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const { key, connection } of connectionsOf(config)) {
     // The id is never quoted: for `url` it is a postgres URL that may hold a password.
@@ -47,16 +50,27 @@ export function awsProblems(config: PipelineConfig, file: string): ConfigProblem
   return problems;
 }
 
+/** What a deployment ships: its single-table pipelines and its files that list tables. */
+export interface Deployable {
+  readonly pipelines: PipelineConfig[];
+  readonly files: TablesFile[];
+}
+
 /** Loads and checks every pipeline file of `dir`; one ConfigError with every problem of every file. */
-export async function loadDeployablePipelines(dir: string): Promise<PipelineConfig[]> {
-  const configs = await loadPipelineDir(dir);
-  if (configs.length === 0) {
+export async function loadDeployablePipelines(dir: string): Promise<Deployable> {
+  const loaded = await loadPipelineFiles(dir);
+  const configs = loaded.flatMap((f) => (f.kind === 'single' ? [f.config] : []));
+  const tables = loaded.flatMap((f) => (f.kind === 'tables' ? [f] : []));
+  if (loaded.length === 0) {
     throw new ConfigError([{ file: dir, path: '', message: 'no pipeline files (*.yaml, *.yml) to deploy; add one, or point -c pipelinesDir=<dir> at yours' }]);
   }
   const files = await filesByName(dir);
-  const problems = configs.flatMap((config) => awsProblems(config, files.get(config.name) ?? join(dir, `${config.name}.yaml`)));
+  const problems = [
+    ...configs.flatMap((config) => awsProblems(config, files.get(config.name) ?? join(dir, `${config.name}.yaml`))),
+    ...tables.flatMap((file) => awsProblems(file, file.file)),
+  ];
   if (problems.length > 0) throw new ConfigError(problems);
-  return configs;
+  return { pipelines: configs, files: tables.map(({ kind: _kind, ...file }) => file) };
 }
 
 /** The file each pipeline came from, so that AWS-only problems name it like validation problems do. */
@@ -65,7 +79,8 @@ async function filesByName(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const name of names) {
     const file = join(dir, name);
-    files.set((await loadPipelineFile(file)).name, file);
+    const source = await loadPipelineSource(file);
+    files.set(source.kind === 'single' ? source.config.name : source.name, file);
   }
   return files;
 }

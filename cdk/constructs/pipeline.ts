@@ -14,8 +14,16 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Metrics } from '../../lib/aws/constants.ts';
-import type { PipelineConfig } from '../../lib/config/index.ts';
-import { buildDefinition, type TaskKey, type TaskResources } from '../../lib/workflow/definition.ts';
+import type { PipelineConfig, TablesFile } from '../../lib/config/index.ts';
+import { TABLE_MACHINE_SUFFIX } from '../../lib/workflow/tasks/cleanup.ts';
+import {
+  buildDefinition,
+  buildFileDefinition,
+  buildTableDefinition,
+  type FileFunctionKey,
+  type TaskKey,
+  type TaskResources,
+} from '../../lib/workflow/definition.ts';
 import { freshnessWindow, maxStalenessMs } from '../staleness.ts';
 import type { AlarmTopic } from './alarm-topic.ts';
 
@@ -36,8 +44,15 @@ export interface ScheduleTargetSettings {
 
 /** Properties of {@link Pipeline}. */
 export interface PipelineProps {
-  /** The validated pipeline. */
-  readonly config: PipelineConfig;
+  /** The validated pipeline; or `file`. */
+  readonly config?: PipelineConfig;
+  /**
+   * A file that lists tables, instead of `config`: its machine `<namePrefix>-<file>` (Tables, the table runs,
+   * Summarize) and its table machine `<namePrefix>-<file>-Tables`; schedule and alarms are the file machine's.
+   */
+  readonly file?: TablesFile;
+  /** The published versions of the Tables and Summarize functions; required with `file`. */
+  readonly fileVersions?: Readonly<Record<FileFunctionKey, lambda.IVersion>>;
   /** The state machine is named `<namePrefix>-<pipeline>`. @default 'pgferry' */
   readonly namePrefix?: string;
   /** The published version of each task function: the definition invokes these, never `$LATEST`. */
@@ -64,10 +79,14 @@ export class Pipeline extends Construct {
   public readonly freshnessAlarm?: cloudwatch.Alarm;
   /** The resources the state machine invokes, by task: version ARNs. */
   public readonly resources: TaskResources;
+  /** A file's table machine (`<namePrefix>-<file>-Tables`): one execution per table run. */
+  public readonly tableMachine?: sfn.StateMachine;
 
   public constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
-    const { config } = props;
+    const unit = props.config ?? props.file;
+    if (!unit || (props.config && props.file)) throw new Error(`Pipeline ${id}: give exactly one of config and file`);
+    const config = { name: unit.name, ...(unit.schedule ? { schedule: unit.schedule } : {}) };
     this.stateMachineName = `${props.namePrefix ?? 'pgferry'}-${config.name}`;
     if (!STATE_MACHINE_NAME.test(this.stateMachineName)) {
       throw new Error(
@@ -92,13 +111,34 @@ export class Pipeline extends Construct {
       finalize: props.versions.finalize.functionArn,
       recordFailure: props.versions.recordFailure.functionArn,
     };
-    const definition = buildDefinition(config, this.resources);
+    const role = iam.Role.fromRoleArn(this, 'Role', props.roleArn, { mutable: false });
+    let definition: Record<string, unknown>;
+    if (props.file) {
+      if (!props.fileVersions) throw new Error(`Pipeline ${config.name}: a file that lists tables needs the Tables and Summarize function versions`);
+      // Upper case: no pipeline name (lower case) can make this name, so it never collides with a pipeline's machine.
+      this.tableMachine = new sfn.StateMachine(this, 'TableMachine', {
+        stateMachineName: `${this.stateMachineName}${TABLE_MACHINE_SUFFIX}`,
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        definitionBody: sfn.DefinitionBody.fromString(Stack.of(this).toJsonString(buildTableDefinition(config.name, this.resources))),
+        role,
+        logs: { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+        tracingEnabled: true,
+        comment: `pgferry pipeline ${config.name}: one table's run`,
+      });
+      definition = buildFileDefinition(props.file, {
+        tables: props.fileVersions.tables.functionArn,
+        summarize: props.fileVersions.summarize.functionArn,
+        tableMachine: this.tableMachine.stateMachineArn,
+      });
+    } else {
+      definition = buildDefinition(props.config as PipelineConfig, this.resources);
+    }
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(Stack.of(this).toJsonString(definition)),
       // The deployment's role, imported immutable: its policy is written once, not grown by every state machine.
-      role: iam.Role.fromRoleArn(this, 'Role', props.roleArn, { mutable: false }),
+      role,
       logs: { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
       comment: `pgferry pipeline ${config.name}`,

@@ -16,14 +16,14 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { BundledFiles, LAMBDA_TASK_ROOT, LambdaEnv, Metrics } from '../../lib/aws/constants.ts';
 import { CA_BUNDLE_ENV } from '../../lib/connections/tls.ts';
-import { LAMBDA_TIMEOUT_SECONDS, type FunctionKey } from '../../lib/workflow/definition.ts';
+import { LAMBDA_TIMEOUT_SECONDS, type FileFunctionKey, type FunctionKey } from '../../lib/workflow/definition.ts';
 import { BUNDLE_OPTIONS, LAMBDA_ENTRIES, PROJECT_ROOT } from '../bundling.ts';
 
 /** The Amazon CA file of the Lambda runtime (Node.js 20+ runtimes no longer load it by default); it includes the RDS CAs. */
 export const RUNTIME_CA_FILE = '/var/runtime/ca-cert.pem';
 
 /** Default memory of each task, in MB. */
-export const TASK_MEMORY_DEFAULTS: Readonly<Record<FunctionKey, number>> = {
+export const TASK_MEMORY_DEFAULTS: Readonly<Record<FunctionKey | FileFunctionKey, number>> = {
   plan: 512,
   // One full vCPU: a COPY stream is bound by one core's socket and TLS work, and network bandwidth grows with memory.
   extractChunk: 1769,
@@ -31,6 +31,8 @@ export const TASK_MEMORY_DEFAULTS: Readonly<Record<FunctionKey, number>> = {
   finalize: 512,
   recordFailure: 512,
   cleanup: 512,
+  tables: 512,
+  summarize: 256,
 };
 
 /** Network placement of the task Lambdas. */
@@ -43,7 +45,7 @@ export interface TaskPlacement {
 /** Properties of {@link TaskFunction}. */
 export interface TaskFunctionProps {
   /** Which task this Lambda runs. */
-  readonly task: FunctionKey;
+  readonly task: FunctionKey | FileFunctionKey;
   /** The deployment's state machine name prefix (the cleanup maps events back to pipelines with it). @default 'pgferry' */
   readonly namePrefix?: string;
   /** The bundled pipelines file (see lib/aws/bundled-pipelines.ts), copied into the asset. */

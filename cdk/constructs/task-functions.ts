@@ -12,8 +12,16 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import type { PipelineConfig } from '../../lib/config/index.ts';
-import { FUNCTION_KEYS, LAMBDA_TIMEOUT_SECONDS, TASK_CONNECTIONS, type FunctionKey } from '../../lib/workflow/definition.ts';
+import type { ConnectionConfig, PipelineConfig, TablesFile } from '../../lib/config/index.ts';
+import {
+  FILE_FUNCTION_KEYS,
+  FILE_TASK_CONNECTIONS,
+  FUNCTION_KEYS,
+  LAMBDA_TIMEOUT_SECONDS,
+  TASK_CONNECTIONS,
+  type FileFunctionKey,
+  type FunctionKey,
+} from '../../lib/workflow/definition.ts';
 import type { AlarmTopic } from './alarm-topic.ts';
 import { secretResourceArn } from './secret-arns.ts';
 import { TaskFunction, type TaskPlacement } from './task-function.ts';
@@ -28,6 +36,8 @@ const SECRETS_PER_STATEMENT = 60;
 export interface TaskFunctionsProps {
   /** Every pipeline of the deployment (their connections decide each role's secrets). */
   readonly pipelines: readonly PipelineConfig[];
+  /** Every file that lists tables: their connections count too, and they add the Tables and Summarize functions. @default none */
+  readonly files?: readonly TablesFile[];
   /** The bundled pipelines file shipped in every function's asset. */
   readonly pipelinesFile: string;
   /** State machines are `<namePrefix>-<pipeline>`. @default 'pgferry' */
@@ -60,6 +70,12 @@ export class TaskFunctions extends Construct {
   public readonly versions: Readonly<Record<FunctionKey, lambda.IVersion>>;
   /** The execution role of each function. */
   public readonly roles: Readonly<Record<FunctionKey, iam.Role>>;
+  /** Tables and Summarize, with a file that lists tables: their functions, versions and roles. @default none */
+  public readonly fileFunctions?: {
+    readonly functions: Readonly<Record<FileFunctionKey, lambda.Function>>;
+    readonly versions: Readonly<Record<FileFunctionKey, lambda.IVersion>>;
+    readonly roles: Readonly<Record<FileFunctionKey, iam.Role>>;
+  };
   public readonly logGroup: logs.LogGroup;
   /** One alarm per function: its longest duration above {@link DURATION_ALARM_SHARE} of the timeout. */
   public readonly durationAlarms: readonly cloudwatch.Alarm[];
@@ -75,17 +91,23 @@ export class TaskFunctions extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     });
 
-    const functions = {} as Record<FunctionKey, lambda.Function>;
-    const versions = {} as Record<FunctionKey, lambda.IVersion>;
-    const roles = {} as Record<FunctionKey, iam.Role>;
+    const functions = {} as Record<FunctionKey | FileFunctionKey, lambda.Function>;
+    const versions = {} as Record<FunctionKey | FileFunctionKey, lambda.IVersion>;
+    const roles = {} as Record<FunctionKey | FileFunctionKey, iam.Role>;
     const durationAlarms: cloudwatch.Alarm[] = [];
-    for (const task of FUNCTION_KEYS) {
+    const files = props.files ?? [];
+    const holders = [...props.pipelines, ...files];
+    for (const task of [...FUNCTION_KEYS, ...(files.length > 0 ? FILE_FUNCTION_KEYS : [])]) {
+      const connections = connectionsOfTask(task);
       const role = new iam.Role(this, `${pascal(task)}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `pgferry ${task} task: reads the ${TASK_CONNECTIONS[task].join(', ')} secrets of every pipeline`,
+        description:
+          connections.length > 0
+            ? `pgferry ${task} task: reads the ${connections.join(', ')} secrets of every pipeline`
+            : `pgferry ${task} task: opens no connection`,
       });
       this.logGroup.grantWrite(role);
-      const secrets = taskSecretArns(stack, props.pipelines, task);
+      const secrets = taskSecretArns(stack, holders, task);
       // In statements of at most SECRETS_PER_STATEMENT, so that CDK can spread a long list over managed policies
       // (6,144 characters each); one statement cannot be split.
       for (let i = 0; i < secrets.length; i += SECRETS_PER_STATEMENT) {
@@ -118,8 +140,8 @@ export class TaskFunctions extends Construct {
           }),
         );
       }
-      const memorySize = props.memorySizes?.[task];
-      const reserved = props.reservedConcurrency?.[task];
+      const memorySize = (props.memorySizes as Partial<Record<string, number>> | undefined)?.[task];
+      const reserved = (props.reservedConcurrency as Partial<Record<string, number>> | undefined)?.[task];
       const fn = new TaskFunction(this, pascal(task), {
         task,
         namePrefix: prefix,
@@ -162,15 +184,25 @@ export class TaskFunctions extends Construct {
     this.functions = functions;
     this.versions = versions;
     this.roles = roles;
+    if (files.length > 0) this.fileFunctions = { functions, versions, roles };
     this.durationAlarms = durationAlarms;
   }
 }
 
-/** Every secret the task opens across the pipelines (its TASK_CONNECTIONS), deduplicated and sorted, so the policy is stable. */
-export function taskSecretArns(stack: Stack, pipelines: readonly PipelineConfig[], task: FunctionKey): string[] {
+/** The connections a task opens (TASK_CONNECTIONS, FILE_TASK_CONNECTIONS). */
+function connectionsOfTask(task: FunctionKey | FileFunctionKey): readonly ('source' | 'sink' | 'state')[] {
+  return task === 'tables' || task === 'summarize' ? FILE_TASK_CONNECTIONS[task] : TASK_CONNECTIONS[task];
+}
+
+/** Every secret the task opens across the pipelines and files (its connections), deduplicated and sorted, so the policy is stable. */
+export function taskSecretArns(
+  stack: Stack,
+  pipelines: readonly { readonly source: ConnectionConfig; readonly sink: ConnectionConfig; readonly state: ConnectionConfig }[],
+  task: FunctionKey | FileFunctionKey,
+): string[] {
   const ids = new Set<string>();
   for (const config of pipelines) {
-    for (const key of TASK_CONNECTIONS[task]) {
+    for (const key of connectionsOfTask(task)) {
       const connection = config[key];
       if (connection.connection_type === 'secretsmanager') ids.add(connection.connection_id);
     }

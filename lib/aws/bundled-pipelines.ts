@@ -6,7 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PipelineConfig } from '../config/index.ts';
+import {
+  configForRef,
+  fromPortableFile,
+  isTableRunRef,
+  toPortableFile,
+  type PipelineConfig,
+  type PortableTablesFile,
+  type TablesFile,
+} from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
 import { BundledFiles, LAMBDA_TASK_ROOT, LambdaEnv } from './constants.ts';
 
@@ -17,13 +25,23 @@ export const BUNDLE_VERSION = 1;
 export interface PipelineBundle {
   readonly version: typeof BUNDLE_VERSION;
   readonly pipelines: readonly PipelineConfig[];
+  /** Files that list tables. @default none */
+  readonly files?: readonly PortableTablesFile[];
 }
 
 /** The text of the bundled file for these validated configurations (stable: same configs, same bytes, same asset hash). */
-export function serializePipelines(configs: readonly PipelineConfig[]): string {
+export function serializePipelines(configs: readonly PipelineConfig[], files: readonly TablesFile[] = []): string {
   const sorted = [...configs].sort((a, b) => a.name.localeCompare(b.name));
-  const bundle: PipelineBundle = { version: BUNDLE_VERSION, pipelines: sorted };
+  const portable = [...files].sort((a, b) => a.name.localeCompare(b.name)).map(toPortableFile);
+  const bundle: PipelineBundle = { version: BUNDLE_VERSION, pipelines: sorted, ...(portable.length > 0 ? { files: portable } : {}) };
   return `${JSON.stringify(bundle, null, 1)}\n`;
+}
+
+/** The files that list tables of a bundle's text (none in a bundle without them). */
+export function parseBundledFiles(text: string, file: string): TablesFile[] {
+  parsePipelineBundle(text, file);
+  const b = JSON.parse(text) as PipelineBundle;
+  return (b.files ?? []).map(fromPortableFile);
 }
 
 /** Reads the configurations back from the bundled file's text; ConfigError naming the file when it is not one. */
@@ -49,9 +67,16 @@ export interface PipelineLookupOptions {
   readonly source?: string;
 }
 
-/** `TaskDeps.pipeline` over a set of configurations: ConfigError for a name it does not serve. */
-export function pipelineLookup(configs: readonly PipelineConfig[], options: PipelineLookupOptions = {}): (name: string) => PipelineConfig {
-  const byName = new Map(configs.map((c) => [c.name, c]));
+/**
+ * `TaskDeps.pipeline` over a set of configurations and files: a pipeline by name, a table run by its reference (its
+ * file must be served); ConfigError for anything it does not serve.
+ */
+export function pipelineLookup(
+  configs: readonly PipelineConfig[],
+  options: PipelineLookupOptions = {},
+  files: readonly TablesFile[] = [],
+): (name: string) => PipelineConfig {
+  const byName = new Map<string, PipelineConfig | TablesFile>([...configs.map((c) => [c.name, c] as const), ...files.map((f) => [f.name, f] as const)]);
   const served = options.served ?? [...byName.keys()];
   const source = options.source ?? 'the bundled pipelines';
   const missing = served.filter((name) => !byName.has(name));
@@ -59,17 +84,40 @@ export function pipelineLookup(configs: readonly PipelineConfig[], options: Pipe
     throw new ConfigError(`${source}: ${missing.map((n) => JSON.stringify(n)).join(', ')} not found; it holds ${[...byName.keys()].join(', ') || 'none'}`);
   }
   const allowed = new Set(served);
+  const unknown = (name: string): ConfigError =>
+    new ConfigError(`unknown pipeline ${JSON.stringify(name)}: this function serves ${[...allowed].join(', ') || 'none'}`);
   return (name) => {
-    const config = allowed.has(name) ? byName.get(name) : undefined;
-    if (config === undefined) {
-      throw new ConfigError(`unknown pipeline ${JSON.stringify(name)}: this function serves ${[...allowed].join(', ') || 'none'}`);
+    if (isTableRunRef(name)) {
+      const key = (() => {
+        try {
+          return String((JSON.parse(name) as { key?: unknown }).key ?? '');
+        } catch {
+          return '';
+        }
+      })();
+      const owner = byName.get(key.slice(0, Math.max(0, key.indexOf('/'))));
+      if (owner === undefined || !('entries' in owner) || !allowed.has(owner.name)) throw unknown(name);
+      return configForRef(owner, name);
     }
+    const config = allowed.has(name) ? byName.get(name) : undefined;
+    if (config === undefined || 'entries' in config) throw unknown(name);
     return config;
   };
 }
 
-/** `TaskDeps.pipeline` of a deployed function: the bundled file, narrowed to `PGFERRY_PIPELINES`. */
-export function bundledPipelineLookup(env: NodeJS.ProcessEnv = process.env): (name: string) => PipelineConfig {
+/** `TaskDeps.file` over a set of files: ConfigError for one it does not serve. */
+export function fileLookup(files: readonly TablesFile[], served?: readonly string[]): (name: string) => TablesFile {
+  const allowed = served ? new Set(served) : undefined;
+  return (name) => {
+    const file = files.find((f) => f.name === name);
+    if (!file || (allowed && !allowed.has(name)))
+      throw new ConfigError(`unknown file of tables ${JSON.stringify(name)}: this function serves ${files.map((f) => f.name).join(', ') || 'none'}`);
+    return file;
+  };
+}
+
+/** `TaskDeps.pipeline` and `TaskDeps.file` of a deployed function: the bundled file, narrowed to `PGFERRY_PIPELINES`. */
+export function bundledLookups(env: NodeJS.ProcessEnv = process.env): { pipeline: (name: string) => PipelineConfig; file: (name: string) => TablesFile } {
   const file = env[LambdaEnv.pipelinesFile] || join(env.LAMBDA_TASK_ROOT || LAMBDA_TASK_ROOT, BundledFiles.pipelines);
   let text: string;
   try {
@@ -81,5 +129,14 @@ export function bundledPipelineLookup(env: NodeJS.ProcessEnv = process.env): (na
     ?.split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  return pipelineLookup(parsePipelineBundle(text, file), { ...(served ? { served } : {}), source: file });
+  const files = parseBundledFiles(text, file);
+  return {
+    pipeline: pipelineLookup(parsePipelineBundle(text, file), { ...(served ? { served } : {}), source: file }, files),
+    file: fileLookup(files, served),
+  };
+}
+
+/** `TaskDeps.pipeline` of a deployed function (see {@link bundledLookups}). */
+export function bundledPipelineLookup(env: NodeJS.ProcessEnv = process.env): (name: string) => PipelineConfig {
+  return bundledLookups(env).pipeline;
 }

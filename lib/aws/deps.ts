@@ -2,12 +2,14 @@
 import { openConnection } from '../connections/index.ts';
 import type { TaskLogger } from '../log.ts';
 import type { TaskDeps } from '../workflow/types.ts';
-import { bundledPipelineLookup } from './bundled-pipelines.ts';
+import { bundledLookups } from './bundled-pipelines.ts';
 
 /** TaskDeps of a Lambda container: `pipeline` from the bundled file (only the served names), `connect` = openConnection. */
 export function lambdaDeps(log: TaskLogger, env: NodeJS.ProcessEnv = process.env): TaskDeps {
+  const lookups = bundledLookups(env);
   return {
-    pipeline: bundledPipelineLookup(env),
+    pipeline: lookups.pipeline,
+    file: lookups.file,
     // Secrets are cached per container by lib/connections and re-read once after a rotation.
     connect: (ref, options) => openConnection(ref, options.readOnly === undefined ? {} : { readOnly: options.readOnly }),
     log,

@@ -11,7 +11,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { redact } from '../connections/index.ts';
 import { ErrorNames, RETRYABLE_ERRORS } from '../errors.ts';
-import type { FunctionKey } from '../workflow/definition.ts';
+import type { FileFunctionKey, FunctionKey } from '../workflow/definition.ts';
 import type { TaskDeps } from '../workflow/types.ts';
 import { Metrics } from './constants.ts';
 import { lambdaDeps } from './deps.ts';
@@ -37,7 +37,11 @@ export interface TaskHandlerOptions {
 const RETRIED = new Set<string>(RETRYABLE_ERRORS);
 
 /** The Lambda handler of one task: `fn` wrapped in middy with Powertools' Tracer, Logger and Metrics. */
-export function taskHandler<I extends TaskEvent, O>(task: FunctionKey, fn: (input: I, deps: TaskDeps) => Promise<O>, options: TaskHandlerOptions = {}) {
+export function taskHandler<I extends TaskEvent, O>(
+  task: FunctionKey | FileFunctionKey,
+  fn: (input: I, deps: TaskDeps) => Promise<O>,
+  options: TaskHandlerOptions = {},
+) {
   const tools = options.powertools ?? sharedPowertools();
   const { logger, metrics, tracer } = tools;
   const buildDeps = options.deps ?? ((p: Powertools) => lambdaDeps(taskLogger(p.logger)));

@@ -1,7 +1,8 @@
 /** The CloudWatch metrics each task adds after it succeeds (dimensions: service, pipeline). */
 import { MetricUnit, type Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import type { RunSummary } from '../state/types.ts';
-import type { FunctionKey } from '../workflow/definition.ts';
+import type { FileFunctionKey, FunctionKey } from '../workflow/definition.ts';
+import type { FileOutcome } from '../workflow/tasks/summarize.ts';
 import type { ChunkOutput, PlanOutput } from '../workflow/types.ts';
 import { Metrics } from './constants.ts';
 
@@ -14,7 +15,7 @@ export type TaskMetricsRecorder = (metrics: MetricsSink, output: unknown, elapse
 const n = Metrics.names;
 
 /** The metrics of each task. Finalize carries the run's totals; the others say where the time goes. */
-export const TASK_METRICS: Readonly<Record<FunctionKey, TaskMetricsRecorder>> = {
+export const TASK_METRICS: Readonly<Record<FunctionKey | FileFunctionKey, TaskMetricsRecorder>> = {
   plan: (m, output) => m.addMetric(n.chunks, MetricUnit.Count, (output as PlanOutput).chunks.length),
   extractChunk: (m, output, ms) => {
     const chunk = output as ChunkOutput;
@@ -35,5 +36,10 @@ export const TASK_METRICS: Readonly<Record<FunctionKey, TaskMetricsRecorder>> = 
   recordFailure: (m) => m.addMetric(n.runsFailed, MetricUnit.Count, 1),
   cleanup: (m, output) => {
     if ((output as { recorded?: boolean }).recorded) m.addMetric(n.runsCleanedUp, MetricUnit.Count, 1);
+  },
+  tables: () => undefined,
+  // The file's run succeeded (no table failed): what its freshness alarm counts, under the file's name.
+  summarize: (m, output) => {
+    if ((output as FileOutcome).status !== 'failed') m.addMetric(n.runsSucceeded, MetricUnit.Count, 1);
   },
 };

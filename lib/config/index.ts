@@ -1,12 +1,15 @@
 /** Pipeline files: schema, parsing and validation (the file's reference: docs/pipeline-file.md). */
-export { loadPipelineDir, loadPipelineFile, loadPipelineSource, parsePipeline, parsePipelineFile } from './parse.ts';
+export { loadPipelineDir, loadPipelineFile, loadPipelineFiles, loadPipelineSource, parsePipeline, parsePipelineFile } from './parse.ts';
 export {
   configForRef,
+  fromPortableFile,
   isTableRunRef,
   MAX_PARALLEL_TABLES,
   tableConfig,
   tableKey,
   tableRunRef,
+  toPortableFile,
+  type PortableTablesFile,
   type PipelineFile,
   type TableEntry,
   type TablesFile,

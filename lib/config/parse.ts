@@ -50,6 +50,18 @@ export async function loadPipelineFile(path: string): Promise<PipelineConfig> {
 
 /** Reads every `*.yaml` / `*.yml` file of a directory (not recursively); problems of all files, and duplicate names, come in one ConfigError. */
 export async function loadPipelineDir(dir: string): Promise<PipelineConfig[]> {
+  const files = await loadPipelineFiles(dir);
+  const tables = files.filter((f) => f.kind === 'tables');
+  if (tables.length > 0) {
+    throw new ConfigError(
+      tables.map((f) => ({ file: f.file, path: 'tables', message: 'this file lists tables; it is read where files of many tables are (loadPipelineFiles)' })),
+    );
+  }
+  return files.flatMap((f) => (f.kind === 'single' ? [f.config] : []));
+}
+
+/** Reads every pipeline file of a directory, of either form; problems of all files, and duplicate names, come in one ConfigError. */
+export async function loadPipelineFiles(dir: string): Promise<PipelineFile[]> {
   let names: string[];
   try {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -60,7 +72,7 @@ export async function loadPipelineDir(dir: string): Promise<PipelineConfig[]> {
   } catch (error) {
     throw new ConfigError([{ file: dir, path: '', message: readFailure(error, 'directory') }], { cause: error });
   }
-  const configs: PipelineConfig[] = [];
+  const loaded: PipelineFile[] = [];
   const problems: ConfigProblem[] = [];
   const fileOfName = new Map<string, string>();
   for (const name of names) {
@@ -74,21 +86,15 @@ export async function loadPipelineDir(dir: string): Promise<PipelineConfig[]> {
       continue;
     }
     problems.push(...checked.problems);
-    if (checked.config !== undefined) configs.push(checked.config);
-    if (checked.tables !== undefined) {
-      problems.push({
-        file,
-        path: 'tables',
-        message: 'a file of many tables cannot be deployed yet; run it with pgferry run, or list its tables in single-table files',
-      });
-    }
+    if (checked.config !== undefined) loaded.push({ kind: 'single', config: checked.config });
+    if (checked.tables !== undefined) loaded.push({ kind: 'tables', ...checked.tables });
     if (checked.name === undefined) continue;
     const first = fileOfName.get(checked.name);
     if (first === undefined) fileOfName.set(checked.name, file);
     else problems.push({ file, path: 'name', message: `pipeline ${JSON.stringify(checked.name)} is also defined in ${first}; names must be unique` });
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return configs;
+  return loaded;
 }
 
 async function readText(file: string): Promise<string> {

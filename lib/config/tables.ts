@@ -429,3 +429,23 @@ export function configForRef(file: TablesFile, text: string): PipelineConfig {
   const primaryKey = Array.isArray(ref.primaryKey) && ref.primaryKey.every((c) => typeof c === 'string') ? (ref.primaryKey as string[]) : null;
   return tableConfig(file, entry, table, primaryKey);
 }
+
+/** A TablesFile as JSON can hold it (the bundled pipelines of a deployment): its patterns as the text they were read from. */
+export type PortableTablesFile = Omit<TablesFile, 'entries'> & {
+  readonly entries: readonly (Omit<TableEntry, 'match' | 'exclude'> & { readonly match: string; readonly exclude: readonly string[] })[];
+};
+
+/** The JSON form of a file (see {@link fromPortableFile}). */
+export function toPortableFile(file: TablesFile): PortableTablesFile {
+  return { ...file, entries: file.entries.map((e) => ({ ...e, match: e.match.text, exclude: e.exclude.map((p) => p.text) })) };
+}
+
+/** A file back from its JSON form; ConfigError when a pattern no longer reads (a bundle written by another version). */
+export function fromPortableFile(file: PortableTablesFile): TablesFile {
+  const pattern = (text: string): TablePattern => {
+    const read = isTablePattern(text) ? parseTablePattern(text) : parseTableName(text);
+    if ('problem' in read) throw new ConfigError([{ file: file.file, path: 'tables', message: `${text}: ${read.problem}; redeploy to regenerate the bundle` }]);
+    return 'text' in read ? read : exactPattern(read);
+  };
+  return { ...file, entries: file.entries.map((e) => ({ ...e, match: pattern(e.match), exclude: e.exclude.map(pattern) })) };
+}

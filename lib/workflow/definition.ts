@@ -33,6 +33,16 @@ export const TASK_CONNECTIONS: Readonly<Record<FunctionKey, readonly ('source' |
   cleanup: ['sink', 'state'],
 };
 
+/** The task Lambdas of a file that lists tables (deployed only when a file does). */
+export const FILE_FUNCTION_KEYS = ['tables', 'summarize'] as const;
+export type FileFunctionKey = (typeof FILE_FUNCTION_KEYS)[number];
+
+/** The connections of a file each of its task Lambdas opens: Tables reads the source catalog and the state; Summarize opens none. */
+export const FILE_TASK_CONNECTIONS: Readonly<Record<FileFunctionKey, readonly ('source' | 'sink' | 'state')[]>> = {
+  tables: ['source', 'state'],
+  summarize: [],
+};
+
 /** The resource (Lambda ARN) of each task. */
 export type TaskResources = Readonly<Record<TaskKey, string>>;
 

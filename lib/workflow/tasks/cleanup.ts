@@ -30,8 +30,13 @@ const StatusChangeEvent = z.object({
     status: z.string(),
     error: z.string().nullish(),
     cause: z.string().nullish(),
+    /** The execution's input as JSON text: a table machine's holds the table run's reference. */
+    input: z.string().nullish(),
   }),
 });
+
+/** Suffix of a file's table machine (`<prefix>-<file>-Tables`; pipeline names are lower case, so none ends so). */
+export const TABLE_MACHINE_SUFFIX = '-Tables';
 
 /** Input of the cleanup task: which run, how its execution ended, and the execution's error if any. */
 export interface CleanupInput {
@@ -74,8 +79,21 @@ export function cleanupInputOf(event: unknown, namePrefix: string): CleanupInput
   if (!(CLEANED_STATUSES as readonly string[]).includes(d.status)) return undefined;
   const machine = /:stateMachine:([A-Za-z0-9_-]+)$/.exec(d.stateMachineArn)?.[1];
   if (machine === undefined || !machine.startsWith(`${namePrefix}-`)) return undefined;
+  let pipeline = machine.slice(namePrefix.length + 1);
+  if (pipeline.endsWith(TABLE_MACHINE_SUFFIX)) {
+    // A table's run: its pipeline is the reference its execution input carries.
+    const input = (() => {
+      try {
+        return JSON.parse(d.input ?? '') as { pipeline?: unknown };
+      } catch {
+        return {};
+      }
+    })();
+    if (typeof input.pipeline !== 'string') return undefined;
+    pipeline = input.pipeline;
+  }
   return {
-    pipeline: machine.slice(namePrefix.length + 1),
+    pipeline,
     runId: d.name,
     status: d.status as CleanedStatus,
     ...(d.error ? { error: d.error } : {}),
