@@ -34,8 +34,11 @@ function program(io: Io, result: { code: number }): Command {
   cli
     .command('plan')
     .argument('<file>', 'pipeline file')
-    .description('connect read-only and print the chunks and every SQL statement a run would execute')
-    .action(async (file: string) => set(await (await import('./commands/plan.ts')).planCommand(file, io)));
+    .description(
+      'connect read-only and print the chunks and every SQL statement a run would execute; for a file that lists tables, what its entries resolve to now',
+    )
+    .option('--table <name>', 'the full plan of this table of a file that lists tables (schema.name; repeatable)', collect, [])
+    .action(async (file: string, o: { table: string[] }) => set(await (await import('./commands/plan.ts')).planCommand(file, { tables: o.table }, io)));
   cli
     .command('run')
     .argument('<file>', 'pipeline file')
@@ -48,38 +51,47 @@ function program(io: Io, result: { code: number }): Command {
       set(await (await import('./commands/run.ts')).runCommand(file, { ...o, tables: o.table }, io)),
     );
   const state = cli.command('state').description('inspect and manage cursor state');
-  state
-    .command('show')
+  const tableOption = (command: Command, what: string): Command => command.option('--table <name>', `${what} (schema.name; repeatable)`, collect, []);
+  tableOption(state.command('show'), 'only this table of a file that lists tables')
     .argument('<file>', 'pipeline file')
-    .description("print the pipeline's state and last runs")
-    .action(async (file: string) => set(await (await import('./commands/state.ts')).stateShowCommand(file, io)));
-  state
-    .command('reset')
+    .description("print the pipeline's state and last runs; for a file that lists tables, every table with state")
+    .action(async (file: string, o: { table: string[] }) => set(await (await import('./commands/state.ts')).stateShowCommand(file, { tables: o.table }, io)));
+  tableOption(state.command('reset'), 'this table of a file that lists tables (it needs --table or --all)')
     .argument('<file>', 'pipeline file')
+    .option('--all', 'every table with state of a file that lists tables')
     .description('forget the cursor: the next run extracts everything')
-    .action(async (file: string) => set(await (await import('./commands/state.ts')).stateResetCommand(file, io)));
-  state
-    .command('unlock')
+    .action(async (file: string, o: { table: string[]; all?: boolean }) =>
+      set(await (await import('./commands/state.ts')).stateResetCommand(file, { tables: o.table, all: o.all ?? false }, io)),
+    );
+  tableOption(state.command('unlock'), 'this table of a file that lists tables (it needs --table or --all)')
     .argument('<file>', 'pipeline file')
+    .option('--all', 'every table with state of a file that lists tables')
     .description('release the lease of a run that died (its apply would be refused anyway)')
-    .action(async (file: string) => set(await (await import('./commands/state.ts')).stateUnlockCommand(file, io)));
-  state
-    .command('export')
+    .action(async (file: string, o: { table: string[]; all?: boolean }) =>
+      set(await (await import('./commands/state.ts')).stateUnlockCommand(file, { tables: o.table, all: o.all ?? false }, io)),
+    );
+  tableOption(state.command('export'), 'only this table of a file that lists tables')
     .argument('<file>', 'pipeline file')
-    .description("print the pipeline's cursor as JSON")
-    .action(async (file: string) => set(await (await import('./commands/state.ts')).stateExportCommand(file, io)));
-  state
-    .command('import')
+    .description("print the pipeline's cursor as JSON; for a file that lists tables, every table's in one document")
+    .action(async (file: string, o: { table: string[] }) => set(await (await import('./commands/state.ts')).stateExportCommand(file, { tables: o.table }, io)));
+  tableOption(state.command('import'), 'only this table of the export; with a single-table export, the one table that takes its cursor')
     .argument('<file>', 'pipeline file')
     .argument('<json>', 'a file written by state export')
     .description('store the cursor of a state export (refused while a run holds the lease)')
-    .action(async (file: string, json: string) => set(await (await import('./commands/state.ts')).stateImportCommand(file, json, io)));
+    .action(async (file: string, json: string, o: { table: string[] }) =>
+      set(await (await import('./commands/state.ts')).stateImportCommand(file, json, { tables: o.table }, io)),
+    );
   cli
     .command('check')
     .argument('<file>', 'pipeline file')
-    .description('connection health (latency, version, sizes, cache hit ratio) and the privileges a run needs; read-only')
+    .description(
+      'connection health (latency, version, sizes, cache hit ratio) and the privileges a run needs; read-only; per table for a file that lists tables',
+    )
     .option('--json', 'print the report as JSON, as the last line of stdout')
-    .action(async (file: string, o: { json?: boolean }) => set(await (await import('./commands/check.ts')).checkCommand(file, o, io)));
+    .option('--table <name>', 'only this table of a file that lists tables (schema.name; repeatable)', collect, [])
+    .action(async (file: string, o: { json?: boolean; table: string[] }) =>
+      set(await (await import('./commands/check.ts')).checkCommand(file, { ...(o.json ? { json: true } : {}), tables: o.table }, io)),
+    );
   cli
     .command('start')
     .argument('<pipeline>', 'pipeline name')

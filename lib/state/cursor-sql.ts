@@ -20,6 +20,19 @@ export function tableKeysSql(schema: string, file: string): Statement {
   };
 }
 
+/** Every table of a file with state (`<file>/<table>` keys), each with its latest run, in name order. */
+export function tableStatesSql(schema: string, file: string): Statement {
+  return {
+    text: `SELECT s.pipeline, s.cursor, s.lease_run_id, s.lease_until, s.last_success_run_id, s.last_success_at,
+  r.run_id AS last_run_id, r.status AS last_run_status, r.started_at AS last_run_started_at, r.finished_at AS last_run_finished_at, r.error AS last_run_error
+FROM ${stateTable(schema, 'pipeline_state')} AS s
+LEFT JOIN LATERAL (SELECT x.run_id, x.status, x.started_at, x.finished_at, x.error FROM ${stateTable(schema, 'runs')} AS x
+  WHERE x.pipeline = s.pipeline ORDER BY x.started_at DESC LIMIT 1) AS r ON true
+WHERE starts_with(s.pipeline, $1 || '/') ORDER BY s.pipeline COLLATE "C"`,
+    values: [file],
+  };
+}
+
 /** What {@link moveCursorSql} needs: the run that holds the lease and the cursor it moves to. */
 export interface CursorMove {
   readonly pipeline: string;

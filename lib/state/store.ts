@@ -4,7 +4,19 @@
  */
 export { ensureStateSchema } from './schema.ts';
 export { acquireLease, fence, releaseLease, renewLease, unlock } from './lease.ts';
-export { getPipelineState, importCursor, listTableKeys, resetState, type PipelineState, type StateExport } from './cursor.ts';
+export {
+  getPipelineState,
+  importCursor,
+  listTableKeys,
+  listTableStates,
+  resetState,
+  STATE_EXPORT_FORMAT,
+  TABLES_STATE_EXPORT_FORMAT,
+  type PipelineState,
+  type StateExport,
+  type TableState,
+  type TablesStateExport,
+} from './cursor.ts';
 export { completeRun, createRun, failRun, getRun, listRuns, summarize } from './runs.ts';
 export { getChunk, lastChunkError, recordChunk, recordChunkError } from './chunks.ts';
 export type { NewRun, RunOutcome } from './types.ts';

@@ -1,23 +1,85 @@
-/** `pgferry check <file>`: connection health and the privileges a run needs, read-only. */
+/** `pgferry check <file>`: connection health and the privileges a run needs, read-only; per table for a file that lists tables. */
 import { checkPipeline, privilegeLine, type CheckReport, type ConnectionHealth, type Scope } from '../../check/index.ts';
-import { loadPipelineFile } from '../../config/index.ts';
+import { loadPipelineSource, type TablesFile } from '../../config/index.ts';
+import { openConnection } from '../../connections/index.ts';
+import { close } from '../../db/index.ts';
+import { resolveFile, type FileResolution, type PlannedTable } from '../../local/tables.ts';
 import { ident } from '../../sql/quote.ts';
 import { bytes, count, ExitCode, type Io } from '../output.ts';
+import { canonicalNames, refuseTableOption, tableProblem } from '../table-option.ts';
 
 /** Options of the check command. */
 export interface CheckCommandOptions {
   /** Print the report as JSON, as the last line of stdout (the human report then goes to stderr). */
   readonly json?: boolean;
+  /** Only these tables of a file that lists tables. @default every table its entries resolve to */
+  readonly tables?: readonly string[];
 }
 
-/** Checks a pipeline file: exit 0 when a run has everything it needs (warnings allowed), 1 when something is missing. */
+/** One table's part of the check of a file that lists tables: its report, or why it cannot run as configured. */
+export interface TableCheck {
+  readonly table: string;
+  readonly target: string;
+  readonly entry: number;
+  readonly report?: CheckReport;
+  readonly error?: { readonly name: string; readonly message: string };
+}
+
+/**
+ * Checks a pipeline file: exit 0 when a run has everything it needs (warnings allowed), 1 when something is missing.
+ * For a file that lists tables, every table (or those of `--table`) is checked as its own pipeline; the exit code is the
+ * worst of the tables' (2 for a table that cannot run as configured).
+ */
 export async function checkCommand(file: string, options: CheckCommandOptions, io: Io): Promise<number> {
-  const config = await loadPipelineFile(file);
-  const report = await checkPipeline(config);
+  const loaded = await loadPipelineSource(file);
+  if (loaded.kind === 'tables') return checkTables(loaded, options, io);
+  refuseTableOption(file, options.tables);
+  const report = await checkPipeline(loaded.config);
   const print = options.json ? io.err : io.out;
   for (const line of reportLines(report)) print(line);
   if (options.json) io.out(JSON.stringify(report));
   return report.ok ? ExitCode.ok : ExitCode.failed;
+}
+
+/** The check of each table of a file under a header line, `max_parallel_tables` tables at a time, printed in name order. */
+async function checkTables(file: TablesFile, options: CheckCommandOptions, io: Io): Promise<number> {
+  const source = await openConnection(file.source, { readOnly: true });
+  let resolution: FileResolution;
+  try {
+    resolution = await resolveFile(source, file, canonicalNames(options.tables));
+  } finally {
+    await close(source);
+  }
+  const checks = new Array<TableCheck>(resolution.tables.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let n = next++; n < resolution.tables.length; n = next++) {
+      const t = resolution.tables[n] as PlannedTable;
+      const base = { table: t.table, target: t.target, entry: t.entry };
+      checks[n] = t.config
+        ? { ...base, report: await checkPipeline(t.config) }
+        : { ...base, error: { name: t.error?.name ?? 'ConfigError', message: tableProblem(t.error) } };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(file.max_parallel_tables, Math.max(resolution.tables.length, 1)) }, worker));
+
+  const print = options.json ? io.err : io.out;
+  let code: number = ExitCode.ok;
+  for (const c of checks) {
+    print(`== table ${c.table} -> ${c.target} (entry tables[${c.entry}])`);
+    if (c.report) {
+      for (const line of reportLines(c.report)) print(line);
+      code = Math.max(code, c.report.ok ? ExitCode.ok : ExitCode.failed);
+    } else {
+      print(`${MISSING} ${c.error?.name ?? 'ConfigError'}: ${c.error?.message ?? ''}`);
+      code = Math.max(code, ExitCode.usage);
+    }
+  }
+  for (const warning of resolution.warnings) print(`warning: ${warning}`);
+  const failing = checks.filter((c) => !c.report?.ok).length;
+  print(`pgferry check: pipeline ${file.name}: ${checks.length} table(s), ${checks.length - failing} ok, ${failing} not`);
+  if (options.json) io.out(JSON.stringify({ pipeline: file.name, ok: failing === 0, tables: checks, warnings: resolution.warnings }));
+  return code;
 }
 
 const OK = '✓';
