@@ -3,7 +3,7 @@ import { checkPipeline, privilegeLine, type CheckReport, type ConnectionHealth, 
 import { loadPipelineSource, type TablesFile } from '../../config/index.ts';
 import { openConnection } from '../../connections/index.ts';
 import { close } from '../../db/index.ts';
-import { resolveFile, type FileResolution, type PlannedTable } from '../../local/tables.ts';
+import { resolveFile, type FileResolution, type PlannedTable } from '../../workflow/tables.ts';
 import { ident } from '../../sql/quote.ts';
 import { bytes, count, ExitCode, type Io } from '../output.ts';
 import { canonicalNames, refuseTableOption, tableProblem } from '../table-option.ts';

@@ -6,7 +6,7 @@
 import { tableKey, type TablesFile } from '../../config/index.ts';
 import { close, type Db } from '../../db/index.ts';
 import { ConfigError } from '../../errors.ts';
-import { resolveFile, type PlannedTable } from '../../local/tables.ts';
+import { resolveFile, type PlannedTable } from '../../workflow/tables.ts';
 import { listTableKeys } from '../../state/store.ts';
 import { strategyLabel } from '../../workflow/request.ts';
 import { describeError, ExitCode, type Io } from '../output.ts';
