@@ -63,6 +63,8 @@ export interface FileRunOptions extends Omit<LocalRunOptions, 'runId' | 'onProgr
   readonly onTable?: (summary: TableRunSummary) => void;
   /** Runs this file definition instead of the one built from the file (parity tests run the synthesized one). */
   readonly fileDefinition?: Record<string, unknown>;
+  /** Runs this table definition for each table (parity tests run the synthesized one). */
+  readonly tableDefinition?: Record<string, unknown>;
 }
 
 /** Placeholder resources of a file's local machine; never called, its Task states are overridden. */
@@ -95,8 +97,8 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
   let tablesError: unknown;
   const items = new Map<string, TableItem>();
   const summaries = new Map<string, TableRunSummary>();
-  const { tables: _tables, onTable, onProgress, runId: _runId, ...single } = options;
-  const tableDefinition = buildTableDefinition(file.name, LOCAL_RESOURCES);
+  const { tables: _tables, onTable, onProgress, runId: _runId, fileDefinition: _file, tableDefinition: _table, ...single } = options;
+  const tableDefinition = options.tableDefinition ?? buildTableDefinition(file.name, LOCAL_RESOURCES);
   const handlers: Record<string, (input: never) => Promise<unknown>> = {
     [FileStates.tables]: async (input: TablesInput) => {
       listed = await listTables(input, deps).catch((error: unknown) => {

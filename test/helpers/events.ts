@@ -2,7 +2,11 @@
 import { randomUUID } from 'node:crypto';
 
 /** The event EventBridge delivers when an execution of `machine` ends with `status`. */
-export function statusEvent(runId: string, status: string, options: { machine?: string; error?: string; cause?: string } = {}): Record<string, unknown> {
+export function statusEvent(
+  runId: string,
+  status: string,
+  options: { machine?: string; error?: string; cause?: string; input?: string } = {},
+): Record<string, unknown> {
   const machine = options.machine ?? 'pgferry-x';
   const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:${machine}:${runId}`;
   return {
@@ -21,7 +25,7 @@ export function statusEvent(runId: string, status: string, options: { machine?: 
       status,
       startDate: Date.now() - 60_000,
       stopDate: Date.now(),
-      input: '{}',
+      input: options.input ?? '{}',
       output: null,
       inputDetails: { included: true },
       outputDetails: null,
