@@ -103,6 +103,7 @@ function program(io: Io, result: { code: number }): Command {
     .option('--region <region>', "AWS region (default: AWS_REGION or the profile's)")
     .option('--name-prefix <prefix>', 'namePrefix of the deployment', 'pgferry')
     .option('--poll-seconds <n>', 'seconds between two looks at the execution', positiveInt, 5)
+    .option('--table <name>', 'only this table of a file that lists tables (schema.name; repeatable)', collect, [])
     .action(async (pipeline: string, o: StartCommandOptions) => set(await (await import('./commands/start.ts')).startCommand(pipeline, o, io)));
   cli
     .command('demo')

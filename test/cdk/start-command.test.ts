@@ -85,6 +85,12 @@ describe('Command: pgferry start', () => {
     expect(sfn.commandCalls(ListStateMachinesCommand)).toHaveLength(0);
   });
 
+  it('names tables for a file that lists them: {"tables": [...]}', async () => {
+    const { code } = await start('sales', '--table', 'sales.orders', '--table', 'sales."Odd.Name"', '--state-machine-arn', MACHINE);
+    expect(code).toBe(0);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input ?? '')).toEqual({ tables: ['sales.orders', 'sales."Odd.Name"'] });
+  });
+
   it('with --wait follows a succeeded execution, printing progress and the run summary, and exits 0', async () => {
     sfn
       .on(DescribeExecutionCommand)

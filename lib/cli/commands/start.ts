@@ -35,6 +35,8 @@ export interface StartCommandOptions {
   readonly namePrefix?: string;
   /** Seconds between two looks at a running execution. @default 5 */
   readonly pollSeconds?: number;
+  /** Only these tables of a file that lists tables (`{"tables": [...]}`). @default every table */
+  readonly table?: readonly string[];
 }
 
 /** What the command talks to; tests pass their own. */
@@ -71,7 +73,8 @@ export async function startCommand(pipeline: string, options: StartCommandOption
     const region = await sfn.config.region().catch(() => 'the default region');
     throw new ConfigError(`no state machine named ${name} in ${region}; deploy the pipeline (npx cdk deploy), check --region, or give --state-machine-arn`);
   }
-  const input = options.fullRefresh ? { full_refresh: true } : {};
+  const tables = options.table ?? [];
+  const input = { ...(options.fullRefresh ? { full_refresh: true } : {}), ...(tables.length > 0 ? { tables: [...tables] } : {}) };
   const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }));
   const executionArn = started.executionArn as string;
   io.err(`started ${executionArn}${options.fullRefresh ? ' (full refresh)' : ''}`);
