@@ -115,6 +115,8 @@ export class PipelineStack extends Stack {
         finalize: settings.taskMemoryMb,
         recordFailure: settings.taskMemoryMb,
         cleanup: settings.taskMemoryMb,
+        tables: settings.taskMemoryMb,
+        summarize: settings.taskMemoryMb,
       },
       ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
       logRetention: settings.logRetentionDays as logs.RetentionDays,

@@ -16,6 +16,7 @@ export const ErrorNames = {
   database: 'DatabaseError',
   duplicateKey: 'DuplicateKeyError',
   leaseHeld: 'LeaseHeldError',
+  tableRunFailed: 'TableRunFailedError',
   leaseLost: 'LeaseLostError',
   notSupported: 'NotSupportedError',
   unsafeTarget: 'UnsafeTargetError',
@@ -124,6 +125,17 @@ export class DuplicateKeyError extends PgferryError {
     super(message, options);
     this.name = ErrorNames.duplicateKey;
     this.key = key;
+  }
+}
+
+/**
+ * A table's run within a file's run failed (its own error is in its run summary and its `runs` row); what the
+ * file's machine catches for that table in a local run (on AWS the child execution's failure is States.TaskFailed).
+ */
+export class TableRunFailedError extends PgferryError {
+  public constructor(table: string, error: { name: string; message: string }, options?: ErrorOptions) {
+    super(`table ${table}: ${error.name}: ${error.message}`, options);
+    this.name = ErrorNames.tableRunFailed;
   }
 }
 

@@ -53,7 +53,7 @@ export interface TaskFunctionsProps {
   /** @default NODEJS_22_X */
   readonly runtime?: lambda.Runtime;
   /** @default TASK_MEMORY_DEFAULTS */
-  readonly memorySizes?: Partial<Record<FunctionKey, number>>;
+  readonly memorySizes?: Partial<Record<FunctionKey | FileFunctionKey, number>>;
   /** @default none reserved */
   readonly reservedConcurrency?: Readonly<Record<FunctionKey, number>>;
   /** @default three months */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { configForRef, parseTableName, tableKey, type TableRef, type TablesFile } from '../config/index.ts';
 import { openConnection, redact } from '../connections/index.ts';
-import { ConfigError, InternalError } from '../errors.ts';
+import { ConfigError, InternalError, TableRunFailedError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import type { RunSummary } from '../state/types.ts';
 import { buildFileDefinition, buildTableDefinition, FileStates, type FileResources } from '../workflow/definition.ts';
@@ -124,8 +124,7 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
       summaries.set(input.Name, table);
       onTable?.(table);
       // A failed table run fails its execution, which the file's machine catches inside its Map.
-      if (summary.status === 'failed')
-        throw Object.assign(new Error(summary.error?.message ?? 'the table run failed'), { name: summary.error?.name ?? 'Error' });
+      if (summary.status === 'failed') throw new TableRunFailedError(item.table, summary.error ?? { name: 'Error', message: 'the table run failed' });
       return { Output: summary };
     },
     [FileStates.summarize]: async (input: SummarizeInput) => summarizeTables(input),
@@ -157,7 +156,9 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
   const done = listed as TablesOutput | undefined;
   if (!done) throw new InternalError('the file run ended without listing its tables');
   const ran = done.tables.map(
-    (t) => summaries.get(t.name) ?? notRun(t.table, t.target, t.key, t.name, { name: 'Error', message: 'the table run did not report' }),
+    (t) =>
+      summaries.get(t.name) ??
+      notRun(t.table, t.target, tableKey(file.name, tableRefOf(t.table)), t.name, { name: 'Error', message: 'the table run did not report' }),
   );
   const rejected = done.rejected.map((r) => notRun(r.table, r.target, tableKey(file.name, tableRefOf(r.table)), `${runId}-rejected`, r.error));
   const all = [...ran, ...rejected].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));

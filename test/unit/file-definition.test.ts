@@ -3,6 +3,8 @@ import aslValidator from 'asl-validator';
 import { LOCAL_RESOURCES } from '../../lib/local/runner.ts';
 import { buildFileDefinition, buildTableDefinition, FileStates, TABLES_FAILED } from '../../lib/workflow/definition.ts';
 import { summarizeTables } from '../../lib/workflow/tasks/summarize.ts';
+import { tableKey, tableRunRef } from '../../lib/config/index.ts';
+import { MAX_PLAN_OUTPUT_BYTES } from '../../lib/workflow/definition.ts';
 import { tableRunName } from '../../lib/workflow/tables.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- reading ASL JSON by key
@@ -57,7 +59,7 @@ describe('Feature: the machines of a file that lists tables', () => {
 
   it('fails the file run when a table failed or was rejected, naming them; all skipped is skipped', async () => {
     const base = { pipeline: 'sales', runId: 'r', warnings: [], missing: [] };
-    const tables = ['a', 'b'].map((t) => ({ ref: '{}', key: `sales/s.${t}`, table: `s.${t}`, target: `l.${t}`, name: `r-${t}` }));
+    const tables = ['a', 'b'].map((t) => ({ ref: '{}', table: `s.${t}`, target: `l.${t}`, name: `r-${t}` }));
     const ok = await summarizeTables({ ...base, tables, results: [{ status: 'succeeded' }, { status: 'skipped' }], rejected: [] });
     expect(ok).toMatchObject({ status: 'succeeded', totals: { tables: 2, succeeded: 1, skipped: 1, failed: 0 } });
     expect(ok.failure).toBeUndefined();
@@ -71,5 +73,19 @@ describe('Feature: the machines of a file that lists tables', () => {
     expect(bad).toMatchObject({ status: 'failed', totals: { tables: 3, succeeded: 1, failed: 2 } });
     expect(bad.failure?.Error).toBe(TABLES_FAILED);
     expect(bad.failure?.Cause).toBe('2 of 3 table(s) failed: s.c (ConfigError: no primary key), s.a (DuplicateKeyError)');
+  });
+
+  it("keeps the list of 500 tables with long names and keys within the payload a state may hold, with the table runs' results", () => {
+    const runId = 'b'.repeat(80);
+    const tables = Array.from({ length: 500 }, (_, i) => {
+      const ref = { schema: 'sales_and_marketing', name: `${'t'.repeat(40)}_${String(i).padStart(3, '0')}` };
+      const key = tableKey('sales', ref);
+      const table = `${ref.schema}.${ref.name}`;
+      return { ref: tableRunRef(key, 3, ['customer_id', 'order_id', 'line_no']), table, target: `landing.${ref.name}`, name: tableRunName(runId, key) };
+    });
+    const listed = { pipeline: 'sales', runId, request: { full_refresh: true }, tables, rejected: [], warnings: [], missing: [] };
+    const withResults = { ...listed, results: tables.map(() => ({ status: 'succeeded' })) };
+    expect(Buffer.byteLength(JSON.stringify(listed))).toBeLessThan(MAX_PLAN_OUTPUT_BYTES);
+    expect(Buffer.byteLength(JSON.stringify(withResults))).toBeLessThan(256 * 1024);
   });
 });

@@ -18,12 +18,10 @@ export interface TablesInput {
   readonly request: unknown;
 }
 
-/** One table the file's machine runs. */
+/** One table the file's machine runs: 250 to 400 bytes with the names (see the payload test in test/unit/file-definition.test.ts). */
 export interface TableItem {
-  /** The table machine's `pipeline` (see tableRunRef). */
+  /** The table machine's `pipeline` (see tableRunRef): the table's state key, its entry and its primary key. */
   readonly ref: string;
-  /** The table's state key. */
-  readonly key: string;
   readonly table: string;
   readonly target: string;
   /** The table run's execution name. */
@@ -74,7 +72,7 @@ export async function listTables(input: TablesInput, deps: TaskDeps): Promise<Ta
       .filter((t) => t.config)
       .map((t) => {
         const key = tableKey(file.name, t.ref);
-        return { ref: tableRunRef(key, t.entry, t.primaryKey), key, table: t.table, target: t.target, name: tableRunName(input.runId, key) };
+        return { ref: tableRunRef(key, t.entry, t.primaryKey), table: t.table, target: t.target, name: tableRunName(input.runId, key) };
       }),
     rejected: resolution.tables
       .filter((t) => !t.config)
