@@ -10,6 +10,7 @@ import {
   configForRef,
   fromPortableFile,
   isTableRunRef,
+  pipelineKeyOf,
   toPortableFile,
   type PipelineConfig,
   type PortableTablesFile,
@@ -88,13 +89,7 @@ export function pipelineLookup(
     new ConfigError(`unknown pipeline ${JSON.stringify(name)}: this function serves ${[...allowed].join(', ') || 'none'}`);
   return (name) => {
     if (isTableRunRef(name)) {
-      const key = (() => {
-        try {
-          return String((JSON.parse(name) as { key?: unknown }).key ?? '');
-        } catch {
-          return '';
-        }
-      })();
+      const key = pipelineKeyOf(name);
       const owner = byName.get(key.slice(0, Math.max(0, key.indexOf('/'))));
       if (owner === undefined || !('entries' in owner) || !allowed.has(owner.name)) throw unknown(name);
       return configForRef(owner, name);

@@ -11,6 +11,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { redact } from '../connections/index.ts';
 import { ErrorNames, RETRYABLE_ERRORS } from '../errors.ts';
+import { pipelineKeyOf } from '../config/index.ts';
 import type { FileFunctionKey, FunctionKey } from '../workflow/definition.ts';
 import type { TaskDeps } from '../workflow/types.ts';
 import { Metrics } from './constants.ts';
@@ -49,7 +50,8 @@ export function taskHandler<I extends TaskEvent, O>(
 
   const run = async (event: I, _context: Context): Promise<O> => {
     const keys = options.keys ? options.keys(event) : { pipeline: event?.pipeline, runId: event?.runId };
-    const pipeline = typeof keys.pipeline === 'string' ? keys.pipeline : undefined;
+    // A table run's tasks get its reference: logs and metrics name its state key (`sales/sales.orders`).
+    const pipeline = typeof keys.pipeline === 'string' ? pipelineKeyOf(keys.pipeline) : undefined;
     logger.appendKeys({ task, pipeline, runId: keys.runId });
     if (pipeline !== undefined) {
       metrics.addDimension(Metrics.dimension, pipeline);

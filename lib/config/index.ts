@@ -4,6 +4,7 @@ export {
   configForRef,
   fromPortableFile,
   isTableRunRef,
+  pipelineKeyOf,
   MAX_PARALLEL_TABLES,
   tableConfig,
   tableKey,

@@ -407,6 +407,17 @@ export function tableRunRef(key: string, entry: number, primaryKey: readonly str
   return JSON.stringify({ key, entry, primaryKey: primaryKey ?? null });
 }
 
+/** The state key a task's `pipeline` names: a table run reference's key, else the pipeline name itself. */
+export function pipelineKeyOf(pipeline: string): string {
+  if (!isTableRunRef(pipeline)) return pipeline;
+  try {
+    const key = (JSON.parse(pipeline) as { key?: unknown }).key;
+    return typeof key === 'string' ? key : pipeline;
+  } catch {
+    return pipeline;
+  }
+}
+
 /** Whether a task's `pipeline` is a table run's reference ({@link tableRunRef}) rather than a pipeline name. */
 export function isTableRunRef(pipeline: string): boolean {
   return pipeline.startsWith('{');
