@@ -18,6 +18,7 @@ import { serializePipelines } from '../lib/aws/bundled-pipelines.ts';
 import type { PipelineConfig, TablesFile } from '../lib/config/index.ts';
 import { AlarmTopic } from './constructs/alarm-topic.ts';
 import { CleanupRule } from './constructs/cleanup-rule.ts';
+import { TableRunNotice } from './constructs/table-run-notice.ts';
 import { Pipeline } from './constructs/pipeline.ts';
 import { deploymentDashboardWidgets } from './constructs/pipeline-dashboard.ts';
 import { ScheduleDeadLetterQueue } from './constructs/schedule-dead-letter-queue.ts';
@@ -222,6 +223,7 @@ export class PipelineStack extends Stack {
       ]);
     }
     this.cleanupRule = new CleanupRule(this, 'Cleanup', { cleanup: fns.cleanup, namePrefix: prefix, deadLetterQueue: this.deadLetterQueue.queue });
+    if (files.length > 0) new TableRunNotice(this, 'TableRunNotice', { namePrefix: prefix, alarmTopic: this.alarmTopic });
 
     // ---- the pipelines, in nested stacks ----
     const stacks: Record<string, NestedStack> = {};

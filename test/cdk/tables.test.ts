@@ -72,6 +72,17 @@ describe('Stack: files that list tables', () => {
     expect(fileRoles.summarize).toBeDefined();
   });
 
+  it("names the table on the alarm topic when a table's run ends badly", () => {
+    const rules = Object.values(resources(mixed.template, 'AWS::Events::Rule')).filter((r) => JSON.stringify(r.Properties.EventPattern).includes('-Tables'));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.Properties.EventPattern).toMatchObject({
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ wildcard: '*:stateMachine:pgferry-*-Tables' }] },
+    });
+    const target = (rules[0]?.Properties.Targets as { Arn: unknown; InputTransformer?: { InputTemplate: string } }[])[0];
+    expect(JSON.stringify(target?.Arn)).toContain(mixed.stack.getLogicalId(mixed.stack.alarmTopic.topic.node.defaultChild as never));
+    expect(target?.InputTransformer?.InputTemplate).toMatch(/pgferry table run <detail-name> <detail-status>/);
+  });
+
   it('synthesizes with and without an account, with no cdk-nag error', () => {
     for (const s of [mixed, mixedEnv, twenty]) {
       expect(Annotations.fromStack(s.stack).findError('*', Match.anyValue())).toEqual([]);
