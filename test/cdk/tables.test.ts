@@ -31,13 +31,11 @@ function resources(template: Template, type: string): Record<string, { Propertie
 describe('Stack: files that list tables', () => {
   const env = { account: '123456789012', region: 'eu-west-1' };
   let mixed: Synthesized;
-  let mixedEnv: Synthesized;
   let twenty: Synthesized;
 
   beforeAll(async () => {
     const dir = pipelinesDir({ 'orders.yaml': awsPipelineYaml('orders', { schedule: 'rate(1 hour)' }), 'sales.yaml': tablesYaml('sales', 3) });
     mixed = await synthesize({ pipelinesDir: dir, noVpc: 'true' });
-    mixedEnv = await synthesize({ pipelinesDir: dir, noVpc: 'true' }, { env });
     const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.yaml`, tablesYaml(`f${String(i).padStart(2, '0')}`, 50)]));
     twenty = await synthesize({ pipelinesDir: pipelinesDir(files), noVpc: 'true' }, { env });
   }, 240_000);
@@ -84,7 +82,8 @@ describe('Stack: files that list tables', () => {
   });
 
   it('synthesizes with and without an account, with no cdk-nag error', () => {
-    for (const s of [mixed, mixedEnv, twenty]) {
+    // Without an account (mixed) and with one (twenty, whose ARNs render as literals).
+    for (const s of [mixed, twenty]) {
       expect(Annotations.fromStack(s.stack).findError('*', Match.anyValue())).toEqual([]);
     }
   });
