@@ -1,6 +1,6 @@
 /** `--table NAME` (repeatable) and `--all`: the tables of a file that lists tables a command is restricted to. */
 import { formatTableName, parseTableName, type TableRef } from '../config/index.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, type PgferryError } from '../errors.ts';
 import { redact } from '../connections/index.ts';
 
 /** Refuses `--table` (and `--all`) for a single-table file, as `run` does. */
@@ -32,7 +32,8 @@ export function tableRefs(file: string, tables: readonly string[]): TableRef[] {
 }
 
 /** Why a table of a file cannot run as configured, without the file's name (the command's output names the file). */
-export function tableProblem(error: ConfigError | undefined): string {
+export function tableProblem(error: PgferryError | undefined): string {
   if (!error) return 'the table has no configuration';
+  if (!(error instanceof ConfigError)) return redact(`${error.name}: ${error.message}`);
   return redact(error.problems.map((p) => [p.path, p.message].filter((part) => part !== '').join(': ')).join('; '));
 }

@@ -11,6 +11,7 @@ import { openConnection, redact } from '../connections/index.ts';
 import { ConfigError, InternalError, TableRunFailedError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import type { RunSummary } from '../state/types.ts';
+import { strategyLabel } from '../workflow/request.ts';
 import { buildFileDefinition, buildTableDefinition, FileStates, type FileResources } from '../workflow/definition.ts';
 import { summarizeTables, type SummarizeInput } from '../workflow/tasks/summarize.ts';
 import { listTables, type TableItem, type TablesInput, type TablesOutput } from '../workflow/tasks/tables.ts';
@@ -160,7 +161,15 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
       summaries.get(t.name) ??
       notRun(t.table, t.target, tableKey(file.name, tableRefOf(t.table)), t.name, { name: 'Error', message: 'the table run did not report' }),
   );
-  const rejected = done.rejected.map((r) => notRun(r.table, r.target, tableKey(file.name, tableRefOf(r.table)), `${runId}-rejected`, r.error));
+  const rejected = done.rejected.map((r) => {
+    const entry = file.entries.find((e) => e.index === r.entry);
+    const summary = {
+      ...notRun(r.table, r.target, tableKey(file.name, tableRefOf(r.table)), `${runId}-rejected`, r.error),
+      ...(entry ? strategyLabel(entry.template) : {}),
+    };
+    onTable?.(summary);
+    return summary;
+  });
   const all = [...ran, ...rejected].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
   return fileSummary(file, runId, all, done.missing, done.warnings, started);
 }

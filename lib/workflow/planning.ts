@@ -8,6 +8,7 @@ import { serverVersion } from '../db/server.ts';
 import { ConfigError, DatabaseError, UnsafeTargetError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import { dedupeKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.ts';
+import { readSchemaExists } from '../sink/catalog/index.ts';
 import { stagingNames } from '../sink/staging.ts';
 import { describeTable, type TargetColumn } from '../sink/target.ts';
 import { defaultChunkRows, planChunks } from '../source/chunks.ts';
@@ -197,6 +198,13 @@ async function checkTarget(
   if (!existing) {
     if (!config.sink.create_table) {
       throw new DatabaseError(`target table ${qualified(table)} does not exist and sink.create_table is false`, '42P01');
+    }
+    // Found now rather than after every chunk is extracted: a run creates the target table, not its schema.
+    if (!(await readSchemaExists(target, table.schema))) {
+      throw new DatabaseError(
+        `target schema ${ident(table.schema)} does not exist (a run creates the target table, not its schema); create it: CREATE SCHEMA ${ident(table.schema)}`,
+        '3F000',
+      );
     }
     return { columns, exists: false };
   }

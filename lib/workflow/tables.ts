@@ -3,9 +3,10 @@
  * catalog query), each table's config, and the name of each table's run.
  */
 import { createHash } from 'node:crypto';
-import { formatTableName, tableConfig, type PipelineConfig, type TableRef, type TablesFile } from '../config/index.ts';
+import { formatTableName, parseTableName, tableConfig, type PipelineConfig, type TableRef, type TablesFile } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
-import { ConfigError, InternalError } from '../errors.ts';
+import { ConfigError, DatabaseError, InternalError, type PgferryError } from '../errors.ts';
+import { qualified } from '../sql/quote.ts';
 import { listSourceTables, resolveTables } from '../source/tables.ts';
 
 /** A resolved table of a file, ready to run, or the reason it cannot. */
@@ -17,7 +18,8 @@ export interface PlannedTable {
   readonly target: string;
   readonly entry: number;
   readonly config?: PipelineConfig;
-  readonly error?: ConfigError;
+  /** Why it cannot run: a ConfigError (no key for its strategy, a target another table loads), or a DatabaseError (no such source table). */
+  readonly error?: PgferryError;
 }
 
 /** What a file's entries resolve to on the source now. */
@@ -39,6 +41,11 @@ export async function resolveFile(source: Db, file: TablesFile, only?: readonly 
     if (!entry) throw new InternalError(`a table resolved to entry ${t.entry}, which the file does not have`);
     const target = formatTableName({ schema: entry.target.schema ?? t.ref.schema, name: entry.target.name ?? t.ref.name });
     const primaryKey = t.source?.primaryKey ? [...t.source.primaryKey] : null;
+    if (!t.source) {
+      // An entry naming a table the source does not have: that table fails, the others run.
+      const error = new DatabaseError(`source table ${qualified(t.ref)} does not exist; create it, or remove it from tables[${t.entry}]`, '42P01');
+      return { table, ref: t.ref, primaryKey, target, entry: t.entry, error };
+    }
     try {
       return { table, ref: t.ref, primaryKey, target, entry: t.entry, config: tableConfig(file, entry, t.ref, primaryKey) };
     } catch (error) {
@@ -48,8 +55,16 @@ export async function resolveFile(source: Db, file: TablesFile, only?: readonly 
   });
   refuseSharedTargets(tables, file.file);
   if (only === undefined || only.length === 0) return { tables, warnings: resolved.warnings };
+  // `"sales".orders` and `sales.orders` name one table: compare the names as the resolution writes them.
+  const wanted = new Set(
+    only.map((name) => {
+      const ref = parseTableName(name);
+      if ('problem' in ref) throw new ConfigError([{ file: file.file, path: '--table', message: `${JSON.stringify(name)}: ${ref.problem}` }]);
+      return formatTableName(ref);
+    }),
+  );
   const names = new Set(tables.map((t) => t.table));
-  const unknown = only.filter((name) => !names.has(name));
+  const unknown = [...wanted].filter((name) => !names.has(name));
   if (unknown.length > 0) {
     const known = tables.map((t) => t.table);
     throw new ConfigError([
@@ -60,7 +75,6 @@ export async function resolveFile(source: Db, file: TablesFile, only?: readonly 
       },
     ]);
   }
-  const wanted = new Set(only);
   return { tables: tables.filter((t) => wanted.has(t.table)), warnings: resolved.warnings };
 }
 

@@ -118,6 +118,9 @@ defaults:
     strategy: {mode: incremental_merge}
   - table: sales.customers
     target: {name: customers_iso}
+  - table: sales.gone
+  - table: sales.ledger
+    target: {schema: nowhere}
 defaults:
   target: {schema: landing}
   strategy: {mode: full_refresh}
@@ -130,6 +133,11 @@ defaults:
     expect(tables['sales.tmp_scratch']).toMatchObject({ status: 'failed', error: { name: 'ConfigError' } });
     expect(tables['sales.tmp_scratch']?.error?.message).toMatch(/sales\.tmp_scratch has no primary key.*unique_key/);
     expect(tables['sales.customers']).toMatchObject({ status: 'succeeded', rowsInserted: 300 });
+    // A table the source does not have, and a target schema that does not exist: each fails alone, before anything is extracted.
+    expect(tables['sales.gone']).toMatchObject({ status: 'failed', mode: 'full_refresh', error: { name: 'DatabaseError' } });
+    expect(tables['sales.gone']?.error?.message).toMatch(/source table "sales"\."gone" does not exist/);
+    expect(tables['sales.ledger']).toMatchObject({ status: 'failed', chunks: 0, error: { name: 'DatabaseError' } });
+    expect(tables['sales.ledger']?.error?.message).toMatch(/target schema "nowhere" does not exist.*CREATE SCHEMA "nowhere"/);
     expect(await rowHashes(db.target, 'landing.customers_iso')).toEqual(await rowHashes(db.source, 'sales.customers'));
     const state = await db.target.query<{ pipeline: string; ok: boolean }>(
       `SELECT pipeline, last_success_run_id IS NOT NULL AS ok FROM pgferry.pipeline_state WHERE starts_with(pipeline, 'isolated/') ORDER BY 1`,
@@ -137,6 +145,7 @@ defaults:
     expect(state.rows).toEqual([
       { pipeline: 'isolated/sales.customers', ok: true },
       { pipeline: 'isolated/sales.dupes', ok: false },
+      { pipeline: 'isolated/sales.ledger', ok: false },
     ]);
 
     const run = await cli('run', join(dir, 'isolated.yaml'), '--json');
@@ -145,13 +154,24 @@ defaults:
     expect(json.tables.map((t) => [t.table, t.status])).toEqual([
       ['sales.customers', 'succeeded'],
       ['sales.dupes', 'failed'],
+      ['sales.gone', 'failed'],
+      ['sales.ledger', 'failed'],
       ['sales.tmp_scratch', 'failed'],
     ]);
-    expect(run.stderr.some((l) => l.startsWith('[sales.dupes] failed'))).toBe(true);
+    // Every table gets its line, those refused before they ran too.
+    for (const table of ['sales.dupes', 'sales.tmp_scratch', 'sales.gone'])
+      expect(
+        run.stderr.some((l) => l.startsWith(`[${table}] failed`)),
+        table,
+      ).toBe(true);
 
-    const one = await cli('run', join(dir, 'isolated.yaml'), '--json', '--table', 'sales.customers');
+    // Any spelling of the name: a quoted part is literal.
+    const one = await cli('run', join(dir, 'isolated.yaml'), '--json', '--table', '"sales".customers');
     expect(one.code).toBe(0);
     expect((JSON.parse(one.stdout.at(-1) ?? '{}') as FileRunSummary).tables.map((t) => t.table)).toEqual(['sales.customers']);
+    const bad = await cli('run', join(dir, 'isolated.yaml'), '--table', 'sales.a.b');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.join('\n')).toMatch(/"sales\.a\.b": .*unquoted dots/);
     const unknown = await cli('run', join(dir, 'isolated.yaml'), '--table', 'sales.nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr.join('\n')).toMatch(/"sales\.nope" is not a table of this file now/);

@@ -68,7 +68,7 @@ describe('Feature: the machines of a file that lists tables', () => {
       ...base,
       tables,
       results: [{ status: 'failed', error: { Error: 'DuplicateKeyError' } }, { status: 'succeeded' }],
-      rejected: [{ table: 's.c', target: 'l.c', error: { name: 'ConfigError', message: 'no primary key' } }],
+      rejected: [{ table: 's.c', target: 'l.c', entry: 0, error: { name: 'ConfigError', message: 'no primary key' } }],
     });
     expect(bad).toMatchObject({ status: 'failed', totals: { tables: 3, succeeded: 1, failed: 2 } });
     expect(bad.failure?.Error).toBe(TABLES_FAILED);

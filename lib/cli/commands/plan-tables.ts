@@ -33,7 +33,9 @@ export async function planTablesCommand(file: TablesFile, options: { readonly ta
     for (const warning of resolution.warnings) io.out(`warning: ${warning}`);
     for (const table of missing)
       io.out(`missing: ${table} has state from earlier runs but no entry resolves to it now (dropped at the source?); its state is kept`);
-    return failing > 0 ? ExitCode.usage : ExitCode.ok;
+    // A table that cannot run as configured is a usage error (2); one whose source table is missing a failure (1).
+    if (resolution.tables.some((t) => t.error instanceof ConfigError)) return ExitCode.usage;
+    return failing > 0 ? ExitCode.failed : ExitCode.ok;
   } finally {
     await Promise.all([close(source), close(state)]);
   }

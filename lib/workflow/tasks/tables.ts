@@ -36,7 +36,12 @@ export interface TablesOutput {
   readonly request: { readonly full_refresh?: boolean };
   readonly tables: readonly TableItem[];
   /** Tables that resolved but cannot run (no primary key for a merge, a target another table loads): failed without a run. */
-  readonly rejected: readonly { readonly table: string; readonly target: string; readonly error: { readonly name: string; readonly message: string } }[];
+  readonly rejected: readonly {
+    readonly table: string;
+    readonly target: string;
+    readonly entry: number;
+    readonly error: { readonly name: string; readonly message: string };
+  }[];
   readonly warnings: readonly string[];
   /** Tables with state that no entry resolves to now; their state is kept. */
   readonly missing: readonly string[];
@@ -76,7 +81,12 @@ export async function listTables(input: TablesInput, deps: TaskDeps): Promise<Ta
       }),
     rejected: resolution.tables
       .filter((t) => !t.config)
-      .map((t) => ({ table: t.table, target: t.target, error: { name: t.error?.name ?? 'ConfigError', message: t.error?.message ?? 'cannot run' } })),
+      .map((t) => ({
+        table: t.table,
+        target: t.target,
+        entry: t.entry,
+        error: { name: t.error?.name ?? 'ConfigError', message: t.error?.message ?? 'cannot run' },
+      })),
     warnings: resolution.warnings,
     missing,
   };
