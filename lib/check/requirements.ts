@@ -7,7 +7,8 @@ import type { PipelineConfig } from '../config/index.ts';
 import { redact } from '../connections/index.ts';
 import type { Db } from '../db/index.ts';
 import { strategyFor, type TargetNeed } from '../sink/strategies/index.ts';
-import { defaultChunkRows } from '../source/chunks.ts';
+import { chunkRowsFor } from '../source/chunks.ts';
+import { defaultChunkColumn } from '../source/describe.ts';
 import { sourceSelect } from '../sql/extract.ts';
 import { ident, qualified, type TableName } from '../sql/quote.ts';
 import { STATE_RELATIONS } from '../state/sql.ts';
@@ -94,6 +95,12 @@ export async function checkSource(db: Db, config: PipelineConfig, version: numbe
   }
   const readable = await checkSelect(db, table, info, config, found);
   const cursor = await checkCursor(db, table, info, config, found);
+  if (options.chunk_column === undefined && !(await defaultChunkColumn(db, info.oid))) {
+    const rows = info.estimatedRows === null ? 'rows unknown' : `about ${Math.round(info.estimatedRows).toLocaleString('en-US')} rows`;
+    const note = `${onTable(table)} (${Math.round(info.sizeBytes / 1e6).toLocaleString('en-US')} MB, ${rows}) has no single-column primary key and no btree index that leads with a column: a run extracts it as one chunk, which must fit one task (15 minutes on AWS); set source.options.chunk_column to a column that orders its rows`;
+    if (info.estimatedRows === null || info.estimatedRows > chunkRowsOf(options.chunk_rows, info)) found.warn('source', note);
+    else found.note('source', note);
+  }
   let plan: number | undefined;
   if (readable && schema.usage) {
     try {
@@ -144,9 +151,8 @@ async function checkSelect(db: Db, table: TableName, info: TableInfo, config: Pi
  * Rows per chunk as the plan will choose them: `chunk_rows`, else the default for the table's row width (here its
  * size with indexes over its estimated rows, a little wider than the plan's measure: the warning errs early).
  */
-function chunkRowsFor(chunkRows: number | undefined, info: TableInfo): number {
-  if (chunkRows !== undefined) return chunkRows;
-  return defaultChunkRows(info.estimatedRows ? info.sizeBytes / info.estimatedRows : undefined);
+function chunkRowsOf(chunkRows: number | undefined, info: TableInfo): number {
+  return chunkRowsFor(chunkRows, info.estimatedRows ? info.sizeBytes / info.estimatedRows : undefined);
 }
 
 /** The cursor column exists and leads an index; a chunk column that leads none. */
@@ -156,7 +162,7 @@ async function checkCursor(db: Db, table: TableName, info: TableInfo, config: Pi
   if (chunk !== undefined) {
     const c = await columnInfo(db, info.oid, chunk);
     if (!c.exists) found.problem('source', `source.options.chunk_column: ${onTable(table)} has no column ${ident(chunk)}`);
-    else if (!c.indexed && (info.estimatedRows === null || info.estimatedRows > chunkRowsFor(options.chunk_rows, info))) {
+    else if (!c.indexed && (info.estimatedRows === null || info.estimatedRows > chunkRowsOf(options.chunk_rows, info))) {
       found.warn('source', `chunk_column ${ident(chunk)} is not the leading column of an index on ${onTable(table)}: every chunk scans the table`);
     }
   }

@@ -28,6 +28,16 @@ export function defaultChunkRows(rowBytes: number | undefined, chunkBytes: numbe
   return Math.max(1, Math.min(CONFIG_DEFAULTS.chunkRows, Math.floor(chunkBytes / rowBytes)));
 }
 
+/**
+ * Rows per chunk: `chunk_rows` when the file sets it, else {@link defaultChunkRows}; either way no more rows than fill
+ * `chunkBytes` of the table, so that a chunk of wide rows still fits one task's time (the smaller wins).
+ */
+export function chunkRowsFor(chunkRows: number | undefined, rowBytes: number | undefined, chunkBytes: number = CONFIG_DEFAULTS.chunkBytes): number {
+  if (chunkRows === undefined) return defaultChunkRows(rowBytes, chunkBytes);
+  if (rowBytes === undefined || !(rowBytes > 0)) return chunkRows;
+  return Math.max(1, Math.min(chunkRows, Math.floor(chunkBytes / rowBytes)));
+}
+
 /** Inputs of {@link planChunks}. */
 export interface ChunkPlanInput {
   readonly source: SourceRef;

@@ -1,15 +1,17 @@
 /** Reads what the source will produce: columns with their types, the chunk column, a row estimate. */
 import { query, transaction, type Db } from '../db/index.ts';
 import { DatabaseError } from '../errors.ts';
-import { qualified, type TableName } from '../sql/quote.ts';
+import { ident, qualified, type TableName } from '../sql/quote.ts';
 import { sourceSelect, type SourceRef } from '../sql/extract.ts';
 import type { ColumnSpec } from '../sql/types.ts';
 
 /** What {@link describeSource} found. */
 export interface SourceDescription {
   readonly columns: readonly ColumnSpec[];
-  /** The single-column primary key of a table source, if any. */
+  /** The column chunks split on by default (see defaultChunkColumn): the single-column primary key, or an index's leading column. */
   readonly primaryKey?: ColumnSpec;
+  /** Why that column: `the primary key`, `the leading column of unique index "x"`. */
+  readonly chunkColumnWhy?: string;
   /** Planner's row estimate of a table source (`reltuples`), or undefined when unknown. */
   readonly estimatedRows?: number;
   /**
@@ -41,10 +43,10 @@ export async function describeSource(db: Db, source: SourceRef, columns: readonl
   // A result set reports a domain as its base type; the table's own columns keep the domain (and its CHECK).
   const declared = await tableColumnTypes(db, relation.oid);
   described = described.map((c) => ({ name: c.name, type: declared.get(c.name) ?? c.type }));
-  const primaryKey = await singleColumnPrimaryKey(db, relation.oid);
+  const chunking = await defaultChunkColumn(db, relation.oid);
   return {
     columns: described,
-    primaryKey,
+    ...(chunking ? { primaryKey: chunking.column, chunkColumnWhy: chunking.why } : {}),
     ...(relation.reltuples >= 0 ? { estimatedRows: relation.reltuples } : {}),
     ...(relation.rowBytes !== null && relation.rowBytes > 0 ? { rowBytes: relation.rowBytes } : {}),
   };
@@ -123,19 +125,31 @@ async function formatTypes(db: Db, types: readonly (readonly [number, number])[]
   });
 }
 
-async function singleColumnPrimaryKey(db: Db, oid: number): Promise<ColumnSpec | undefined> {
+/**
+ * The column chunks split on when the file names none: the single-column primary key; else the leading column of
+ * a unique index, then of any btree index (valid, without a predicate, on a column rather than an expression),
+ * NOT NULL columns first. Undefined when no index orders the table: it runs as one chunk.
+ */
+export async function defaultChunkColumn(db: Db, oid: number | string): Promise<{ column: ColumnSpec; why: string } | undefined> {
   return transaction(db, async () => {
     await query(db, 'SET LOCAL search_path = pg_catalog', 'describing the source');
-    const result = await query<{ name: string; type: string }>(
+    const result = await query<{ name: string; type: string; primary: boolean; unique: boolean; index: string }>(
       db,
       {
-        text: `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
-FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-WHERE i.indrelid = $1::oid AND i.indisprimary AND i.indnkeyatts = 1`,
+        text: `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, i.indisprimary AND i.indnkeyatts = 1 AS primary,
+  i.indisunique AS unique, ic.relname AS index
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = $1::oid AND i.indkey[0] <> 0 AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+ORDER BY i.indisprimary AND i.indnkeyatts = 1 DESC, i.indisunique DESC, a.attnotnull DESC, i.indnkeyatts, ic.relname
+LIMIT 1`,
         values: [oid],
       },
       'describing the source',
     );
-    return result.rows[0];
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const why = row.primary ? 'the primary key' : `the leading column of ${row.unique ? 'unique ' : ''}index ${ident(row.index)}`;
+    return { column: { name: row.name, type: row.type }, why };
   });
 }

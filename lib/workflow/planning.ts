@@ -11,7 +11,7 @@ import { dedupeKeys, strategyFor, XMIN_COLUMN } from '../sink/strategies/index.t
 import { readSchemaExists } from '../sink/catalog/index.ts';
 import { stagingNames } from '../sink/staging.ts';
 import { describeTable, type TargetColumn } from '../sink/target.ts';
-import { defaultChunkRows, planChunks } from '../source/chunks.ts';
+import { chunkRowsFor, planChunks } from '../source/chunks.ts';
 import { describeSource, tableColumnType } from '../source/describe.ts';
 import { stagedKeysUnique } from '../source/unique-key.ts';
 import { planWindow } from '../source/window.ts';
@@ -97,7 +97,7 @@ export async function computePlan(source: Db, target: Db, config: PipelineConfig
     ...(targetColumns ? { targetColumns } : {}),
   };
   const additions = await strategyFor(config).check?.(target, config, plan);
-  const chunkRows = config.source.options.chunk_rows ?? defaultChunkRows(described.rowBytes, options.chunkBytes);
+  const chunkRows = chunkRowsFor(config.source.options.chunk_rows, described.rowBytes, options.chunkBytes);
   const chunks = await planChunks(source, {
     source: config.source,
     predicates: extractionPredicates(config, plan),

@@ -47,7 +47,7 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
     expect((await describeSource(db.source, { table: { schema: 'public', name: 'never_analyzed' } }, undefined)).rowBytes).toBeUndefined();
   });
 
-  it('splits by the byte budget into balanced chunks, and chunk_rows, when set, wins', async () => {
+  it('splits by the byte budget into balanced chunks; chunk_rows, when set, is the smaller of it and the budget', async () => {
     const log = recorder();
     const options = { stored: undefined, fullRefresh: false, log, chunkBytes: 1024 * 1024 };
     const byBytes = await computePlan(db.source, db.target, config('cs_bytes', 'wide'), 'preview', options);
@@ -66,9 +66,12 @@ describe('Feature: without chunk_rows, chunks of wide rows hold a fixed share of
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(6000);
     expect(Math.max(...sizes)).toBeLessThan(byBytes.chunkRows * 1.5);
 
-    const explicit = await computePlan(db.source, db.target, config('cs_rows', 'wide', { chunk_rows: 3000 }), 'preview', options);
-    expect(explicit.chunkRows).toBe(3000);
-    expect(explicit.chunks.length).toBe(2);
+    const explicit = await computePlan(db.source, db.target, config('cs_rows', 'wide', { chunk_rows: 500 }), 'preview', options);
+    expect(explicit.chunkRows).toBe(500);
+    expect(explicit.chunks.length).toBe(12);
+    // chunk_rows above what fits the byte budget is lowered to it: a chunk of wide rows must still fit one task.
+    const capped = await computePlan(db.source, db.target, config('cs_capped', 'wide', { chunk_rows: 3000 }), 'preview', options);
+    expect(capped.chunkRows).toBe(byBytes.chunkRows);
 
     // With the real budget (256 MiB) the table is one chunk.
     const real = await computePlan(db.source, db.target, config('cs_real', 'wide'), 'preview', { stored: undefined, fullRefresh: false, log });

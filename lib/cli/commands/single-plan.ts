@@ -65,6 +65,12 @@ export async function printPlan(dbs: PlanConnections, config: PipelineConfig, io
   io.out(
     `-- chunks: ${chunks.length}${plan.chunkColumn ? ` on ${plan.chunkColumn.name} (${plan.chunkColumn.type})` : ''}, ${chunkRowsText(config, chunkRows, rowBytes)}`,
   );
+  if (!plan.chunkColumn) {
+    const what = config.source.table
+      ? 'the table has no single-column primary key and no btree index that leads with a column'
+      : 'a query source is chunked only on source.options.chunk_column';
+    io.out(`-- one chunk: ${what}; a chunk must fit one task (15 minutes on AWS): set source.options.chunk_column to a column that orders the rows`);
+  }
   const unique = plan.stagedKeysUnique;
   if (unique) io.out(`-- duplicate keys: cannot occur (unique index ${unique.sourceIndex} on the source, ${unique.targetIndex} on the target); no check`);
   for (const statement of await runStatements(target, config, plan, chunks)) io.out(statement.endsWith('\n') ? statement : `${statement};`);
@@ -73,7 +79,11 @@ export async function printPlan(dbs: PlanConnections, config: PipelineConfig, io
 /** How many rows a chunk targets, and why: the pipeline's chunk_rows or the default for the table's row width. */
 function chunkRowsText(config: PipelineConfig, chunkRows: number, rowBytes: number | undefined): string {
   const rows = `${chunkRows.toLocaleString('en-US')} rows per chunk`;
-  if (config.source.options.chunk_rows !== undefined) return `${rows} (chunk_rows)`;
+  const set = config.source.options.chunk_rows;
+  if (set !== undefined && chunkRows < set) {
+    return `${rows} (chunk_rows ${set.toLocaleString('en-US')}, lowered to about 256 MiB of rows of ~${Math.round(rowBytes ?? 0).toLocaleString('en-US')} bytes)`;
+  }
+  if (set !== undefined) return `${rows} (chunk_rows)`;
   const width = rowBytes === undefined ? 'row width unknown' : `~${Math.round(rowBytes).toLocaleString('en-US')} bytes per row as stored`;
   return `${rows} (default; ${width})`;
 }
