@@ -17,6 +17,7 @@ export const ErrorNames = {
   duplicateKey: 'DuplicateKeyError',
   leaseHeld: 'LeaseHeldError',
   tableRunFailed: 'TableRunFailedError',
+  taskBudgetExceeded: 'TaskBudgetExceededError',
   leaseLost: 'LeaseLostError',
   notSupported: 'NotSupportedError',
   unsafeTarget: 'UnsafeTargetError',
@@ -125,6 +126,20 @@ export class DuplicateKeyError extends PgferryError {
     super(message, options);
     this.name = ErrorNames.duplicateKey;
     this.key = key;
+  }
+}
+
+/**
+ * A task ran out of its time budget (on AWS the invocation's 15 minutes; locally `--task-budget`): the server
+ * cancelled its statement, nothing it did is kept, and it is recorded in `runs`. Says what to change.
+ */
+export class TaskBudgetExceededError extends PgferryError {
+  public constructor(what: string, seconds: number, options?: ErrorOptions) {
+    super(
+      `${what} did not finish within the task's ${seconds} s budget (a task is one Lambda invocation of at most 15 minutes); nothing it did was kept. Make the work smaller: a lower source.options.chunk_rows, a chunk_column for a table extracted as one chunk, or overwrite_type: exchange instead of truncate_insert`,
+      options,
+    );
+    this.name = ErrorNames.taskBudgetExceeded;
   }
 }
 

@@ -12,6 +12,7 @@ import type { Context } from 'aws-lambda';
 import { redact } from '../connections/index.ts';
 import { ErrorNames, RETRYABLE_ERRORS } from '../errors.ts';
 import { pipelineKeyOf } from '../config/index.ts';
+import { budgetOf } from '../db/budget.ts';
 import type { FileFunctionKey, FunctionKey } from '../workflow/definition.ts';
 import type { TaskDeps } from '../workflow/types.ts';
 import { Metrics } from './constants.ts';
@@ -48,7 +49,7 @@ export function taskHandler<I extends TaskEvent, O>(
   const buildDeps = options.deps ?? ((p: Powertools) => lambdaDeps(taskLogger(p.logger)));
   let deps: TaskDeps | undefined;
 
-  const run = async (event: I, _context: Context): Promise<O> => {
+  const run = async (event: I, context: Context): Promise<O> => {
     const keys = options.keys ? options.keys(event) : { pipeline: event?.pipeline, runId: event?.runId };
     // A table run's tasks get its reference: logs and metrics name its state key (`sales/sales.orders`).
     const pipeline = typeof keys.pipeline === 'string' ? pipelineKeyOf(keys.pipeline) : undefined;
@@ -61,7 +62,9 @@ export function taskHandler<I extends TaskEvent, O>(
     try {
       // Built on the first invocation, not at import, so a broken bundle fails as a ConfigError the state machine records.
       deps ??= buildDeps(tools);
-      const output = await fn(event, deps);
+      // The invocation's remaining time is the task's budget: its statements end before the Lambda does.
+      const remainingMs = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+      const output = await fn(event, remainingMs !== undefined && remainingMs > 0 ? { ...deps, budget: budgetOf(remainingMs / 1000) } : deps);
       TASK_METRICS[task](metrics, output, Date.now() - started);
       return output;
     } catch (error) {

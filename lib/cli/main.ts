@@ -47,7 +47,8 @@ function program(io: Io, result: { code: number }): Command {
     .option('--json', 'print the run summary as JSON, as the last line of stdout')
     .option('--verbose', 'log every task on stderr')
     .option('--table <name>', 'only this table of a file that lists tables (schema.name; repeatable)', collect, [])
-    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean; table: string[] }) =>
+    .option('--task-budget <seconds>', 'seconds each task may take, as a Lambda invocation may (default 900)', positiveInt)
+    .action(async (file: string, o: { fullRefresh?: boolean; json?: boolean; verbose?: boolean; table: string[]; taskBudget?: number }) =>
       set(await (await import('./commands/run.ts')).runCommand(file, { ...o, tables: o.table }, io)),
     );
   const state = cli.command('state').description('inspect and manage cursor state');

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { classifyDatabaseError } from '../connections/connect.ts';
+import { budgetError } from './budget.ts';
 
 /** A connected client; the type every module passes around. */
 export type Db = pg.Client;
@@ -28,7 +29,7 @@ export async function query<R extends Record<string, unknown> = Record<string, u
   try {
     return await db.query<R>(text, values as unknown[] | undefined);
   } catch (error) {
-    throw classifyDatabaseError(error, what);
+    throw budgetError(db, error, what) ?? classifyDatabaseError(error, what);
   }
 }
 
@@ -91,7 +92,7 @@ export async function copyBetween(source: Db, target: Db, copyToSql: string, cop
   try {
     await pipeline(out, counter, into);
   } catch (error) {
-    throw classifyDatabaseError(error, 'COPY');
+    throw budgetError(source, error, 'COPY') ?? budgetError(target, error, 'COPY') ?? classifyDatabaseError(error, 'COPY');
   }
   return { rows: into.rowCount ?? 0, bytes: counter.bytes };
 }

@@ -12,7 +12,8 @@ import { ConfigError, ErrorNames } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import { getRun, summarize } from '../state/store.ts';
 import type { RunSummary } from '../state/types.ts';
-import { buildDefinition, TaskStates, type TaskKey, type TaskResources } from '../workflow/definition.ts';
+import { budgetOf } from '../db/budget.ts';
+import { buildDefinition, LAMBDA_TIMEOUT_SECONDS, TaskStates, type TaskKey, type TaskResources } from '../workflow/definition.ts';
 import { strategyLabel } from '../workflow/request.ts';
 import { TASKS, type TaskFunction } from '../workflow/tasks/index.ts';
 import type { ChunkOutput, PlanOutput, TaskDeps } from '../workflow/types.ts';
@@ -58,6 +59,8 @@ export interface LocalRunOptions {
   readonly retryIntervalMs?: number;
   /** Fault-injection points (tests). @default none */
   readonly hooks?: TaskDeps['hooks'];
+  /** Seconds each task may take, as a Lambda invocation may (see lib/db/budget.ts). @default LAMBDA_TIMEOUT_SECONDS (900) */
+  readonly taskBudgetSeconds?: number;
   /** Runs this definition instead of the one built from the config (parity tests run the synthesized one). */
   readonly definition?: Record<string, unknown>;
   /** The execution's input. @default the request (`{}` or `{"full_refresh": true}`) */
@@ -93,7 +96,7 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
     const base = TASKS[key];
     const fn = options.wrapTask ? options.wrapTask(key, base) : base;
     handlers[TaskStates[key]] = async (input: never) => {
-      const output = await fn(input, deps);
+      const output = await fn(input, { ...deps, budget: budgetOf(options.taskBudgetSeconds ?? LAMBDA_TIMEOUT_SECONDS) });
       if (key === 'plan') {
         progress.chunks = (output as PlanOutput).chunks.length;
         report();

@@ -12,7 +12,8 @@ import { ConfigError, InternalError, TableRunFailedError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import type { RunSummary } from '../state/types.ts';
 import { strategyLabel } from '../workflow/request.ts';
-import { buildFileDefinition, buildTableDefinition, FileStates, type FileResources } from '../workflow/definition.ts';
+import { budgetOf } from '../db/budget.ts';
+import { buildFileDefinition, buildTableDefinition, FileStates, LAMBDA_TIMEOUT_SECONDS, type FileResources } from '../workflow/definition.ts';
 import { summarizeTables, type SummarizeInput } from '../workflow/tasks/summarize.ts';
 import { listTables, type TableItem, type TablesInput, type TablesOutput } from '../workflow/tasks/tables.ts';
 import type { TaskDeps } from '../workflow/types.ts';
@@ -102,7 +103,7 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
   const tableDefinition = options.tableDefinition ?? buildTableDefinition(file.name, LOCAL_RESOURCES);
   const handlers: Record<string, (input: never) => Promise<unknown>> = {
     [FileStates.tables]: async (input: TablesInput) => {
-      listed = await listTables(input, deps).catch((error: unknown) => {
+      listed = await listTables(input, { ...deps, budget: budgetOf(options.taskBudgetSeconds ?? LAMBDA_TIMEOUT_SECONDS) }).catch((error: unknown) => {
         tablesError = error;
         throw error;
       });

@@ -1,6 +1,8 @@
 /** Opens the connections a task needs, sharing one between sink and state when they are the same database. */
 import type { PipelineConfig } from '../config/index.ts';
 import type { ConnectionRef } from '../connections/index.ts';
+import { classifyDatabaseError } from '../connections/index.ts';
+import { bindBudget } from '../db/budget.ts';
 import { close, type Db } from '../db/index.ts';
 import type { TaskDeps } from './types.ts';
 
@@ -22,13 +24,26 @@ export function stateSharesSink(config: PipelineConfig): boolean {
   return JSON.stringify(refOf(config.state)) === JSON.stringify(refOf(config.sink));
 }
 
+/** Opens one connection for a task, bound to its time budget when it has one. */
+export async function connectFor(deps: TaskDeps, ref: ConnectionRef, options: { readOnly?: boolean }): Promise<Db> {
+  const db = await deps.connect(ref, options);
+  if (!deps.budget) return db;
+  try {
+    await bindBudget(db, deps.budget);
+  } catch (error) {
+    await close(db);
+    throw classifyDatabaseError(error, 'setting the task budget');
+  }
+  return db;
+}
+
 /** Opens state (always), target and source (read-only) as asked, at once: a task waits for one connection set-up, not three. */
 export async function openSessions(config: PipelineConfig, deps: TaskDeps, want: { source?: boolean; target?: boolean }): Promise<Sessions> {
   const shared = stateSharesSink(config);
   const opening = [
-    deps.connect(refOf(config.state), {}),
-    want.target && !shared ? deps.connect(refOf(config.sink), {}) : undefined,
-    want.source ? deps.connect(refOf(config.source), { readOnly: true }) : undefined,
+    connectFor(deps, refOf(config.state), {}),
+    want.target && !shared ? connectFor(deps, refOf(config.sink), {}) : undefined,
+    want.source ? connectFor(deps, refOf(config.source), { readOnly: true }) : undefined,
   ];
   const settled = await Promise.allSettled(opening);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -43,12 +58,12 @@ export async function openSessions(config: PipelineConfig, deps: TaskDeps, want:
 
 /** Opens one more connection to the sink's database (for work beside a task's own sessions). */
 export function connectTarget(config: PipelineConfig, deps: TaskDeps): Promise<Db> {
-  return deps.connect(refOf(config.sink), {});
+  return connectFor(deps, refOf(config.sink), {});
 }
 
 /** Opens one more connection to the state database (the lease's heartbeat, beside a task's own sessions). */
 export function connectState(config: PipelineConfig, deps: TaskDeps): Promise<Db> {
-  return deps.connect(refOf(config.state), {});
+  return connectFor(deps, refOf(config.state), {});
 }
 
 /** Closes every connection of {@link openSessions}. */

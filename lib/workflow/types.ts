@@ -1,6 +1,7 @@
 /** Inputs, outputs and dependencies of the task functions: what Lambdas and the local runner both call. */
 import type { PipelineConfig, TablesFile } from '../config/index.ts';
 import type { ConnectionRef } from '../connections/index.ts';
+import type { TaskBudget } from '../db/budget.ts';
 import type { Db } from '../db/index.ts';
 import type { TaskLogger } from '../log.ts';
 
@@ -13,6 +14,8 @@ export interface TaskDeps {
   /** Opens a connection; `readOnly` for the source. */
   readonly connect: (ref: ConnectionRef, options: { readOnly?: boolean }) => Promise<Db>;
   readonly log: TaskLogger;
+  /** The task's time budget: every session it opens runs under it (see lib/db/budget.ts). @default none */
+  readonly budget?: TaskBudget;
   /** Fault-injection points for tests (a crash between the strategy SQL and the commit). @default none */
   readonly hooks?: TaskHooks;
 }

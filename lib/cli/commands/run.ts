@@ -13,6 +13,8 @@ export interface RunCommandOptions {
   readonly verbose?: boolean;
   /** Only these tables of a file that lists tables. */
   readonly tables?: readonly string[];
+  /** Seconds each task may take. @default 900 */
+  readonly taskBudget?: number;
 }
 
 /** Runs a pipeline file locally; progress on stderr, `--json` summary as the last stdout line. */
@@ -28,6 +30,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: I
   if (source.kind === 'tables') {
     const summary = await runLocalFile(source, {
       fullRefresh: options.fullRefresh ?? false,
+      ...(options.taskBudget !== undefined ? { taskBudgetSeconds: options.taskBudget } : {}),
       log,
       ...(options.tables ? { tables: options.tables } : {}),
       onProgress: (table, p) => io.err(`[${table}] ${progressLine(p)}`),
@@ -40,6 +43,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: I
   if (options.tables && options.tables.length > 0) throw new ConfigError([{ file, path: '--table', message: 'only for a file that lists tables' }]);
   const summary = await runLocal(source.config, {
     fullRefresh: options.fullRefresh ?? false,
+    ...(options.taskBudget !== undefined ? { taskBudgetSeconds: options.taskBudget } : {}),
     log,
     onProgress: (p) => io.err(progressLine(p)),
   });

@@ -8,6 +8,7 @@ import { ConfigError } from '../../errors.ts';
 import { listTableKeys } from '../../state/store.ts';
 import { MAX_PLAN_OUTPUT_BYTES } from '../definition.ts';
 import { parseFileRunRequest } from '../request.ts';
+import { connectFor } from '../sessions.ts';
 import { resolveFile, tableRunName } from '../tables.ts';
 import type { TaskDeps } from '../types.ts';
 
@@ -52,14 +53,14 @@ export async function listTables(input: TablesInput, deps: TaskDeps): Promise<Ta
   if (!deps.file) throw new ConfigError(`pipeline ${input.pipeline} lists tables, and this function serves no such file`);
   const file = deps.file(input.pipeline);
   const request = parseFileRunRequest(input.request);
-  const source = await deps.connect(file.source, { readOnly: true });
+  const source = await connectFor(deps, file.source, { readOnly: true });
   let resolution;
   try {
     resolution = await resolveFile(source, file, request.tables);
   } finally {
     await close(source);
   }
-  const state = await deps.connect(file.state, {});
+  const state = await connectFor(deps, file.state, {});
   let missing: string[] = [];
   try {
     if (!request.tables) {
