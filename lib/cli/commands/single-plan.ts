@@ -10,6 +10,8 @@ import { qualified } from '../../sql/quote.ts';
 import { acquireLeaseSql, completeRunSql, fenceSql, stateSchemaSql } from '../../state/sql.ts';
 import { getPipelineState } from '../../state/store.ts';
 import type { RunOutcome, RunPlan } from '../../state/types.ts';
+import { budgetMargin } from '../../db/budget.ts';
+import { LAMBDA_TIMEOUT_SECONDS } from '../../workflow/definition.ts';
 import { chunkSelect, computePlan, stagingBecomesTarget } from '../../workflow/planning.ts';
 import { strategyLabel } from '../../workflow/request.ts';
 import type { Io } from '../output.ts';
@@ -57,6 +59,9 @@ export async function printPlan(dbs: PlanConnections, config: PipelineConfig, io
   const w = plan.window;
   io.out(`-- pipeline ${config.name}: ${label.mode} / ${label.strategy}`);
   io.out(`-- stored cursor: ${JSON.stringify(stored ?? null)}`);
+  io.out(
+    `-- task budget: ${LAMBDA_TIMEOUT_SECONDS} s per task (one Lambda invocation); each statement is cancelled ${budgetMargin(LAMBDA_TIMEOUT_SECONDS * 1000) / 1000} s before the budget ends`,
+  );
   io.out(
     `-- window: ${w.strategy}${w.full ? ' (full extraction)' : ''}; lower ${JSON.stringify(w.lower)} (inclusive), upper ${JSON.stringify(w.upper)} (${w.strategy === 'xmin' ? 'exclusive' : 'inclusive'})${w.note ? `; ${w.note}` : ''}`,
   );
