@@ -18,6 +18,7 @@ const BUILD: Record<string, (options?: ErrorOptions) => PgferryError> = {
   DuplicateKeyError: (o) => new errors.DuplicateKeyError('boom', { id: '1' }, o),
   LeaseHeldError: (o) => new errors.LeaseHeldError('orders', 'run-1', '2026-06-03T12:00:00Z', o),
   LeaseLostError: (o) => new errors.LeaseLostError('orders', 'run-1', o),
+  TaskBudgetExceededError: (o) => new errors.TaskBudgetExceededError('COPY', 900, o),
   TableRunFailedError: (o) => new errors.TableRunFailedError('sales.orders', { name: 'DuplicateKeyError', message: 'key (id) = (1) twice' }, o),
   NotSupportedError: (o) => new errors.NotSupportedError('boom', o),
   UnsafeTargetError: (o) => new errors.UnsafeTargetError('boom', o),
