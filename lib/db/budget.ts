@@ -40,6 +40,8 @@ interface Bound {
   readonly configuredMs: number;
   /** The statement_timeout last set for the budget, in ms. */
   currentMs: number | undefined;
+  /** It was set inside a transaction, which a rollback would undo (SET is transactional). */
+  setInTransaction: boolean;
 }
 
 const BOUND = new WeakMap<pg.Client, Bound>();
@@ -60,15 +62,19 @@ SELECT setting::int AS ms, current_setting('server_version_num')::int >= 140000 
   )) as unknown as pg.QueryResult<{ ms: number; checks: boolean }>[];
   const row = result[1]?.rows[0];
   if (row?.checks) await db.query(`SET client_connection_check_interval = '${CLIENT_CHECK_INTERVAL}'`);
-  const bound: Bound = { budget, configuredMs: row?.ms ?? 0, currentMs: undefined };
+  const bound: Bound = { budget, configuredMs: row?.ms ?? 0, currentMs: undefined, setInTransaction: false };
   BOUND.set(db, bound);
   const query = db.query.bind(db) as (...args: unknown[]) => unknown;
   (db as { query: unknown }).query = (...args: unknown[]): unknown => {
     const left = allowance(bound);
     const want = Math.max(1, Math.floor(left));
     const limit = bound.configuredMs > 0 ? Math.min(bound.configuredMs, want) : want;
+    const status = db.getTransactionStatus();
+    // Out of the transaction it was set in, the value may have been rolled back: set it again.
+    if (bound.setInTransaction && status === 'I') bound.currentMs = undefined;
     if (bound.currentMs === undefined || limit < bound.currentMs - 1000) {
       bound.currentMs = limit;
+      bound.setInTransaction = status !== 'I';
       // Queued ahead of the statement on the same connection; in a failed transaction it fails harmlessly.
       (query(`SET statement_timeout = ${limit}`) as Promise<unknown>).catch(() => undefined);
     }
