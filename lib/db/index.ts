@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { classifyDatabaseError } from '../connections/connect.ts';
-import { budgetError } from './budget.ts';
+import { budgetError, refreshBudget } from './budget.ts';
 
 /** A connected client; the type every module passes around. */
 export type Db = pg.Client;
@@ -87,6 +87,8 @@ export interface CopyResult {
 /** Streams `COPY ... TO STDOUT` on `source` into `COPY ... FROM STDIN` on `target`; nothing is parsed or held. */
 export async function copyBetween(source: Db, target: Db, copyToSql: string, copyFromSql: string): Promise<CopyResult> {
   const counter = new ByteCounter();
+  // A stream's statement is not wrapped by the budget: its statement_timeout is set before it starts.
+  await Promise.all([refreshBudget(source), refreshBudget(target)]);
   const out = source.query(copyTo(copyToSql));
   const into = target.query(copyFrom(copyFromSql));
   try {
