@@ -129,7 +129,7 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
       if (summary.status === 'failed') throw new TableRunFailedError(item.table, summary.error ?? { name: 'Error', message: 'the table run failed' });
       return { Output: summary };
     },
-    [FileStates.summarize]: async (input: SummarizeInput) => summarizeTables(input),
+    [FileStates.summarize]: async (input: SummarizeInput) => summarizeTables(input, deps),
   };
   const definition = options.fileDefinition ?? buildFileDefinition(file, LOCAL_FILE_RESOURCES);
   const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });

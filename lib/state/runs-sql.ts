@@ -30,6 +30,11 @@ export function runSql(schema: string, runId: string): Statement {
   return { text: `SELECT * FROM ${stateTable(schema, 'runs')} WHERE run_id = $1`, values: [runId] };
 }
 
+/** The recorded error of each of these runs that has one. */
+export function runErrorsSql(schema: string, runIds: readonly string[]): Statement {
+  return { text: `SELECT run_id, error FROM ${stateTable(schema, 'runs')} WHERE run_id = ANY($1::text[]) AND error IS NOT NULL`, values: [runIds] };
+}
+
 /** The last `limit` runs of a pipeline, newest first. */
 export function listRunsSql(schema: string, pipeline: string, limit: number): Statement {
   return {

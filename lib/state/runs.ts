@@ -2,7 +2,7 @@
 import { query, transaction, type Db } from '../db/index.ts';
 import { deleteChunksSql, insertChunksSql } from './chunks-sql.ts';
 import { releaseLease } from './lease.ts';
-import { completeRunSql, listRunsSql, recordFailedRunSql, recordRunSql, runSql } from './runs-sql.ts';
+import { completeRunSql, listRunsSql, recordFailedRunSql, recordRunSql, runErrorsSql, runSql } from './runs-sql.ts';
 import type { NewRun, RecordedError, RunOutcome, RunPlan, RunRecord, RunSummary } from './types.ts';
 
 /** Records a planned run and its chunk bounds (replacing those of an earlier attempt of the same plan). */
@@ -26,6 +26,13 @@ export async function getRun(db: Db, schema: string, runId: string): Promise<Run
 }
 
 /** The last runs of a pipeline, newest first. */
+/** The recorded `{name, message}` error of each of these runs that has one, by run id. */
+export async function runErrors(db: Db, schema: string, runIds: readonly string[]): Promise<Map<string, { name: string; message: string }>> {
+  if (runIds.length === 0) return new Map();
+  const result = await query<{ run_id: string; error: { name?: string; message?: string } }>(db, runErrorsSql(schema, runIds), 'reading the runs');
+  return new Map(result.rows.map((r) => [r.run_id, { name: String(r.error.name ?? 'Error'), message: String(r.error.message ?? '') }]));
+}
+
 export async function listRuns(db: Db, schema: string, pipeline: string, limit = 10): Promise<RunRecord[]> {
   const result = await query(db, listRunsSql(schema, pipeline, limit), 'reading the runs');
   return result.rows.map(toRunRecord);

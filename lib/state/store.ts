@@ -17,6 +17,6 @@ export {
   type TableState,
   type TablesStateExport,
 } from './cursor.ts';
-export { completeRun, createRun, failRun, getRun, listRuns, summarize } from './runs.ts';
+export { completeRun, createRun, failRun, getRun, listRuns, runErrors, summarize } from './runs.ts';
 export { getChunk, lastChunkError, recordChunk, recordChunkError } from './chunks.ts';
 export type { NewRun, RunOutcome } from './types.ts';

@@ -37,10 +37,10 @@ export const TASK_CONNECTIONS: Readonly<Record<FunctionKey, readonly ('source' |
 export const FILE_FUNCTION_KEYS = ['tables', 'summarize'] as const;
 export type FileFunctionKey = (typeof FILE_FUNCTION_KEYS)[number];
 
-/** The connections of a file each of its task Lambdas opens: Tables reads the source catalog and the state; Summarize opens none. */
+/** The connections of a file each of its task Lambdas opens: Tables reads the source catalog and the state; Summarize the state (the failed runs' errors). */
 export const FILE_TASK_CONNECTIONS: Readonly<Record<FileFunctionKey, readonly ('source' | 'sink' | 'state')[]>> = {
   tables: ['source', 'state'],
-  summarize: [],
+  summarize: ['state'],
 };
 
 /** The resource (Lambda ARN) of each task. */
@@ -260,10 +260,12 @@ export function buildFileDefinition(file: { readonly name: string; readonly max_
               Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TableFailed' }],
               End: true,
             },
+            // Only the error's name: on AWS the Cause is the child's whole DescribeExecution (kilobytes), which 500
+            // failed tables would pass the 256 KiB a state may hold with. Summarize reads each run's recorded error.
             TableFailed: {
               Type: 'Pass',
-              Comment: "The table's run failed; its own execution recorded why.",
-              Parameters: { status: 'failed', 'error.$': '$.error' },
+              Comment: "The table's run failed; its own execution and its runs row say why.",
+              Parameters: { status: 'failed', 'error.$': '$.error.Error' },
               End: true,
             },
           },

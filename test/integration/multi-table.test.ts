@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineSource, type TablesFile } from '../../lib/config/index.ts';
+import { openConnection } from '../../lib/connections/index.ts';
 import { runLocalFile, type FileRunSummary } from '../../lib/local/tables.ts';
+import { summarizeTables } from '../../lib/workflow/tasks/summarize.ts';
 import { cli } from '../helpers/cli.ts';
 import { rowHashes } from '../helpers/compare.ts';
 import { useSourceAndTarget } from '../helpers/pg.ts';
@@ -147,6 +149,28 @@ defaults:
       { pipeline: 'isolated/sales.dupes', ok: false },
       { pipeline: 'isolated/sales.ledger', ok: false },
     ]);
+
+    // On AWS a failed table's result carries only States.TaskFailed: Summarize names the error its runs row recorded.
+    const dupes = summary.tables.find((t) => t.table === 'sales.dupes')!;
+    const outcome = await summarizeTables(
+      {
+        pipeline: 'isolated',
+        runId: summary.runId,
+        tables: [{ ref: '{}', table: dupes.table, target: dupes.target, name: dupes.runId }],
+        results: [{ status: 'failed', error: 'States.TaskFailed' }],
+        rejected: [],
+        warnings: [],
+        missing: [],
+      },
+      {
+        pipeline: () => file.entries[0]!.template,
+        file: () => file,
+        connect: (ref, o) => openConnection(ref, o),
+        log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      },
+    );
+    expect(outcome.failed[0]?.error).toMatch(/^DuplicateKeyError: staged rows hold the key/);
+    expect(outcome.failure?.Cause).toMatch(/sales\.dupes \(DuplicateKeyError: /);
 
     const run = await cli('run', join(dir, 'isolated.yaml'), '--json');
     expect(run.code).toBe(1);

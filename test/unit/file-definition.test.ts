@@ -38,6 +38,7 @@ describe('Feature: the machines of a file that lists tables', () => {
     expect(run.Parameters).toMatchObject({ StateMachineArn: FILE_RESOURCES.tableMachine, 'Name.$': '$.name' });
     expect(run.Parameters.Input).toMatchObject({ 'pipeline.$': '$.ref', 'request.$': '$.request' });
     expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TableFailed' }]);
+    expect(map.ItemProcessor.States.TableFailed.Parameters).toEqual({ status: 'failed', 'error.$': '$.error.Error' });
     expect(run.TimeoutSeconds).toBeGreaterThan(60);
     expect(file.States[TABLES_FAILED]).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.Error' });
   });
@@ -67,7 +68,7 @@ describe('Feature: the machines of a file that lists tables', () => {
     const bad = await summarizeTables({
       ...base,
       tables,
-      results: [{ status: 'failed', error: { Error: 'DuplicateKeyError' } }, { status: 'succeeded' }],
+      results: [{ status: 'failed', error: 'DuplicateKeyError' }, { status: 'succeeded' }],
       rejected: [{ table: 's.c', target: 'l.c', entry: 0, error: { name: 'ConfigError', message: 'no primary key' } }],
     });
     expect(bad).toMatchObject({ status: 'failed', totals: { tables: 3, succeeded: 1, failed: 2 } });
@@ -84,7 +85,8 @@ describe('Feature: the machines of a file that lists tables', () => {
       return { ref: tableRunRef(key, 3, ['customer_id', 'order_id', 'line_no']), table, target: `landing.${ref.name}`, name: tableRunName(runId, key) };
     });
     const listed = { pipeline: 'sales', runId, request: { full_refresh: true }, tables, rejected: [], warnings: [], missing: [] };
-    const withResults = { ...listed, results: tables.map(() => ({ status: 'succeeded' })) };
+    // Every table failed: each result is the error's name only (the Cause of a failed child execution is kilobytes).
+    const withResults = { ...listed, results: tables.map(() => ({ status: 'failed', error: 'States.TaskFailed' })) };
     expect(Buffer.byteLength(JSON.stringify(listed))).toBeLessThan(MAX_PLAN_OUTPUT_BYTES);
     expect(Buffer.byteLength(JSON.stringify(withResults))).toBeLessThan(256 * 1024);
   });

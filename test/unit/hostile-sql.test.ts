@@ -482,6 +482,7 @@ const BUILDERS: Record<string, () => string | readonly string[]> = {
   'state.pipelineStateSql': () => state.pipelineStateSql(N.stateSchema, N.pipeline).text,
   'state.stateTableExistsSql': () => state.stateTableExistsSql(N.stateSchema).text,
   'state.tableKeysSql': () => state.tableKeysSql(N.stateSchema, N.pipeline).text,
+  'state.runErrorsSql': () => state.runErrorsSql(N.stateSchema, [N.runId]).text,
   'state.tableStatesSql': () => state.tableStatesSql(N.stateSchema, N.pipeline).text,
   'state.moveCursorSql': () => state.moveCursorSql(N.stateSchema, { pipeline: N.pipeline, runId: N.runId, cursorAfter: N.bound }).text,
   'state.resetCursorSql': () => state.resetCursorSql(N.stateSchema, N.pipeline).text,

@@ -1,12 +1,17 @@
 /** Task Summarize of a file's machine: the outcome of every table's run, and the file run's status. */
-import type { StepError } from '../types.ts';
+import { close } from '../../db/index.ts';
+import { redact } from '../../connections/index.ts';
+import { runErrors } from '../../state/store.ts';
 import { TABLES_FAILED } from '../definition.ts';
+import { connectFor } from '../sessions.ts';
+import type { TaskDeps } from '../types.ts';
 import type { TableItem, TablesOutput } from './tables.ts';
 
 /** Input of Summarize: the Tables output with each table run's result, in the same order. */
 export interface SummarizeInput extends Pick<TablesOutput, 'pipeline' | 'runId' | 'rejected' | 'warnings' | 'missing'> {
   readonly tables: readonly TableItem[];
-  readonly results: readonly { readonly status?: string; readonly error?: StepError }[];
+  /** `error`: the name of what ended the table's run (on AWS `States.TaskFailed`: its own error is in its runs row). */
+  readonly results: readonly { readonly status?: string; readonly error?: string }[];
 }
 
 /** At most this many failed tables are named in the outcome (the execution's output stays small). */
@@ -26,8 +31,14 @@ export interface FileOutcome {
   readonly failure?: { readonly Error: string; readonly Cause: string };
 }
 
-/** Counts the tables' outcomes; any failed table fails the file's run (the others' results stand). */
-export async function summarizeTables(input: SummarizeInput): Promise<FileOutcome> {
+/**
+ * Counts the tables' outcomes; any failed table fails the file's run (the others' results stand). With `deps`, the
+ * failed runs' own errors are read from the state's `runs` (one query) to name them.
+ */
+export async function summarizeTables(input: SummarizeInput, deps?: TaskDeps): Promise<FileOutcome> {
+  const failedNames = input.tables.filter((_, n) => input.results[n]?.status !== 'succeeded' && input.results[n]?.status !== 'skipped').map((t) => t.name);
+  const recorded =
+    failedNames.length > 0 && deps?.file ? await recordedErrors(input.pipeline, failedNames, deps) : new Map<string, { name: string; message: string }>();
   const failed: { table: string; name?: string; error: string }[] = input.rejected.map((r) => ({
     table: r.table,
     error: `${r.error.name}: ${r.error.message}`,
@@ -38,7 +49,10 @@ export async function summarizeTables(input: SummarizeInput): Promise<FileOutcom
     const result = input.results[n];
     if (result?.status === 'succeeded') succeeded += 1;
     else if (result?.status === 'skipped') skipped += 1;
-    else failed.push({ table: t.table, name: t.name, error: result?.error?.Error ?? 'failed' });
+    else {
+      const own = recorded.get(t.name);
+      failed.push({ table: t.table, name: t.name, error: own ? redact(`${own.name}: ${own.message}`).slice(0, 300) : (result?.error ?? 'failed') });
+    }
   });
   const tables = input.tables.length + input.rejected.length;
   const status = failed.length > 0 ? 'failed' : tables > 0 && skipped === tables ? 'skipped' : 'succeeded';
@@ -64,4 +78,18 @@ export async function summarizeTables(input: SummarizeInput): Promise<FileOutcom
         }
       : {}),
   };
+}
+
+/** The recorded errors of the failed table runs, by execution name (= run id); none when the state cannot be read. */
+async function recordedErrors(pipeline: string, names: readonly string[], deps: TaskDeps): Promise<Map<string, { name: string; message: string }>> {
+  const file = deps.file?.(pipeline);
+  if (!file) return new Map();
+  const state = await connectFor(deps, file.state, {}).catch(() => undefined);
+  try {
+    return state ? await runErrors(state, file.state.schema, names.slice(0, NAMED_FAILURES)) : new Map();
+  } catch {
+    return new Map();
+  } finally {
+    await close(state);
+  }
 }
