@@ -24,6 +24,7 @@ import {
 import {
   identifierProblem,
   readLeaseTtl,
+  readTaskBudget,
   readLookback,
   readMaxStaleness,
   readPort,
@@ -220,6 +221,7 @@ const NAME_RULE = `a pipeline name matching ${PIPELINE_NAME_PATTERN.source} (a l
 export const PipelineSchema = mapping({
   name: z.string(expecting(NAME_RULE)).regex(PIPELINE_NAME_PATTERN, expecting(NAME_RULE)),
   schedule: scheduleSchema.optional(),
+  task_budget: readWith(readTaskBudget).optional(),
   source: sourceSchema,
   sink: sinkSchema,
   state: stateSchema.prefault({}),

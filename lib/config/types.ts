@@ -259,6 +259,11 @@ export interface PipelineConfig {
   name: string;
   /** Absent: manual runs only. */
   schedule?: ScheduleConfig;
+  /**
+   * Milliseconds each task may take, below the invocation's own limit (the file takes a duration such as
+   * "5 minutes", at most 15 minutes). @default the invocation's remaining time on AWS, 900 s locally
+   */
+  task_budget?: number;
   source: SourceConfig;
   sink: SinkConfig;
   /** Where cursor state and run records live. */

@@ -131,6 +131,11 @@ export function readLeaseTtl(input: unknown): Read<number> {
   return readDurationMs(input, { min: 2_000, max: 12 * 3_600_000, minText: '2 seconds', maxText: '12 hours' });
 }
 
+/** `task_budget`: from 1 second (tests) to 15 minutes (a Lambda invocation's limit). */
+export function readTaskBudget(input: unknown): Read<number> {
+  return readDurationMs(input, { min: 1_000, max: 900_000, minText: '1 second', maxText: '15 minutes' });
+}
+
 /** `schedule.max_staleness`: from 1 minute to 7 days (what a CloudWatch alarm can look back over). */
 export function readMaxStaleness(input: unknown): Read<number> {
   return readDurationMs(input, { min: 60_000, max: 7 * 86_400_000, minText: '1 minute', maxText: '7 days' });

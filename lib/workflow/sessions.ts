@@ -2,7 +2,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import type { ConnectionRef } from '../connections/index.ts';
 import { classifyDatabaseError } from '../connections/index.ts';
-import { bindBudget } from '../db/budget.ts';
+import { bindBudget, budgetMargin, budgetOf, type TaskBudget } from '../db/budget.ts';
 import { close, type Db } from '../db/index.ts';
 import type { TaskDeps } from './types.ts';
 
@@ -24,12 +24,25 @@ export function stateSharesSink(config: PipelineConfig): boolean {
   return JSON.stringify(refOf(config.state)) === JSON.stringify(refOf(config.sink));
 }
 
-/** Opens one connection for a task, bound to its time budget when it has one. */
-export async function connectFor(deps: TaskDeps, ref: ConnectionRef, options: { readOnly?: boolean }): Promise<Db> {
+/**
+ * The task's budget: the invocation's (deps.budget), tightened by the pipeline's `task_budget` counted from the
+ * task's start; undefined when there is neither.
+ */
+export function taskBudget(deps: TaskDeps, taskBudgetMs: number | undefined): TaskBudget | undefined {
+  if (taskBudgetMs === undefined) return deps.budget;
+  if (!deps.budget) return budgetOf(taskBudgetMs / 1000);
+  const started = deps.budget.deadline - deps.budget.seconds * 1000;
+  if (started + taskBudgetMs >= deps.budget.deadline) return deps.budget;
+  return { deadline: started + taskBudgetMs, marginMs: budgetMargin(taskBudgetMs), seconds: taskBudgetMs / 1000 };
+}
+
+/** Opens one connection for a task, bound to its time budget when it has one (the pipeline's `task_budget` tightens it). */
+export async function connectFor(deps: TaskDeps, ref: ConnectionRef, options: { readOnly?: boolean }, taskBudgetMs?: number): Promise<Db> {
   const db = await deps.connect(ref, options);
-  if (!deps.budget) return db;
+  const budget = taskBudget(deps, taskBudgetMs);
+  if (!budget) return db;
   try {
-    await bindBudget(db, deps.budget);
+    await bindBudget(db, budget);
   } catch (error) {
     await close(db);
     throw classifyDatabaseError(error, 'setting the task budget');
@@ -41,9 +54,9 @@ export async function connectFor(deps: TaskDeps, ref: ConnectionRef, options: { 
 export async function openSessions(config: PipelineConfig, deps: TaskDeps, want: { source?: boolean; target?: boolean }): Promise<Sessions> {
   const shared = stateSharesSink(config);
   const opening = [
-    connectFor(deps, refOf(config.state), {}),
-    want.target && !shared ? connectFor(deps, refOf(config.sink), {}) : undefined,
-    want.source ? connectFor(deps, refOf(config.source), { readOnly: true }) : undefined,
+    connectFor(deps, refOf(config.state), {}, config.task_budget),
+    want.target && !shared ? connectFor(deps, refOf(config.sink), {}, config.task_budget) : undefined,
+    want.source ? connectFor(deps, refOf(config.source), { readOnly: true }, config.task_budget) : undefined,
   ];
   const settled = await Promise.allSettled(opening);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -58,12 +71,12 @@ export async function openSessions(config: PipelineConfig, deps: TaskDeps, want:
 
 /** Opens one more connection to the sink's database (for work beside a task's own sessions). */
 export function connectTarget(config: PipelineConfig, deps: TaskDeps): Promise<Db> {
-  return connectFor(deps, refOf(config.sink), {});
+  return connectFor(deps, refOf(config.sink), {}, config.task_budget);
 }
 
 /** Opens one more connection to the state database (the lease's heartbeat, beside a task's own sessions). */
 export function connectState(config: PipelineConfig, deps: TaskDeps): Promise<Db> {
-  return connectFor(deps, refOf(config.state), {});
+  return connectFor(deps, refOf(config.state), {}, config.task_budget);
 }
 
 /** Closes every connection of {@link openSessions}. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parsePipeline } from '../../lib/config/index.ts';
 import { bindBudget, budgetOf } from '../../lib/db/budget.ts';
 import { runLocal } from '../../lib/local/runner.ts';
 import { rowHashes } from '../helpers/compare.ts';
@@ -39,6 +40,20 @@ describe('Feature: a task runs within its time budget; what would outlive it is 
     expect(run.rows[0]).toMatchObject({ status: 'failed', error: { name: 'TaskBudgetExceededError' } });
     const state = await db.target.query(`SELECT cursor, lease_run_id FROM pgferry.pipeline_state WHERE pipeline = 'budget_extract'`);
     expect(state.rows[0]).toMatchObject({ cursor: null, lease_run_id: null });
+  });
+
+  it('takes task_budget from the pipeline file (a tighter bound than the invocation), validated from 1 second to 15 minutes', async () => {
+    const text = (budget: string): string => `name: budget_file
+task_budget: ${budget}
+source: {type: postgres, connection_type: url, connection_id: "${db.sourceUrl}", query: "SELECT id, v, pg_sleep(0.002) IS NOT NULL AS slept FROM public.items"}
+sink: {type: postgres, connection_type: url, connection_id: "${db.targetUrl}", table: {name: budget_file}, strategy: {mode: full_refresh}}
+`;
+    expect(() => parsePipeline(text('20 minutes'), 'budget.yaml')).toThrow(/task_budget: expected a duration .* from 1 second to 15 minutes/);
+    const config = parsePipeline(text('2 seconds'), 'budget.yaml');
+    expect(config.task_budget).toBe(2000);
+    const summary = await runLocal(config);
+    expect(summary).toMatchObject({ status: 'failed', error: { name: 'TaskBudgetExceededError' } });
+    expect(summary.error?.message).toMatch(/within the task's 2 s budget/);
   });
 
   it("cancels an apply that outlasts the budget: the target keeps its rows and TRUNCATE's lock is released", async () => {

@@ -161,7 +161,7 @@ describe('Function: parsePipeline', () => {
     ['state.schema', '', 'state.schema: expected a non-empty name, got ""'],
     ['state.connection_id', '', 'state.connection_id: expected a connection id'],
     ['state.lease_seconds', 60, 'state.lease_seconds: unknown key; allowed: connection_id, connection_type, connection_params, schema'],
-    ['extra', true, 'extra: unknown key; allowed: name, schedule, source, sink, state'],
+    ['extra', true, 'extra: unknown key; allowed: name, schedule, task_budget, source, sink, state'],
   ])('refuses %s = %j', (path, value, expected) => {
     expect(problemsOf(pipelineYaml({ [path]: value }))).toEqual([expect.stringContaining(expected)]);
   });
