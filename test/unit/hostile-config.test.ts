@@ -134,7 +134,12 @@ const CASES: readonly Case[] = [
   },
 
   // Unknown keys, top level and nested
-  { case: 'an unknown top-level key', text: yaml({ extra: true }), path: 'extra', message: 'unknown key; allowed: name, schedule, source, sink, state' },
+  {
+    case: 'an unknown top-level key',
+    text: yaml({ extra: true }),
+    path: 'extra',
+    message: 'unknown key; allowed: name, schedule, task_budget, source, sink, state',
+  },
   {
     case: 'a misspelt source key',
     text: yaml({ 'source.tabel': { name: 'x' } }),
