@@ -228,11 +228,16 @@ export class PipelineStack extends Stack {
     // ---- the pipelines, in nested stacks ----
     const stacks: Record<string, NestedStack> = {};
     const pipelines: Record<string, Pipeline> = {};
-    for (const config of props.pipelines) {
-      const stackId = pipelineStackId(pipelineStackIndex(config.name, settings.pipelineStacks));
+    // A single-table pipeline deploys its config; a file that lists tables, its file and the Tables/Summarize versions.
+    const units = [
+      ...props.pipelines.map((config) => ({ name: config.name, own: { config } })),
+      ...files.map((file) => ({ name: file.name, own: { file, ...(fileFns ? { fileVersions: fileFns.versions } : {}) } })),
+    ];
+    for (const { name, own } of units) {
+      const stackId = pipelineStackId(pipelineStackIndex(name, settings.pipelineStacks));
       const nested = (stacks[stackId] ??= new NestedStack(this, stackId, { description: `pgferry pipelines (${stackId})` }));
-      const pipeline = new Pipeline(nested, config.name, {
-        config,
+      const pipeline = new Pipeline(nested, name, {
+        ...own,
         namePrefix: prefix,
         versions: this.taskFunctions.versions,
         roleArn: this.stateMachineRole.roleArn,
@@ -240,24 +245,8 @@ export class PipelineStack extends Stack {
         alarmTopic: this.alarmTopic,
         ...(this.scheduleRole ? { schedule: { roleArn: this.scheduleRole.roleArn, deadLetterQueueArn: this.deadLetterQueue.queue.queueArn } } : {}),
       });
-      Tags.of(pipeline).add('pgferry:pipeline', config.name);
-      pipelines[config.name] = pipeline;
-    }
-    for (const file of files) {
-      const stackId = pipelineStackId(pipelineStackIndex(file.name, settings.pipelineStacks));
-      const nested = (stacks[stackId] ??= new NestedStack(this, stackId, { description: `pgferry pipelines (${stackId})` }));
-      const pipeline = new Pipeline(nested, file.name, {
-        file,
-        ...(fileFns ? { fileVersions: fileFns.versions } : {}),
-        namePrefix: prefix,
-        versions: this.taskFunctions.versions,
-        roleArn: this.stateMachineRole.roleArn,
-        logGroup: machineLogs,
-        alarmTopic: this.alarmTopic,
-        ...(this.scheduleRole ? { schedule: { roleArn: this.scheduleRole.roleArn, deadLetterQueueArn: this.deadLetterQueue.queue.queueArn } } : {}),
-      });
-      Tags.of(pipeline).add('pgferry:pipeline', file.name);
-      pipelines[file.name] = pipeline;
+      Tags.of(pipeline).add('pgferry:pipeline', name);
+      pipelines[name] = pipeline;
     }
     this.pipelines = pipelines;
     this.pipelineStacks = stacks;

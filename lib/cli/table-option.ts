@@ -1,5 +1,5 @@
 /** `--table NAME` (repeatable) and `--all`: the tables of a file that lists tables a command is restricted to. */
-import { formatTableName, parseTableName, type TableRef } from '../config/index.ts';
+import { parseTableName, type TableRef } from '../config/index.ts';
 import { ConfigError, type PgferryError } from '../errors.ts';
 import { redact } from '../connections/index.ts';
 
@@ -8,14 +8,6 @@ export function refuseTableOption(file: string, tables: readonly string[] | unde
   if ((tables && tables.length > 0) || all) {
     throw new ConfigError([{ file, path: tables && tables.length > 0 ? '--table' : '--all', message: 'only for a file that lists tables' }]);
   }
-}
-
-/** The `--table` names as `plan` lists them (`"sales".orders` is `sales.orders`); a name that does not parse is kept as given, for the caller's message. */
-export function canonicalNames(tables: readonly string[] | undefined): string[] | undefined {
-  return tables?.map((name) => {
-    const ref = parseTableName(name);
-    return 'problem' in ref ? name : formatTableName(ref);
-  });
 }
 
 /** The `--table` names parsed; ConfigError naming each one that is not a table name. */

@@ -138,8 +138,8 @@ export async function runLocal(config: PipelineConfig, options: LocalRunOptions 
   }
 }
 
-/** The summary of a run that loaded nothing (skipped, or failed before the state database knew of it). */
-function emptySummary(
+/** The summary of a run that loaded nothing (skipped, or failed before the state database knew of it, or before it began). */
+export function emptySummary(
   config: PipelineConfig,
   runId: string,
   status: 'skipped' | 'failed',

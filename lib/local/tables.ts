@@ -6,18 +6,17 @@
 import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
-import { configForRef, parseTableName, tableKey, type TableRef, type TablesFile } from '../config/index.ts';
+import { configForRef, parseTableName, tableKey, type PipelineConfig, type TablesFile } from '../config/index.ts';
 import { openConnection, redact } from '../connections/index.ts';
 import { ConfigError, InternalError, TableRunFailedError } from '../errors.ts';
 import type { TaskLogger } from '../log.ts';
 import type { RunSummary } from '../state/types.ts';
-import { strategyLabel } from '../workflow/request.ts';
 import { budgetOf } from '../db/budget.ts';
 import { buildFileDefinition, buildTableDefinition, FileStates, LAMBDA_TIMEOUT_SECONDS, type FileResources } from '../workflow/definition.ts';
 import { summarizeTables, type SummarizeInput } from '../workflow/tasks/summarize.ts';
 import { listTables, type TableItem, type TablesInput, type TablesOutput } from '../workflow/tasks/tables.ts';
 import type { TaskDeps } from '../workflow/types.ts';
-import { LOCAL_RESOURCES, runLocal, type LocalRunOptions } from './runner.ts';
+import { emptySummary, LOCAL_RESOURCES, runLocal, type LocalRunOptions } from './runner.ts';
 
 /** One table's part of a file's run: the single-table summary with the source and target named. */
 export type TableRunSummary = RunSummary & {
@@ -158,16 +157,14 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
   const done = listed as TablesOutput | undefined;
   if (!done) throw new InternalError('the file run ended without listing its tables');
   const ran = done.tables.map(
-    (t) =>
-      summaries.get(t.name) ??
-      notRun(t.table, t.target, tableKey(file.name, tableRefOf(t.table)), t.name, { name: 'Error', message: 'the table run did not report' }),
+    (t) => summaries.get(t.name) ?? notRun(t, configForRef(file, t.ref), t.name, { name: 'Error', message: 'the table run did not report' }),
   );
   const rejected = done.rejected.map((r) => {
     const entry = file.entries.find((e) => e.index === r.entry);
-    const summary = {
-      ...notRun(r.table, r.target, tableKey(file.name, tableRefOf(r.table)), `${runId}-rejected`, r.error),
-      ...(entry ? strategyLabel(entry.template) : {}),
-    };
+    if (!entry) throw new InternalError(`Tables rejected ${r.table} of entry ${r.entry}, which the file does not have`);
+    const ref = parseTableName(r.table);
+    const key = 'problem' in ref ? `${file.name}/${r.table}` : tableKey(file.name, ref);
+    const summary = notRun(r, { ...entry.template, name: key }, `${runId}-rejected`, r.error);
     onTable?.(summary);
     return summary;
   });
@@ -175,32 +172,9 @@ export async function runLocalFile(file: TablesFile, options: FileRunOptions = {
   return fileSummary(file, runId, all, done.missing, done.warnings, started);
 }
 
-/** The parts of a `schema.name` the resolution wrote. */
-function tableRefOf(text: string): TableRef {
-  const ref = parseTableName(text);
-  return 'problem' in ref ? { schema: '', name: text } : ref;
-}
-
-/** The summary of a table that resolved but could not run. */
-function notRun(table: string, target: string, key: string, runId: string, error: { name: string; message: string }): TableRunSummary {
-  return {
-    table,
-    target,
-    pipeline: key,
-    runId,
-    status: 'failed',
-    mode: null,
-    strategy: null,
-    rowsExtracted: 0,
-    rowsInserted: 0,
-    rowsDeleted: 0,
-    chunks: 0,
-    bytes: 0,
-    cursorBefore: null,
-    cursorAfter: null,
-    durationMs: 0,
-    error: { name: error.name, message: redact(error.message) },
-  };
+/** The summary of a table that did not run (refused by Tables, or a run that did not report). */
+function notRun(t: { table: string; target: string }, config: PipelineConfig, runId: string, error: { name: string; message: string }): TableRunSummary {
+  return { table: t.table, target: t.target, ...emptySummary(config, runId, 'failed', Date.now(), { name: error.name, message: redact(error.message) }) };
 }
 
 const silent: TaskLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -16,12 +16,16 @@ export interface RunRequest {
 
 /** Validates an execution input; ConfigError naming what is allowed. */
 export function parseRunRequest(input: unknown): RunRequest {
-  const parsed = RunRequestSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const keys = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.'))).join(', ');
-    throw new ConfigError([{ file: 'execution input', path: keys, message: 'not allowed; the input must be {} or {"full_refresh": true}' }]);
-  }
-  return { fullRefresh: parsed.data.full_refresh ?? false };
+  const data = checked(RunRequestSchema, input, 'not allowed; the input must be {} or {"full_refresh": true}');
+  return { fullRefresh: data.full_refresh ?? false };
+}
+
+/** The input parsed by `schema`, or ConfigError naming the keys it refused and what is allowed. */
+function checked<T>(schema: z.ZodType<T>, input: unknown, allowed: string): T {
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const keys = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.'))).join(', ');
+  throw new ConfigError([{ file: 'execution input', path: keys, message: allowed }]);
 }
 
 /** `mode` and `strategy` as the run summary names them. */
@@ -43,16 +47,6 @@ export interface FileRunRequest {
 
 /** Validates a file machine's execution input: `{}`, `{"full_refresh": true}`, `{"tables": ["sales.orders"]}` or both. */
 export function parseFileRunRequest(input: unknown): FileRunRequest {
-  const parsed = FileRunRequestSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const keys = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.'))).join(', ');
-    throw new ConfigError([
-      {
-        file: 'execution input',
-        path: keys,
-        message: 'not allowed; the input must be {} or hold full_refresh (true/false) and tables (a list of schema.name)',
-      },
-    ]);
-  }
-  return { fullRefresh: parsed.data.full_refresh ?? false, ...(parsed.data.tables ? { tables: parsed.data.tables } : {}) };
+  const data = checked(FileRunRequestSchema, input, 'not allowed; the input must be {} or hold full_refresh (true/false) and tables (a list of schema.name)');
+  return { fullRefresh: data.full_refresh ?? false, ...(data.tables ? { tables: data.tables } : {}) };
 }

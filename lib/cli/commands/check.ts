@@ -6,7 +6,7 @@ import { close } from '../../db/index.ts';
 import { resolveFile, type FileResolution, type PlannedTable } from '../../workflow/tables.ts';
 import { ident } from '../../sql/quote.ts';
 import { bytes, count, ExitCode, type Io } from '../output.ts';
-import { canonicalNames, refuseTableOption, tableProblem } from '../table-option.ts';
+import { refuseTableOption, tableProblem } from '../table-option.ts';
 
 /** Options of the check command. */
 export interface CheckCommandOptions {
@@ -46,7 +46,7 @@ async function checkTables(file: TablesFile, options: CheckCommandOptions, io: I
   const source = await openConnection(file.source, { readOnly: true });
   let resolution: FileResolution;
   try {
-    resolution = await resolveFile(source, file, canonicalNames(options.tables));
+    resolution = await resolveFile(source, file, options.tables);
   } finally {
     await close(source);
   }

@@ -10,12 +10,13 @@ import { resolveFile, type PlannedTable } from '../../workflow/tables.ts';
 import { listTableKeys } from '../../state/store.ts';
 import { strategyLabel } from '../../workflow/request.ts';
 import { describeError, ExitCode, type Io } from '../output.ts';
-import { canonicalNames, tableProblem } from '../table-option.ts';
+import { tableProblem } from '../table-option.ts';
 import { printPlan, withPlanConnections, type Connect } from './single-plan.ts';
 
 /** Prints the plan of a file of tables; exit 2 when a table cannot run as configured (or `--table` names no table of the file). */
 export async function planTablesCommand(file: TablesFile, options: { readonly tables?: readonly string[] }, io: Io, connect: Connect): Promise<number> {
-  const only = canonicalNames(options.tables);
+  // resolveFile reads any spelling of a name (`"sales".orders` is `sales.orders`) and refuses one that is not a name.
+  const only = options.tables;
   if (only && only.length > 0) return planNamedTables(file, only, io, connect);
   let source: Db | undefined;
   let state: Db | undefined;
